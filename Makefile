@@ -1,0 +1,49 @@
+# Erma Cloud — `make run` starts everything; `make test` runs every test. Both set up what they need.
+SHELL := /bin/bash
+export RASA_TELEMETRY_ENABLED := false
+export PYTHONDONTWRITEBYTECODE := 1
+
+VENV := .venv
+RASA_VENV := .venv-rasa
+PY := $(VENV)/bin/python
+RASA := $(RASA_VENV)/bin/rasa
+
+.PHONY: run test setup setup-platform setup-rasa db train test-platform test-platform-sqlite test-platform-postgres test-rasa clean
+
+run: setup db train
+	@scripts/run.sh
+
+test: setup
+	@scripts/test.sh
+
+setup: setup-platform setup-rasa
+
+setup-platform: $(VENV)/.installed
+setup-rasa: $(RASA_VENV)/.installed
+
+$(VENV)/.installed: requirements/platform.lock
+	@echo "==> Creating the platform environment ($(VENV)) with $$(scripts/find_python311.sh)"
+	@rm -rf $(VENV) && "$$(scripts/find_python311.sh)" -m venv $(VENV)
+	@$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/platform.lock
+	@touch $@
+
+$(RASA_VENV)/.installed: requirements/rasa.lock
+	@py310="$$(scripts/find_python310.sh)" && echo "==> Creating the Rasa environment ($(RASA_VENV)) with $$py310 (a few minutes the first time)" \
+	  && rm -rf $(RASA_VENV) && "$$py310" -m venv $(RASA_VENV)
+	@$(RASA_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements/rasa.lock
+	@touch $@
+
+db: setup-platform
+	@$(PY) -m erma setup
+
+train: setup
+	@scripts/train.sh
+
+test-platform: setup-platform
+	@scripts/test.sh platform
+
+test-rasa: setup
+	@scripts/test.sh rasa
+
+clean:
+	rm -rf $(VENV) $(RASA_VENV) var models/*.tar.gz

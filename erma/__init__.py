@@ -1,0 +1,1 @@
+"""Erma Cloud (尔玛云) case platform."""

@@ -1,0 +1,73 @@
+"""Command line: `python -m erma migrate|load|serve|worker|setup`."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from erma.settings import ROOT, get_settings
+
+
+def migrate() -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", get_settings().database_url)
+    command.upgrade(cfg, "head")
+
+
+def load() -> None:
+    """Validate and load the catalog, places and staff; stop with one clear message if broken."""
+    from erma.catalog.loader import CatalogError, load_catalog
+    from erma.catalog.service import sync_catalog
+    from erma.county_data import CountyDataError, load_places, load_staff
+    from erma.db import get_sessionmaker
+
+    settings = get_settings()
+    try:
+        items = load_catalog(settings.catalog_path)
+        with get_sessionmaker()() as session:
+            load_places(session, settings.places_path)
+            load_staff(session, settings.staff_path)
+            sync_catalog(session, items)
+            session.commit()
+    except (CatalogError, CountyDataError) as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    print(f"已载入事项目录 {len(items)} 项（容缺 {sum(1 for i in items if i.rongque_listed)} 项）、镇村与人员数据")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="erma")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("migrate", help="apply database migrations")
+    sub.add_parser("load", help="load catalog, places and staff")
+    sub.add_parser("setup", help="migrate + load")
+    serve = sub.add_parser("serve", help="run the platform")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    sub.add_parser("worker", help="run the outbox worker")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    if args.cmd in ("migrate", "setup"):
+        migrate()
+    if args.cmd in ("load", "setup"):
+        load()
+    if args.cmd == "serve":
+        import uvicorn
+
+        uvicorn.run("erma.app:create_app", factory=True, host=args.host, port=args.port)
+    if args.cmd == "worker":
+        from erma import log_redaction
+        from erma.db import get_sessionmaker
+        from erma.outbox.worker import run_forever
+
+        log_redaction.install()
+        run_forever(get_sessionmaker())
+
+
+if __name__ == "__main__":
+    main()

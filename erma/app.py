@@ -1,0 +1,64 @@
+"""The FastAPI application: routers, error shape, health."""
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from erma import log_redaction
+from erma.catalog.views import router as catalog_router
+from erma.cases.views import router as cases_router
+from erma.db import get_sessionmaker
+from erma.deferral.views import router as deferral_router
+from erma.errors import DomainError
+from erma.followup.views import router as followup_router
+from erma.handoff.views import router as handoff_router
+from erma.places.views import router as places_router
+from erma.review.views import router as review_router
+from erma.staff.views import router as staff_router
+from erma.validation_views import router as validation_router
+
+log = logging.getLogger("erma")
+
+FIELD_NAMES = {"service_code": "办理事项", "applicant_name": "姓名", "id_number": "身份证号码", "phone": "手机号码",
+               "hukou_town": "户籍所在镇", "hukou_village": "户籍所在村", "materials_have": "已有材料",
+               "level": "评价等级", "decision": "审核结论"}
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="尔玛云 Erma Cloud platform", version="1.0",
+                  description="茂县“尔玛云”便民代办：事项目录、办件、户籍地镇审核、容缺办理、代办员与好差评")
+    log_redaction.install()
+
+    @app.exception_handler(DomainError)
+    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        headers = {}
+        if "retry_after" in exc.extra:
+            headers["Retry-After"] = str(exc.extra["retry_after"])
+        return JSONResponse(exc.as_dict(), status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = []
+        for e in exc.errors():
+            field = next((str(p) for p in reversed(e["loc"]) if isinstance(p, str) and p != "body"), "body")
+            label = FIELD_NAMES.get(field, field)
+            msg = f"缺少“{label}”" if e["type"] == "missing" else f"“{label}”格式不对"
+            errors.append({"code": "field_invalid" if e["type"] != "missing" else "field_missing",
+                           "message": msg, "field": field})
+        first = errors[0] if errors else {"code": "request_invalid", "message": "请求格式不对", "field": None}
+        return JSONResponse({"error": {**first, "errors": errors}}, status_code=422)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict:
+        with get_sessionmaker()() as session:
+            session.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    for router in (catalog_router, cases_router, review_router, deferral_router, followup_router,
+                   places_router, validation_router, staff_router, handoff_router):
+        app.include_router(router)
+    return app

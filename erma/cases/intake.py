@@ -1,0 +1,168 @@
+"""Opening a case: validate every field, route to the household town, assign an agent.
+
+Nothing is written unless every field is valid; the same Idempotency-Key returns the same case.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from erma import pii
+from erma.cases.assignment import least_loaded_agent
+from erma.cases.models import Case, CaseEvent
+from erma.cases.numbers import next_case_no
+from erma.cases.stages import Stage
+from erma.cases.timing import expected_completion
+from erma.catalog.service import get_item
+from erma.clock import today_local
+from erma.errors import Conflict, DomainError, ValidationFailed
+from erma.id_numbers import validate_id_number
+from erma.phones import validate_mobile
+from erma.places.service import get_intake_point, resolve_place
+from erma.staff.auth import Principal
+
+CHANNELS = {"web_chat": "网页聊天", "wechat": "微信公众号", "counter": "窗口", "agent": "代办员代录",
+            "phone": "电话"}
+# Channels where the resident stood at a counter: that is one physical visit.
+IN_PERSON_CHANNELS = {"counter"}
+_NAME_RE = re.compile(r"^[\u4e00-\u9fff·•A-Za-z ]{2,30}$")
+
+
+class CaseCreate(BaseModel):
+    service_code: str
+    applicant_name: str
+    id_number: str
+    phone: str
+    hukou_town: str
+    hukou_village: str | None = None
+    current_location: str | None = None
+    intake_point: str = "online"
+    channel: str = "web_chat"
+    conversation_id: str | None = None
+    materials_have: list[str] = Field(default_factory=list)
+
+
+def _fingerprint(body: CaseCreate) -> str:
+    return hashlib.sha256(json.dumps(body.model_dump(), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def validate_name(raw: str) -> str:
+    name = re.sub(r"\s+", "", raw or "")
+    if not _NAME_RE.match(name):
+        raise ValidationFailed("applicant_name_invalid", "请填写申请人的真实姓名（2到30个字）", field="applicant_name")
+    return name
+
+
+def create_case(session: Session, body: CaseCreate, principal: Principal,
+                idempotency_key: str | None, now: dt.datetime | None = None) -> tuple[Case, bool]:
+    """Returns (case, created). Raises ValidationFailed listing every bad field."""
+    fingerprint = _fingerprint(body)
+    if idempotency_key:
+        existing = session.scalar(select(Case).where(Case.idempotency_key == idempotency_key))
+        if existing is not None:
+            return _same_request(existing, fingerprint), False
+
+    errors: list[DomainError] = []
+
+    def check(fn, *args):
+        try:
+            return fn(*args)
+        except ValidationFailed as exc:
+            errors.append(exc)
+            return None
+
+    name = check(validate_name, body.applicant_name)
+    id_number = check(validate_id_number, body.id_number)
+    phone = check(validate_mobile, body.phone)
+    item = check(_known_item, session, body.service_code)
+    place = check(resolve_place, session, body.hukou_town, body.hukou_village)
+    point = check(get_intake_point, session, body.intake_point)
+    channel = check(_known_channel, body.channel)
+    have = check(_known_materials, item, body.materials_have) if item else None
+    if errors:
+        first = errors[0]
+        raise ValidationFailed(first.code, first.message, field=first.field,
+                               errors=[{"code": e.code, "message": e.message, "field": e.field} for e in errors])
+
+    today = today_local(now)
+    missing = [m.name for m in item.materials if m.required and m.name not in have]
+    case = Case(
+        case_no=next_case_no(session, today), idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint, service_code=item.code, applicant_name=name,
+        id_number_enc=pii.encrypt(id_number), id_number_hash=pii.keyed_hash(id_number),
+        id_number_masked=pii.mask_id_number(id_number), id_last4=id_number[-4:],
+        phone_enc=pii.encrypt(phone), phone_hash=pii.keyed_hash(phone),
+        phone_masked=pii.mask_phone(phone), phone_last4=phone[-4:],
+        hukou_town_code=place.town.code, hukou_village=place.village,
+        current_location=(body.current_location or "").strip() or None,
+        intake_point_code=point.code, channel=channel, conversation_id=body.conversation_id,
+        stage=Stage.RECEIVED, materials_have=have, materials_missing=missing,
+        visits=1 if channel in IN_PERSON_CHANNELS else 0,
+        expected_completion_date=expected_completion(item, today),
+    )
+    if now is not None:
+        case.created_at = case.stage_changed_at = now
+    agent = least_loaded_agent(session, place.town.code)
+    case.agent_id = agent.id if agent else None
+    session.add(case)
+    try:
+        session.flush()
+    except IntegrityError:
+        # A concurrent request with the same key won the race: answer with its case.
+        session.rollback()
+        existing = session.scalar(select(Case).where(Case.idempotency_key == idempotency_key))
+        if existing is None:
+            raise
+        return _same_request(existing, fingerprint), False
+
+    point_text = f"{point.name}（{CHANNELS[channel]}）"
+    session.add(CaseEvent(case_id=case.id, kind="transition", actor=principal.actor,
+                          actor_role=principal.role, from_stage=None, to_stage=Stage.RECEIVED,
+                          note=f"收件：{point_text}", at=now or case.created_at))
+    session.add(CaseEvent(case_id=case.id, kind="transition", actor="system", actor_role="system",
+                          from_stage=Stage.RECEIVED, to_stage=Stage.TOWN_REVIEW,
+                          note=f"转入{place.town.name}审核队列", at=now or case.created_at))
+    if agent:
+        session.add(CaseEvent(case_id=case.id, kind="assigned", actor="system", actor_role="system",
+                              note=f"分派代办员 {agent.display_name}（{agent.credential_no}）",
+                              at=now or case.created_at))
+    case.stage = Stage.TOWN_REVIEW
+    session.commit()
+    return case, True
+
+
+def _same_request(case: Case, fingerprint: str) -> Case:
+    if case.request_fingerprint and case.request_fingerprint != fingerprint:
+        raise Conflict("idempotency_key_reused", "这个请求编号已经用于另一份不同的申请，请勿重复使用")
+    return case
+
+
+def _known_item(session: Session, code: str):
+    item = get_item(session, (code or "").strip().upper())
+    if item is None:
+        raise ValidationFailed("service_unknown", f"没有编号为“{code}”的办理事项", field="service_code")
+    return item
+
+
+def _known_channel(channel: str) -> str:
+    if channel not in CHANNELS:
+        raise ValidationFailed("channel_unknown", f"不认识的接件渠道“{channel}”", field="channel")
+    return channel
+
+
+def _known_materials(item, names: list[str]) -> list[str]:
+    known = {m.name for m in item.materials}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValidationFailed("material_unknown",
+                               f"“{'、'.join(unknown)}”不在“{item.name}”的材料清单里，请按清单核对",
+                               field="materials_have")
+    # Keep the catalog's order and drop repeats.
+    return [m.name for m in item.materials if m.name in set(names)]

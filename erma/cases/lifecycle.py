@@ -1,0 +1,72 @@
+"""Moving a case between stages: only allowed transitions, by allowed roles, always recorded."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from erma.cases.models import Case, CaseEvent
+from erma.cases.stages import FLOW_ONLY, STAGE_TEXT, Stage, allowed_roles
+from erma.cases.timing import shift_for_pause
+from erma.clock import today_local
+from erma.db import as_utc, utcnow
+from erma.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from erma.staff.auth import Principal
+
+
+def get_case(session: Session, case_no: str, principal: Principal, *, for_update: bool = False) -> Case:
+    """The case if this principal may see it; otherwise the same 404 as an unknown case."""
+    stmt = select(Case).where(Case.case_no == (case_no or "").strip().upper())
+    if for_update:
+        stmt = stmt.with_for_update()
+    case = session.scalar(stmt)
+    if case is None or not principal.can_see_town(case.hukou_town_code):
+        raise NotFound("case_not_found", f"没有找到办件“{case_no}”")
+    return case
+
+
+def parse_stage(value: str) -> Stage:
+    try:
+        return Stage(value)
+    except ValueError:
+        raise ValidationFailed("stage_unknown", f"没有“{value}”这个办理阶段", field="to") from None
+
+
+def transition(session: Session, case: Case, target: Stage, principal: Principal, note: str | None = None,
+               *, flow: bool = False, now: dt.datetime | None = None) -> CaseEvent:
+    """Change the stage or raise: 409 for a move the lifecycle does not allow, 403 for a role
+    that may not make it. Does not commit: the caller's flow commits with its own records."""
+    current = Stage(case.stage)
+    roles = allowed_roles(current, target)
+    if roles is None:
+        raise Conflict("transition_not_allowed",
+                       f"办件当前为“{STAGE_TEXT[current]}”，不能变为“{STAGE_TEXT[target]}”",
+                       current=current.value, target=target.value)
+    if target in FLOW_ONLY and not flow:
+        raise Conflict("transition_needs_flow", FLOW_ONLY[target], current=current.value, target=target.value)
+    if principal.role not in roles:
+        raise Forbidden("transition_forbidden", f"您的角色不能把办件变为“{STAGE_TEXT[target]}”")
+    if target == Stage.COMPLETED and not (note or "").strip():
+        raise ValidationFailed("result_required", "办结时请写明办理结果", field="note")
+
+    now = now or utcnow()
+    if current == Stage.RETURNED and target == Stage.TOWN_REVIEW:
+        case.expected_completion_date = shift_for_pause(
+            case.expected_completion_date, today_local(as_utc(case.stage_changed_at)), today_local(now))
+    if target == Stage.COMPLETED:
+        case.result = note.strip()
+    event = CaseEvent(case_id=case.id, kind="transition", actor=principal.actor, actor_role=principal.role,
+                      from_stage=current.value, to_stage=target.value, note=note, at=now)
+    session.add(event)
+    case.stage = target.value
+    case.stage_changed_at = now
+    return event
+
+
+def record_visit(session: Session, case: Case, principal: Principal, note: str | None) -> None:
+    if principal.role not in ("agent", "admin"):
+        raise Forbidden("role_forbidden", "只有代办员可以登记群众跑动次数")
+    case.visits += 1
+    session.add(CaseEvent(case_id=case.id, kind="visit", actor=principal.actor, actor_role=principal.role,
+                          note=note or f"群众第{case.visits}次到现场"))

@@ -1,0 +1,76 @@
+"""Cases (办件), their history of stage changes, and the daily case-number counter."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from erma.db import Base, utcnow
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_town_stage_created", "hukou_town_code", "stage", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_no: Mapped[str] = mapped_column(String(24), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True, nullable=True)
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    service_code: Mapped[str] = mapped_column(ForeignKey("service_items.code"), index=True)
+
+    applicant_name: Mapped[str] = mapped_column(String(64))
+    # Identity data: encrypted, looked up by keyed hash, shown masked (PIPL Art. 51).
+    id_number_enc: Mapped[str] = mapped_column(Text)
+    id_number_hash: Mapped[str] = mapped_column(String(64), index=True)
+    id_number_masked: Mapped[str] = mapped_column(String(24))
+    id_last4: Mapped[str] = mapped_column(String(4))
+    phone_enc: Mapped[str] = mapped_column(Text)
+    phone_hash: Mapped[str] = mapped_column(String(64), index=True)
+    phone_masked: Mapped[str] = mapped_column(String(16))
+    phone_last4: Mapped[str] = mapped_column(String(4))
+
+    hukou_town_code: Mapped[str] = mapped_column(ForeignKey("towns.code"))
+    hukou_village: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    current_location: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    intake_point_code: Mapped[str] = mapped_column(ForeignKey("intake_points.code"))
+    channel: Mapped[str] = mapped_column(String(20))
+    conversation_id: Mapped[str | None] = mapped_column(String(128), index=True, nullable=True)
+
+    stage: Mapped[str] = mapped_column(String(32), index=True)
+    stage_changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True, nullable=True)
+    materials_have: Mapped[list] = mapped_column(default=list)
+    materials_missing: Mapped[list] = mapped_column(default=list)
+    visits: Mapped[int] = mapped_column(default=0)
+    expected_completion_date: Mapped[dt.date]
+    result: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    events: Mapped[list["CaseEvent"]] = relationship(back_populates="case", order_by="CaseEvent.id")
+
+
+class CaseEvent(Base):
+    """Every change to a case: who, when, from, to, and a note."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(32))  # transition | assigned | visit | deficiency_notice | deferral | rating
+    actor: Mapped[str] = mapped_column(String(64))  # "staff:<username>", "service", "system"
+    actor_role: Mapped[str] = mapped_column(String(20))
+    from_stage: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    to_stage: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    case: Mapped[Case] = relationship(back_populates="events")
+
+
+class CaseNumberCounter(Base):
+    __tablename__ = "case_number_counters"
+
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last: Mapped[int] = mapped_column(default=0)

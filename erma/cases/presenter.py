@@ -1,0 +1,72 @@
+"""What a case looks like to each caller: personal data masked unless the role needs it."""
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from erma import pii
+from erma.cases.models import Case
+from erma.cases.stages import NEXT_STEP, STAGE_TEXT, Stage
+from erma.catalog.service import get_item
+from erma.places.models import IntakePoint, Town
+from erma.staff.auth import Principal
+from erma.staff.models import Staff
+
+# PIPL minimisation: reviewers decide on masked identity; agents carry the case and call the
+# resident; the duty lead calls back for 回访.
+FULL_ID_ROLES = {"agent", "admin"}
+FULL_PHONE_ROLES = {"agent", "duty_lead", "admin"}
+
+
+def agent_view(agent: Staff | None) -> dict | None:
+    if agent is None:
+        return None
+    return {"name": agent.display_name, "credential_no": agent.credential_no, "phone": agent.phone_masked}
+
+
+def agent_contact(agent: Staff | None) -> dict | None:
+    """Agents' work phones are published (亮证上岗), so residents get them in full."""
+    view = agent_view(agent)
+    if view and agent.phone_enc:
+        view["phone"] = pii.decrypt(agent.phone_enc)
+    return view
+
+
+def stage_words(session: Session, case: Case) -> tuple[str, str]:
+    stage = Stage(case.stage)
+    town = session.get(Town, case.hukou_town_code)
+    item = get_item(session, case.service_code)
+    department = item.department if item else "主管部门"
+    return STAGE_TEXT[stage], NEXT_STEP[stage].format(town=town.name, department=department)
+
+
+def case_view(session: Session, case: Case, principal: Principal) -> dict:
+    item = get_item(session, case.service_code)
+    town = session.get(Town, case.hukou_town_code)
+    point = session.get(IntakePoint, case.intake_point_code)
+    agent = session.get(Staff, case.agent_id) if case.agent_id else None
+    stage_text, next_step = stage_words(session, case)
+    is_staff = principal.staff is not None
+    return {
+        "case_no": case.case_no,
+        "service_code": case.service_code,
+        "service_name": item.name if item else case.service_code,
+        "stage": case.stage,
+        "stage_text": stage_text,
+        "next_step": next_step,
+        "applicant_name": case.applicant_name if is_staff else pii.mask_name(case.applicant_name),
+        "id_number": pii.decrypt(case.id_number_enc) if principal.role in FULL_ID_ROLES else case.id_number_masked,
+        "phone": pii.decrypt(case.phone_enc) if principal.role in FULL_PHONE_ROLES else case.phone_masked,
+        "hukou_town": {"code": town.code, "name": town.name},
+        "hukou_village": case.hukou_village,
+        "current_location": case.current_location,
+        "intake_point": {"code": point.code, "name": point.name, "kind": point.kind},
+        "channel": case.channel,
+        "agent": agent_contact(agent),
+        "materials_have": case.materials_have,
+        "materials_missing": case.materials_missing,
+        "visits": case.visits,
+        "expected_completion_date": case.expected_completion_date.isoformat(),
+        "result": case.result,
+        "created_at": case.created_at.isoformat(),
+        "stage_changed_at": case.stage_changed_at.isoformat(),
+    }

@@ -1,0 +1,97 @@
+"""The case lifecycle: stages, the allowed transitions, who may make them, and plain wording.
+
+received → town_review → returned_for_correction / rejected / approved → (deferral_accepted)
+→ at_department → completed → delivered → rated → followed_up  (domain-notes §2.6)
+"""
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Stage(StrEnum):
+    RECEIVED = "received"
+    TOWN_REVIEW = "town_review"
+    RETURNED = "returned_for_correction"
+    REJECTED = "rejected"
+    APPROVED = "approved"
+    DEFERRAL_ACCEPTED = "deferral_accepted"
+    AT_DEPARTMENT = "at_department"
+    COMPLETED = "completed"
+    DELIVERED = "delivered"
+    RATED = "rated"
+    FOLLOWED_UP = "followed_up"
+    WITHDRAWN = "withdrawn"
+    TERMINATED = "terminated"
+
+
+S = Stage
+# to-stage → roles allowed to move a case there, for each from-stage.
+# "service" is the assistant (acting for the resident); "system" is the platform itself.
+TRANSITIONS: dict[Stage, dict[Stage, frozenset[str]]] = {
+    S.RECEIVED: {S.TOWN_REVIEW: frozenset({"system", "agent", "admin"}),
+                 S.WITHDRAWN: frozenset({"service", "agent", "admin"})},
+    S.TOWN_REVIEW: {S.RETURNED: frozenset({"town_reviewer", "admin"}),
+                    S.REJECTED: frozenset({"town_reviewer", "admin"}),
+                    S.APPROVED: frozenset({"town_reviewer", "admin"}),
+                    S.WITHDRAWN: frozenset({"service", "agent", "admin"})},
+    S.RETURNED: {S.TOWN_REVIEW: frozenset({"service", "agent", "admin"}),
+                 S.WITHDRAWN: frozenset({"service", "agent", "admin"})},
+    S.APPROVED: {S.DEFERRAL_ACCEPTED: frozenset({"agent", "admin"}),
+                 S.AT_DEPARTMENT: frozenset({"agent", "admin"})},
+    S.DEFERRAL_ACCEPTED: {S.AT_DEPARTMENT: frozenset({"agent", "admin"}),
+                          S.TERMINATED: frozenset({"duty_lead", "admin"})},
+    S.AT_DEPARTMENT: {S.COMPLETED: frozenset({"agent", "admin"}),
+                      S.TERMINATED: frozenset({"duty_lead", "admin"})},
+    S.COMPLETED: {S.DELIVERED: frozenset({"agent", "admin", "system"})},
+    S.DELIVERED: {S.RATED: frozenset({"service", "agent", "admin"}),
+                  S.FOLLOWED_UP: frozenset({"duty_lead", "admin"})},
+    S.RATED: {S.FOLLOWED_UP: frozenset({"duty_lead", "admin"})},
+}
+
+# Stages that only a dedicated flow may enter (they need more than a note).
+FLOW_ONLY = {S.RETURNED: "审核退回须通过审核接口并附一次性补正清单",
+             S.REJECTED: "不予受理须通过审核接口并写明理由",
+             S.APPROVED: "审核通过须通过审核接口",
+             S.DEFERRAL_ACCEPTED: "容缺受理须通过容缺接口办理",
+             S.RATED: "评价须通过评价接口",
+             S.FOLLOWED_UP: "回访须通过回访任务记录"}
+
+OPEN_STAGES = frozenset({S.RECEIVED, S.TOWN_REVIEW, S.RETURNED, S.APPROVED,
+                         S.DEFERRAL_ACCEPTED, S.AT_DEPARTMENT})
+
+STAGE_TEXT = {
+    S.RECEIVED: "已收件",
+    S.TOWN_REVIEW: "户籍地镇审核中",
+    S.RETURNED: "退回补正",
+    S.REJECTED: "不予受理",
+    S.APPROVED: "户籍地镇审核通过",
+    S.DEFERRAL_ACCEPTED: "容缺受理，先行办理中",
+    S.AT_DEPARTMENT: "代办员已送部门办理",
+    S.COMPLETED: "已办结",
+    S.DELIVERED: "办理结果已告知",
+    S.RATED: "已评价",
+    S.FOLLOWED_UP: "已回访",
+    S.WITHDRAWN: "已撤回",
+    S.TERMINATED: "已终止办理",
+}
+
+NEXT_STEP = {
+    S.RECEIVED: "正在转交{town}审核，不用您跑路。",
+    S.TOWN_REVIEW: "等{town}在线审核，审核通过后由代办员送{department}办理。",
+    S.RETURNED: "请按一次性补正清单补齐材料，交给代办员或就近便民服务点，补齐后重新审核。",
+    S.REJECTED: "本事项不予受理，理由见审核意见；有疑问可联系代办员。",
+    S.APPROVED: "代办员正在准备把材料送到{department}办理。",
+    S.DEFERRAL_ACCEPTED: "代办员凭容缺快办审核表和诚信背书单先行送办，缺的材料请在期限内补齐。",
+    S.AT_DEPARTMENT: "{department}正在办理，办好后代办员会告诉您结果。",
+    S.COMPLETED: "已经办好，代办员会把结果告诉您、送到您手上。",
+    S.DELIVERED: "结果已告知，欢迎对这次服务作出评价。",
+    S.RATED: "感谢您的评价。",
+    S.FOLLOWED_UP: "轮值组长已回访，本件办理完毕。",
+    S.WITHDRAWN: "本件已撤回，需要时可以重新申请。",
+    S.TERMINATED: "本件已终止办理，如有疑问请联系代办员。",
+}
+
+
+def allowed_roles(current: Stage, target: Stage) -> frozenset[str] | None:
+    """Roles that may move a case from `current` to `target`; None if the move is not allowed."""
+    return TRANSITIONS.get(current, {}).get(target)

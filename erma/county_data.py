@@ -1,0 +1,95 @@
+"""Loading the county's own data (places, staff) into the database.
+
+Files under catalog/ are the source; loading is an upsert so the county can replace them.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import yaml
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from erma import pii
+from erma.phones import validate_mobile
+from erma.places.models import IntakePoint, Town, TownAlias, Village
+from erma.staff.auth import hash_password, verify_password
+from erma.staff.models import ROLES, DutyRota, Staff
+
+
+class CountyDataError(Exception):
+    """A county data file is broken; the message names the file and the entry."""
+
+
+def _read(path: Path) -> dict:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise CountyDataError(f"无法读取 {path}：{exc}") from None
+
+
+def load_places(session: Session, path: Path) -> None:
+    data = _read(path)
+    for t in data.get("towns", []):
+        town = session.get(Town, t["code"]) or Town(code=t["code"])
+        town.name, town.county_seat = t["name"], bool(t.get("county_seat"))
+        session.merge(town)
+    session.flush()
+    session.execute(delete(TownAlias))
+    for a in data.get("aliases", []):
+        session.add(TownAlias(alias=a["name"], town_code=a["town_code"], confirmed=bool(a.get("confirmed"))))
+    existing = {(v.town_code, v.name) for v in session.scalars(select(Village))}
+    for t in data.get("towns", []):
+        for name in t.get("villages") or []:
+            if (t["code"], name) not in existing:
+                session.add(Village(town_code=t["code"], name=name))
+    for p in data.get("intake_points", []):
+        session.merge(IntakePoint(code=p["code"], kind=p["kind"], name=p["name"], town_code=p.get("town_code"),
+                                  window_for=p.get("window_for")))
+    session.flush()
+
+
+def service_point_facts(path: Path) -> dict:
+    return _read(path).get("service_point", {})
+
+
+def load_staff(session: Session, path: Path) -> None:
+    data = _read(path)
+    default_password = data.get("demo_password")
+    by_username: dict[str, Staff] = {}
+    for i, s in enumerate(data.get("staff", []), start=1):
+        where = f"{path} 第 {i} 个人员（{s.get('username')}）"
+        if s.get("role") not in ROLES:
+            raise CountyDataError(f"{where} 的 role 无效：{s.get('role')}")
+        password = s.get("password") or default_password
+        if not password:
+            raise CountyDataError(f"{where} 没有密码")
+        try:
+            phone = validate_mobile(str(s["mobile"])) if s.get("mobile") else None
+        except Exception:  # noqa: BLE001 - reported with the entry's name below
+            raise CountyDataError(f"{where} 的手机号码无效") from None
+        staff = session.scalar(select(Staff).where(Staff.username == s["username"])) or Staff(username=s["username"])
+        if not staff.password_hash or not verify_password(staff.password_hash, password):
+            staff.password_hash = hash_password(password)
+        staff.display_name = s["display_name"]
+        staff.role = s["role"]
+        staff.town_codes = list(s.get("towns") or ([s["town_code"]] if s.get("town_code") else []))
+        staff.credential_no = s.get("credential_no")
+        staff.phone_enc = pii.encrypt(phone) if phone else None
+        staff.phone_masked = pii.mask_phone(phone) if phone else None
+        staff.active = bool(s.get("active", True))
+        session.add(staff)
+        by_username[staff.username] = staff
+    session.flush()
+    session.execute(delete(DutyRota))
+    for r in data.get("duty_rota", []):
+        lead = by_username.get(r["username"])
+        if lead is None:
+            raise CountyDataError(f"{path} 轮值表中的 {r['username']} 不在人员名单里")
+        session.add(DutyRota(staff_id=lead.id, start_date=_date(r["start_date"]), end_date=_date(r["end_date"])))
+    session.flush()
+
+
+def _date(value) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))

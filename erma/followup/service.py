@@ -1,0 +1,104 @@
+"""好差评 ratings on completed cases, and the duty lead's follow-up tasks."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from erma.cases.lifecycle import transition
+from erma.cases.models import Case, CaseEvent
+from erma.cases.stages import Stage
+from erma.clock import today_local
+from erma.db import utcnow
+from erma.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from erma.followup.models import FollowUpTask, Rating
+from erma.settings import get_settings
+from erma.staff.auth import Principal
+from erma.staff.rota import duty_lead_on
+from erma.text_normal import normalize_text
+from erma.working_days import add_working_days
+
+# The five national levels (GB/T 39735-2020); 1 and 2 are 差评.
+LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
+BAD_LEVELS = {1, 2}
+_WORDS = sorted(((text, level) for level, text in LEVELS.items()), key=lambda p: -len(p[0]))
+
+
+def parse_level(raw) -> int:
+    """5 / "5" / "5星" / "打4分" / "满意" / "非常不满意" → level 1..5."""
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw in LEVELS:
+        return raw
+    text = normalize_text(str(raw or ""))
+    for word, level in _WORDS:  # longest first: 非常不满意 before 不满意 before 满意
+        if word in text:
+            return level
+    digits = [int(c) for c in text if c.isdigit()]
+    if len(digits) == 1 and digits[0] in LEVELS:
+        return digits[0]
+    raise ValidationFailed("rating_level_invalid",
+                           "请从 非常满意、满意、基本满意、不满意、非常不满意 中选一个（也可以打1到5分）",
+                           field="level")
+
+
+def rate_case(session: Session, case: Case, principal: Principal, level_raw, comment: str | None,
+              channel: str, now: dt.datetime | None = None) -> dict:
+    level = parse_level(level_raw)
+    if session.scalar(select(Rating).where(Rating.case_id == case.id)) is not None:
+        raise Conflict("already_rated", "这件事您已经评价过了，谢谢")
+    if case.stage not in (Stage.COMPLETED, Stage.DELIVERED):
+        raise Conflict("not_completed", "办件办结后才能评价")
+    now = now or utcnow()
+    if case.stage == Stage.COMPLETED:
+        # A resident rating the result has evidently received it.
+        transition(session, case, Stage.DELIVERED, Principal(role="system"), "群众已知晓办理结果", now=now)
+    session.add(Rating(case_id=case.id, level=level, comment=comment, channel=channel, at=now))
+    transition(session, case, Stage.RATED, principal, f"好差评：{LEVELS[level]}" + (f"；{comment}" if comment else ""),
+               flow=True, now=now)
+    task = None
+    if level in BAD_LEVELS:
+        today = today_local(now)
+        lead = duty_lead_on(session, today)
+        task = FollowUpTask(kind="bad_rating", case_id=case.id, assignee_id=lead.id if lead else None,
+                            due_date=add_working_days(today, get_settings().rating_followup_working_days),
+                            reason=f"差评（{LEVELS[level]}）回访整改" + (f"：{comment}" if comment else ""))
+        session.add(task)
+    session.commit()
+    return {"case_no": case.case_no, "level": level, "level_text": LEVELS[level], "follow_up": task is not None,
+            "follow_up_due": task.due_date.isoformat() if task else None}
+
+
+def list_tasks(session: Session, principal: Principal, status: str = "open") -> list[FollowUpTask]:
+    if principal.role not in ("duty_lead", "admin"):
+        raise Forbidden("role_forbidden", "只有轮值组长可以查看回访任务")
+    return session.scalars(select(FollowUpTask).where(FollowUpTask.status == status)
+                           .order_by(FollowUpTask.due_date, FollowUpTask.id)).all()
+
+
+def complete_task(session: Session, task_id: int, principal: Principal, outcome: str,
+                  now: dt.datetime | None = None) -> FollowUpTask:
+    if principal.role not in ("duty_lead", "admin"):
+        raise Forbidden("role_forbidden", "只有轮值组长可以记录回访")
+    task = session.get(FollowUpTask, task_id)
+    if task is None:
+        raise NotFound("task_not_found", "没有这个回访任务")
+    if task.status == "done":
+        raise Conflict("task_done", "这个回访任务已经完成")
+    if not (outcome or "").strip():
+        raise ValidationFailed("outcome_required", "请填写回访结果", field="outcome")
+    now = now or utcnow()
+    task.status, task.outcome, task.done_at = "done", outcome.strip(), now
+    case = session.get(Case, task.case_id)
+    session.add(CaseEvent(case_id=case.id, kind="followup", actor=principal.actor, actor_role=principal.role,
+                          note=f"回访：{outcome.strip()}", at=now))
+    if case.stage in (Stage.DELIVERED, Stage.RATED):
+        transition(session, case, Stage.FOLLOWED_UP, principal, f"回访完成：{outcome.strip()}", flow=True, now=now)
+    session.commit()
+    return task
+
+
+def task_view(session: Session, task: FollowUpTask) -> dict:
+    case = session.get(Case, task.case_id)
+    return {"id": task.id, "kind": task.kind, "case_no": case.case_no, "due_date": task.due_date.isoformat(),
+            "status": task.status, "reason": task.reason, "outcome": task.outcome,
+            "assignee_id": task.assignee_id}

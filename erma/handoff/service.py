@@ -1,0 +1,43 @@
+"""Queueing a conversation for a person; the resident is told the expected wait or office hours."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from erma.clock import local_zone
+from erma.db import utcnow
+from erma.handoff.models import HandoffRequest
+from erma.working_days import is_working_day
+
+REASONS = {"requested", "fallback", "form_abandoned"}
+OFFICE_HOURS = ((9, 0, 12, 0), (14, 0, 17, 30))
+OFFICE_HOURS_TEXT = "工作日 9:00–12:00、14:00–17:30"
+
+
+def in_office_hours(now: dt.datetime) -> bool:
+    local = now.astimezone(local_zone())
+    if not is_working_day(local.date()):
+        return False
+    minutes = local.hour * 60 + local.minute
+    return any(h1 * 60 + m1 <= minutes < h2 * 60 + m2 for h1, m1, h2, m2 in OFFICE_HOURS)
+
+
+def request_handoff(session: Session, conversation_id: str, channel: str, reason: str,
+                    now: dt.datetime | None = None) -> dict:
+    now = now or utcnow()
+    reason = reason if reason in REASONS else "requested"
+    open_request = session.scalar(select(HandoffRequest).where(HandoffRequest.conversation_id == conversation_id,
+                                                               HandoffRequest.state != "closed"))
+    if open_request is None:
+        open_request = HandoffRequest(conversation_id=conversation_id, channel=channel, reason=reason, created_at=now)
+        session.add(open_request)
+        session.commit()
+    ahead = session.scalar(select(func.count(HandoffRequest.id)).where(
+        HandoffRequest.state == "queued", HandoffRequest.id < open_request.id)) or 0
+    if in_office_hours(now):
+        message = f"已为您转接人工客服，前面还有{ahead}位，请稍等，代办员会尽快回复您。"
+    else:
+        message = f"已为您登记转人工。现在是下班时间，代办员上班后（{OFFICE_HOURS_TEXT}）会第一时间回复您。"
+    return {"state": open_request.state, "queue_position": ahead + 1, "message": message}

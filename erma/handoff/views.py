@@ -1,0 +1,24 @@
+"""HTTP for handing a conversation to a person."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from erma.db import get_session
+from erma.handoff.service import request_handoff
+from erma.staff.auth import Principal, require_roles
+
+router = APIRouter(prefix="/api/v1", tags=["handoff"])
+
+
+class HandoffIn(BaseModel):
+    conversation_id: str
+    channel: str = "web_chat"
+    reason: str = "requested"
+
+
+@router.post("/handoffs")
+def handoff(body: HandoffIn, _: Principal = Depends(require_roles("service", "admin")),
+            session: Session = Depends(get_session)) -> dict:
+    return request_handoff(session, body.conversation_id, body.channel, body.reason)

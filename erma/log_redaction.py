@@ -1,0 +1,40 @@
+"""A logging filter that masks ID numbers and mobile numbers in every log line.
+
+Services mask what they log themselves; this is the safety net for anything that slips
+through (exception messages, request logs, third-party libraries).
+"""
+from __future__ import annotations
+
+import logging
+import re
+
+from erma.pii import mask_id_number, mask_phone
+
+_ID_RE = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
+_PHONE_RE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?(1[3-9]\d{9})(?!\d)")
+
+
+def redact(text: str) -> str:
+    text = _ID_RE.sub(lambda m: mask_id_number(m.group(1)), text)
+    return _PHONE_RE.sub(lambda m: mask_phone(m.group(1)), text)
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def install(logger: logging.Logger | None = None) -> None:
+    """Attach the filter to every handler of the root logger (and uvicorn's)."""
+    targets = [logger] if logger else [logging.getLogger(), logging.getLogger("uvicorn"),
+                                       logging.getLogger("uvicorn.access"), logging.getLogger("uvicorn.error")]
+    for lg in targets:
+        for handler in lg.handlers:
+            if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+                handler.addFilter(RedactingFilter())
+        if not any(isinstance(f, RedactingFilter) for f in lg.filters):
+            lg.addFilter(RedactingFilter())

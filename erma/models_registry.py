@@ -1,0 +1,15 @@
+"""Imports every table module so Base.metadata is complete (Alembic, test fixtures)."""
+from erma.cases import models as _cases  # noqa: F401
+from erma.catalog import models as _catalog  # noqa: F401
+from erma.deferral import models as _deferral  # noqa: F401
+from erma.followup import models as _followup  # noqa: F401
+from erma.handoff import models as _handoff  # noqa: F401
+from erma.notices import models as _notices  # noqa: F401
+from erma.outbox import models as _outbox  # noqa: F401
+from erma.places import models as _places  # noqa: F401
+from erma.review import models as _review  # noqa: F401
+from erma.staff import models as _staff  # noqa: F401
+from erma.status import models as _status  # noqa: F401
+from erma.db import Base
+
+metadata = Base.metadata

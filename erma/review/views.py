@@ -1,0 +1,45 @@
+"""HTTP for the household town's review queue and decisions."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from erma.cases.lifecycle import get_case
+from erma.db import get_session
+from erma.review.service import decide, resubmit, review_queue
+from erma.staff.auth import Principal, get_principal
+
+router = APIRouter(prefix="/api/v1", tags=["review"])
+
+
+class DecisionIn(BaseModel):
+    decision: str  # approve | return | reject
+    opinion: str | None = None
+    deficiencies: list[str] = Field(default_factory=list)
+
+
+class ResubmitIn(BaseModel):
+    materials_have: list[str] = Field(default_factory=list)
+    note: str | None = None
+
+
+@router.get("/towns/{town_code}/review-queue")
+def town_queue(town_code: str, principal: Principal = Depends(get_principal),
+               session: Session = Depends(get_session)) -> dict:
+    return {"town_code": town_code, "items": review_queue(session, principal, town_code)}
+
+
+@router.post("/cases/{case_no}/review")
+def review_case(case_no: str, body: DecisionIn, principal: Principal = Depends(get_principal),
+                session: Session = Depends(get_session)) -> dict:
+    case = get_case(session, case_no, principal, for_update=True)
+    return decide(session, case, principal, body.decision, body.opinion, body.deficiencies)
+
+
+@router.post("/cases/{case_no}/resubmit")
+def resubmit_case(case_no: str, body: ResubmitIn, principal: Principal = Depends(get_principal),
+                  session: Session = Depends(get_session)) -> dict:
+    case = get_case(session, case_no, principal, for_update=True)
+    resubmit(session, case, principal, body.materials_have, body.note)
+    return {"case_no": case.case_no, "stage": case.stage, "materials_missing": case.materials_missing}

@@ -1,0 +1,40 @@
+"""All configuration, read from the environment in one place."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    # sqlite:///<path> (default) or postgresql+psycopg://user@host/db
+    database_url: str = f"sqlite:///{ROOT / 'var' / 'erma.db'}"
+    # Token the action server (and other trusted services) send as `Authorization: Bearer …`.
+    erma_service_token: str = "dev-service-token"
+    # Signs staff access tokens; must be set outside local development.
+    erma_secret_key: str = "dev-secret-key-change-me"
+    # Key material for field encryption of ID numbers and phones (Fernet, derived by HMAC).
+    erma_pii_key: str = "dev-pii-key-change-me"
+    catalog_path: Path = ROOT / "catalog" / "services.yaml"
+    places_path: Path = ROOT / "catalog" / "places.yaml"
+    staff_path: Path = ROOT / "catalog" / "demo_staff.yaml"
+    # Local timezone of the county: dates (deadlines, case numbers) are China dates.
+    erma_timezone: str = "Asia/Shanghai"
+    # 差评 follow-up deadline in working days (domain-notes §2.4: 5 at town level).
+    rating_followup_working_days: int = 5
+    # Days before a 容缺 supplement deadline when the reminder goes out.
+    deferral_reminder_working_days: int = 2
+    # Status lookups: failures allowed per case number in the window before answers slow down.
+    status_max_failures: int = 5
+    status_failure_window_seconds: int = 900
+    rasa_url: str = "http://127.0.0.1:5005"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

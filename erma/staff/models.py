@@ -1,0 +1,36 @@
+"""Staff accounts (reviewers, agents, duty leads, admins) and the duty-lead rota."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from erma.db import Base
+
+ROLES = ("town_reviewer", "agent", "duty_lead", "admin")
+
+
+class Staff(Base):
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(32))
+    role: Mapped[str] = mapped_column(String(20), index=True)
+    # Towns the account works for; reviewers and agents are scoped to them.
+    town_codes: Mapped[list] = mapped_column(default=list)
+    credential_no: Mapped[str | None] = mapped_column(String(32), unique=True, nullable=True)
+    phone_enc: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    phone_masked: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class DutyRota(Base):
+    __tablename__ = "duty_rota"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    start_date: Mapped[dt.date]
+    end_date: Mapped[dt.date]

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# `make run`: platform, outbox worker, action server and Rasa on the embedded default (SQLite).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export RASA_TELEMETRY_ENABLED=false
+LOG_DIR=var/log; mkdir -p "$LOG_DIR"
+if [ "${RASA_INTERFACE:-127.0.0.1}" != "127.0.0.1" ] && [ -z "${RASA_AUTH_TOKEN:-}" ]; then
+  echo "Rasa would listen on ${RASA_INTERFACE} without a token: set RASA_AUTH_TOKEN." >&2; exit 1
+fi
+source scripts/services.sh
+trap stop_all EXIT INT TERM
+start_platform
+wait_for "http://127.0.0.1:$ERMA_PORT/healthz" platform 60
+start_assistant
+wait_for "http://127.0.0.1:$ACTIONS_PORT/health" "action server" 120
+wait_for "http://127.0.0.1:$RASA_PORT/status${RASA_AUTH_TOKEN:+?token=$RASA_AUTH_TOKEN}" Rasa 300
+cat <<MSG
+
+尔玛云 Erma Cloud is running (logs in $LOG_DIR/):
+  platform API     http://127.0.0.1:$ERMA_PORT/docs   (OpenAPI: /openapi.json, health: /healthz)
+  Rasa             http://127.0.0.1:$RASA_PORT   (REST: POST /webhooks/rest/webhook)
+  action server    http://127.0.0.1:$ACTIONS_PORT/health
+  service token    ${ERMA_SERVICE_TOKEN:-dev-service-token}   (Authorization: Bearer …)
+
+Demo logins (password erma-demo-2026; demo data in catalog/demo_staff.yaml):
+  admin            admin
+  duty lead        lead-1, lead-2, lead-3
+  town reviewer    reviewer-chibusu (赤不苏镇), reviewer-tumen (土门镇), … one per town
+  agent            agent-chibusu-1, agent-chibusu-2, … two per town except 凤仪镇
+  POST /api/v1/auth/login {"username": "...", "password": "..."} → bearer token
+
+Try the assistant:
+  curl -s localhost:$RASA_PORT/webhooks/rest/webhook -d '{"sender":"demo","message":"低保要带些啥子"}'
+Press Ctrl-C to stop.
+MSG
+wait

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Starting and stopping the four processes (platform, worker, action server, Rasa).
+# Sourced by run.sh and test.sh; they set DATABASE_URL, ports and the log folder first.
+
+ERMA_PORT=${ERMA_PORT:-8000}
+RASA_PORT=${RASA_PORT:-5005}
+ACTIONS_PORT=${ACTIONS_PORT:-5055}
+PIDS=()
+
+start_platform() {
+  .venv/bin/python -m erma serve --port "$ERMA_PORT" >"$LOG_DIR/platform.log" 2>&1 & PIDS+=($!)
+  .venv/bin/python -m erma worker >"$LOG_DIR/worker.log" 2>&1 & PIDS+=($!)
+}
+
+start_assistant() {
+  local auth=()
+  if [ -n "${RASA_AUTH_TOKEN:-}" ]; then auth=(--auth-token "$RASA_AUTH_TOKEN"); fi
+  ERMA_PLATFORM_URL="http://127.0.0.1:$ERMA_PORT" PYTHONPATH=. .venv-rasa/bin/rasa run actions \
+    --actions actions --port "$ACTIONS_PORT" >"$LOG_DIR/actions.log" 2>&1 & PIDS+=($!)
+  PYTHONPATH=. .venv-rasa/bin/rasa run --enable-api "${auth[@]}" -i "${RASA_INTERFACE:-127.0.0.1}" \
+    --port "$RASA_PORT" --model models/current.tar.gz --endpoints "${RASA_ENDPOINTS:-endpoints.yml}" \
+    --credentials credentials.yml >"$LOG_DIR/rasa.log" 2>&1 & PIDS+=($!)
+}
+
+wait_for() {  # url, name, seconds
+  local url=$1 name=$2 limit=${3:-120} i=0
+  printf '==> Waiting for %s ' "$name"
+  until curl -fsS -o /dev/null "$url" 2>/dev/null; do
+    i=$((i + 1))
+    if [ "$i" -ge "$limit" ]; then echo " not up after ${limit}s; see $LOG_DIR"; return 1; fi
+    printf '.'; sleep 1
+  done
+  echo " up"
+}
+
+stop_all() {
+  for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# `make test`: every test. Platform tests on SQLite and on PostgreSQL; the assistant's data
+# validation, test stories, held-out NLU evaluation, and end-to-end tests against real processes.
+# `scripts/test.sh platform` or `scripts/test.sh rasa` runs one half.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export RASA_TELEMETRY_ENABLED=false
+what=${1:-all}
+PG_URL=${TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}
+mkdir -p var test-artifacts
+
+if [ "$what" = all ] || [ "$what" = platform ]; then
+  echo "==> Platform tests on SQLite"
+  DATABASE_URL="sqlite:///$PWD/var/test-platform.db" .venv/bin/python -m pytest tests/platform -q -p no:cacheprovider
+  echo "==> Platform tests on PostgreSQL ($PG_URL)"
+  DATABASE_URL="$PG_URL" .venv/bin/python -m pytest tests/platform -q -p no:cacheprovider
+fi
+
+if [ "$what" = all ] || [ "$what" = rasa ]; then
+  echo "==> Rasa data validation"
+  PYTHONPATH=. .venv-rasa/bin/rasa data validate --fail-on-warning --domain domain.yml --data data --config config.yml
+  scripts/train.sh
+  echo "==> Assistant unit tests (actions, NLU components)"
+  PYTHONPATH=. .venv-rasa/bin/python -m pytest tests/rasa -q -p no:cacheprovider
+
+  # A real platform on a fresh SQLite database, the action server and Rasa, for what follows.
+  LOG_DIR=test-artifacts/logs; mkdir -p "$LOG_DIR"
+  export ERMA_PORT=${TEST_ERMA_PORT:-8100} RASA_PORT=${TEST_RASA_PORT:-5105} ACTIONS_PORT=${TEST_ACTIONS_PORT:-5155}
+  rm -f var/test-e2e.db* var/test-tracker.db
+  export DATABASE_URL="sqlite:///$PWD/var/test-e2e.db"
+  .venv/bin/python -m erma setup >/dev/null
+  export RASA_ENDPOINTS=tests/endpoints.test.yml
+  sed -e "s#localhost:5055#127.0.0.1:$ACTIONS_PORT#; s#var/rasa_tracker.db#var/test-tracker.db#" endpoints.yml > "$RASA_ENDPOINTS"
+  source scripts/services.sh
+  trap 'stop_all; rm -f "$RASA_ENDPOINTS"' EXIT
+  start_platform
+  wait_for "http://127.0.0.1:$ERMA_PORT/healthz" platform 60
+  start_assistant
+  wait_for "http://127.0.0.1:$ACTIONS_PORT/health" "action server" 120
+  wait_for "http://127.0.0.1:$RASA_PORT/status" Rasa 300
+
+  echo "==> Test stories (rasa test, failing on any prediction error)"
+  PYTHONPATH=. .venv-rasa/bin/rasa test core --model models/current.tar.gz --stories tests/stories \
+    --endpoints "$RASA_ENDPOINTS" --out test-artifacts/rasa-core --fail-on-prediction-errors
+  echo "==> Held-out NLU evaluation (intent ≥ 0.93, service item top-1 ≥ 0.90)"
+  PYTHONPATH=. .venv-rasa/bin/python scripts/eval_nlu.py --model models/current.tar.gz \
+    --platform-url "http://127.0.0.1:$ERMA_PORT" --out test-artifacts/nlu-eval
+  echo "==> End-to-end: REST webhook → Rasa → actions → platform"
+  ERMA_PLATFORM_URL="http://127.0.0.1:$ERMA_PORT" RASA_URL="http://127.0.0.1:$RASA_PORT" \
+    .venv/bin/python -m pytest tests/e2e -q -p no:cacheprovider
+fi
+echo "==> All tests passed"

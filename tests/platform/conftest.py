@@ -1,0 +1,120 @@
+"""Shared fixtures: a migrated database (SQLite by default, PostgreSQL when DATABASE_URL says so)
+with the catalog, places and demo staff loaded, and an HTTP client on the real application."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+import erma.db as erma_db
+from erma.settings import get_settings
+
+VOLATILE_TABLES = ["followup_tasks", "ratings", "notices", "outbox", "deferrals", "deficiency_notices",
+                   "review_opinions", "case_events", "cases", "status_lookup_failures", "handoff_requests",
+                   "case_number_counters", "deferral_form_counters"]
+DEMO_PASSWORD = "erma-demo-2026"
+SERVICE = {"Authorization": "Bearer dev-service-token"}
+
+
+def _reset_caches() -> None:
+    get_settings.cache_clear()
+    erma_db.get_engine.cache_clear()
+    erma_db.get_sessionmaker.cache_clear()
+    from erma import pii
+
+    pii._keys.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'erma-test.db'}"
+        os.environ["DATABASE_URL"] = url
+    return url
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url: str):
+    """A fresh schema built by the Alembic migrations, with the county data loaded."""
+    if database_url.startswith("postgresql"):
+        engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    else:
+        path = Path(database_url.removeprefix("sqlite:///"))
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+    _reset_caches()
+    from erma.__main__ import load, migrate
+
+    migrate()
+    load()
+    yield database_url
+    erma_db.get_engine().dispose()
+
+
+@pytest.fixture
+def db(migrated):
+    """A sessionmaker on the test database; case data is wiped after each test."""
+    factory = erma_db.get_sessionmaker()
+    yield factory
+    with factory() as session, session.begin():
+        for table in VOLATILE_TABLES:
+            session.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def client(db):
+    from fastapi.testclient import TestClient
+
+    from erma.app import create_app
+
+    with TestClient(create_app()) as c:
+        yield c
+
+
+@pytest.fixture
+def login(client):
+    tokens: dict[str, dict] = {}
+
+    def headers(username: str) -> dict:
+        if username not in tokens:
+            r = client.post("/api/v1/auth/login", json={"username": username, "password": DEMO_PASSWORD})
+            assert r.status_code == 200, r.text
+            tokens[username] = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        return tokens[username]
+
+    return headers
+
+
+VALID_ID = "513223198001010011"
+VALID_PHONE = "13812345678"
+
+
+def case_body(**overrides) -> dict:
+    body = {"service_code": "MX-001", "applicant_name": "杨子妹", "id_number": VALID_ID, "phone": VALID_PHONE,
+            "hukou_town": "赤不苏镇", "hukou_village": "雅都村", "current_location": "成都",
+            "intake_point": "online", "channel": "web_chat", "conversation_id": "conv-1", "materials_have": []}
+    body.update(overrides)
+    return body
+
+
+@pytest.fixture
+def open_case(client):
+    counter = {"n": 0}
+
+    def make(**overrides) -> dict:
+        counter["n"] += 1
+        r = client.post("/api/v1/cases", json=case_body(**overrides),
+                        headers={**SERVICE, "Idempotency-Key": f"fixture-{counter['n']}-{os.getpid()}"})
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    return make
