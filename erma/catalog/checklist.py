@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from erma.catalog.lexicon import SearchLexicon, cached_lexicon
 from erma.catalog.schema import Material, ServiceItemSpec
-from erma.catalog.text_features import TextAnalyzer
+from erma.catalog.text_features import analyzer_for
 
 # Clause boundaries: punctuation and words that turn the sense ("…有，但是…没带").
 _CLAUSE_BREAK = re.compile(r"[，,。.;；！!？?]+|但是|但|不过|可是|就是|只是|然后")
@@ -31,17 +31,12 @@ class _Token:
     value: str
 
 
-@lru_cache(maxsize=4)
-def _analyzer(lexicon: SearchLexicon) -> TextAnalyzer:
-    return TextAnalyzer(lexicon)
-
-
 class MaterialMatcher:
     """Matches free text against an item's materials with one lexicon."""
 
     def __init__(self, lexicon: SearchLexicon | None = None):
         self.lexicon = lexicon or cached_lexicon()
-        self.analyzer = _analyzer(self.lexicon)
+        self.analyzer = analyzer_for(self.lexicon)
         # alias (normalised) → document; longest first so 残疾人证 wins over 证.
         aliases: dict[str, str] = {}
         for document, names in self.lexicon.documents.items():
@@ -77,7 +72,7 @@ class MaterialMatcher:
             for document, has in self._clause_senses(clause).items():
                 if excepted and rest_present:
                     has = False
-                # A later "没有" overrides an earlier "有" for the same document, not the reverse.
+                # Any "没有" for a document wins: better listed as missing than a wasted trip.
                 senses[document] = senses.get(document, True) and has
         return senses, rest_present
 
@@ -100,18 +95,21 @@ class MaterialMatcher:
         return senses
 
     def _tokens(self, clause: str) -> list[_Token]:
+        """Document names and 有/没有 words in the clause, in order; documents claim text first."""
         found: list[_Token] = []
         taken = [False] * len(clause)
-        for pattern, kind_of in ((self._doc_pattern, lambda v: "doc"), (self._cue_pattern, lambda v: self._cues[v])):
+        for pattern, is_document in ((self._doc_pattern, True), (self._cue_pattern, False)):
             if pattern is None:
                 continue
             for m in pattern.finditer(clause):
                 if any(taken[m.start() : m.end()]):
                     continue
-                for k in range(m.start(), m.end()):
-                    taken[k] = True
-                value = self._aliases[m.group(0)] if kind_of(m.group(0)) == "doc" else m.group(0)
-                found.append(_Token(m.start(), m.end(), kind_of(m.group(0)), value))
+                taken[m.start() : m.end()] = [True] * (m.end() - m.start())
+                word = m.group(0)
+                if is_document:
+                    found.append(_Token(m.start(), m.end(), "doc", self._aliases[word]))
+                else:
+                    found.append(_Token(m.start(), m.end(), self._cues[word], word))
         return sorted(found, key=lambda t: t.start)
 
     @staticmethod

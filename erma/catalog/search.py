@@ -6,7 +6,9 @@ pinyin bigrams — see text_features), weighted by TF-IDF over the catalog. Per 
 similarity is a weighted geometric mean of how much of the query the item explains and how much
 of the item the query touches, leaning on the former: a resident's extra words about their
 situation should not hide the item, but a word the catalog never uses still counts as
-unexplained, so an accidental one-word overlap scores low and nonsense scores nothing.
+unexplained, so an accidental one-word overlap scores low and nonsense scores nothing. A match
+found only in a resident phrasing, sharing nothing with the item's own name or description, is
+discounted. Scores lie in 0..1; below MIN_SCORE the search answers with nothing.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from erma.catalog.checklist import match_materials  # noqa: F401  (re-exported: 
 from erma.catalog.lexicon import SearchLexicon, cached_lexicon
 from erma.catalog.loader import load_catalog
 from erma.catalog.schema import ServiceItemSpec
-from erma.catalog.text_features import Features, TextAnalyzer
+from erma.catalog.text_features import Features, analyzer_for
 
 # How much each feature kind counts: words carry meaning, bigrams catch typos and homophones.
 KIND_WEIGHTS = {"words": 0.45, "chars": 0.35, "sounds": 0.20}
@@ -51,9 +53,9 @@ class CatalogSearch:
 
     def __init__(self, items: Iterable[ServiceItemSpec], lexicon: SearchLexicon | None = None):
         self.items = {item.code: item for item in items}
-        self.analyzer = TextAnalyzer(lexicon or cached_lexicon())
+        self.analyzer = analyzer_for(lexicon or cached_lexicon())
         per_text = {code: [self.analyzer.features(t) for t in _item_texts(item)] for code, item in self.items.items()}
-        # The name counts twice in the pooled text: it is the item's most careful description.
+        # The name counts three times in the pooled text: it is the item's most careful wording.
         pooled = {code: _pool([*fs, fs[0], fs[0]]) for code, fs in per_text.items()}
         self._idf = _idf(pooled.values())
         self._unseen_idf = math.log((len(self.items) + 1) / 0.5)

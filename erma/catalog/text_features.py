@@ -85,7 +85,8 @@ class TextAnalyzer:
         variants = sorted((v for v in lexicon.replacements if v), key=len, reverse=True)
         self._replace = re.compile("|".join(map(re.escape, variants))) if variants else None
         self._stopwords = lexicon.stopwords
-        self._tokenizer = _tokenizer(tuple(lexicon.words) + tuple(c for c in set(lexicon.replacements.values()) if c))
+        canonical = sorted({c for c in lexicon.replacements.values() if c})
+        self._tokenizer = _tokenizer(tuple(lexicon.words) + tuple(canonical))
         self._sound_terms = self._build_sound_terms()
         self._sound_lengths = sorted({len(k) for k in self._sound_terms}, reverse=True)
 
@@ -106,11 +107,11 @@ class TextAnalyzer:
         return sounds
 
     def _replace_sound_alikes(self, text: str) -> str:
-        # Only whole jieba tokens are replaced, never part of a real word: 及申 in 及申请 must
-        # not become 计生.
-        boundaries = {0}
+        # Only whole tokens are replaced, never part of a word: 及申 in 及申请 is not 计生.
+        boundaries, offset = {0}, 0
         for token in self._tokenizer.cut(text, HMM=False):
-            boundaries.add(max(boundaries) + len(token))
+            offset += len(token)
+            boundaries.add(offset)
         out: list[str] = []
         i = 0
         while i < len(text):
@@ -123,7 +124,9 @@ class TextAnalyzer:
                     and all(_is_cjk(c) for c in chunk)
                 ):
                     term = self._sound_terms.get(tuple(_syllable(c) for c in chunk))
-                    if term is not None:
+                    # A real word is what it says (退役 stays 退役 whatever sounds like it);
+                    # only non-words such as 底保 are taken for the term they sound like.
+                    if term is not None and (chunk == term or not self._tokenizer.FREQ.get(chunk)):
                         out.append(term)
                         i += length
                         break
@@ -136,7 +139,6 @@ class TextAnalyzer:
         text = unicodedata.normalize("NFKC", text or "")
         text = _t2s().convert(text).lower()
         if self._replace:
-            # A deleted filler becomes a space so the words around it stay apart.
             text = self._replace.sub(lambda m: self.lexicon.replacements[m.group(0)], text)
         return self._replace_sound_alikes(text)
 
@@ -169,3 +171,9 @@ class TextAnalyzer:
             syllables = [_syllable(c) for c in cjk]
             sounds.update(f"{a} {b}" for a, b in zip(syllables, syllables[1:]))
         return Features(words, chars, sounds)
+
+
+@lru_cache(maxsize=4)
+def analyzer_for(lexicon: SearchLexicon) -> TextAnalyzer:
+    """One analyzer per lexicon, shared by the search and the checklist."""
+    return TextAnalyzer(lexicon)
