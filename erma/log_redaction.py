@@ -14,7 +14,12 @@ _ID_RE = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
 _PHONE_RE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?(1[3-9]\d{9})(?!\d)")
 
 
+# Status lookups carry the last four digits in the query string; access logs must not keep them.
+_LAST4_RE = re.compile(r"(last4=)[0-9Xx]{1,4}")
+
+
 def redact(text: str) -> str:
+    text = _LAST4_RE.sub(r"\1****", text)
     text = _ID_RE.sub(lambda m: mask_id_number(m.group(1)), text)
     return _PHONE_RE.sub(lambda m: mask_phone(m.group(1)), text)
 

@@ -86,3 +86,10 @@ def test_validation_endpoint_returns_masked_display(client):
     assert r["valid"] is True and r["town_name"] == "渭门镇"
     r = client.post("/api/v1/validation", json={"field": "hukou_town", "value": "雅都村"}, headers=SERVICE).json()
     assert r["town_name"] == "赤不苏镇" and r["village"] == "雅都村"
+
+
+def test_access_log_lines_lose_the_status_digits():
+    from erma.log_redaction import redact
+
+    line = '127.0.0.1 - "GET /api/v1/cases/EM-20261126-0001/status?last4=0027 HTTP/1.1" 404'
+    assert "0027" not in redact(line) and "last4=****" in redact(line)

@@ -1,0 +1,92 @@
+"""Whole conversations through the REST webhook, checked against what the platform stored."""
+from __future__ import annotations
+
+import httpx
+
+from tests.e2e.conftest import PLATFORM, SERVICE, platform_get, platform_post, staff
+
+ID_NUMBER = "513223194403150027"  # synthetic, valid check digit
+PHONE = "13812345678"
+
+
+def _apply_for_elderly_allowance(resident) -> str:
+    resident.say("我在成都打工，想给屋头老娘申请高龄补贴")
+    resident.say("杨子妹")
+    resident.say(ID_NUMBER)
+    resident.say(PHONE)
+    resident.say("赤不苏镇雅都村")
+    resident.say("我在成都")
+    summary = resident.say("身份证和户口本都在屋头老娘那里")
+    return summary
+
+
+def test_requirements_are_listed_completely_in_one_message(resident):
+    reply = resident.say("老汉儿满80了，高龄补贴要带些啥子")
+    item = platform_get("/api/v1/services/MX-013")
+    for material in item["materials"]:
+        if material["required"]:
+            assert material["name"] in reply, material["name"]
+    assert "工作日" in reply
+
+
+def test_migrant_worker_applies_for_a_far_town_and_the_case_reaches_its_queue(resident):
+    summary = _apply_for_elderly_allowance(resident)
+    assert ID_NUMBER not in summary and PHONE not in summary, "identity is masked in the summary"
+    assert "513223********0027" in summary and "138****5678" in summary
+    done = resident.say("对的，提交嘛")
+    cases = resident.cases()
+    assert len(cases) == 1, resident.transcript
+    case_no = cases[0]["case_no"]
+    assert case_no in done
+    case = platform_get(f"/api/v1/cases/{case_no}")
+    assert case["service_code"] == "MX-013"
+    assert case["hukou_town"]["name"] == "赤不苏镇" and case["hukou_village"] == "雅都村"
+    assert case["current_location"] and "成都" in case["current_location"]
+    assert set(case["materials_have"]) >= {"申请人居民身份证", "户口簿"}
+    assert case["agent"]["credential_no"] in done and case["agent"]["name"] in done
+    queue = platform_get("/api/v1/towns/513223114/review-queue", staff("reviewer-chibusu"))["items"]
+    assert case_no in [c["case_no"] for c in queue]
+    # Confirming again (a retry) never opens a second case.
+    resident.say("对的，提交嘛")
+    assert len(resident.cases()) == 1
+
+
+def test_status_from_the_conversation_that_opened_the_case(resident):
+    _apply_for_elderly_allowance(resident)
+    resident.say("对的")
+    case_no = resident.cases()[0]["case_no"]
+    platform_post(f"/api/v1/cases/{case_no}/review", {"decision": "approve"}, staff("reviewer-chibusu"))
+    reply = resident.say("我老娘的高龄补贴办到哪了")
+    assert case_no in reply
+    assert "审核通过" in reply
+
+
+def test_status_with_case_number_and_last_four_digits(resident):
+    owner = type(resident)()
+    _apply_for_elderly_allowance(owner)
+    owner.say("对的")
+    case_no = owner.cases()[0]["case_no"]
+    reply = resident.say(f"帮我查一下{case_no}办到哪了，身份证后四位0027")
+    assert "户籍地镇审核中" in reply or "赤不苏镇" in reply
+
+
+def test_asking_for_a_person_reaches_the_platform(resident):
+    reply = resident.say("我要转人工")
+    assert "人工" in reply or "代办员" in reply
+    # The platform queued exactly one handoff for this conversation.
+    again = httpx.post(f"{PLATFORM}/api/v1/handoffs", headers=SERVICE,
+                       json={"conversation_id": resident.sender, "channel": "web_chat"}, timeout=10).json()
+    assert again["queue_position"] >= 1 and again["state"] == "queued"
+
+
+def test_rating_after_completion_in_words(resident):
+    _apply_for_elderly_allowance(resident)
+    resident.say("对的")
+    case_no = resident.cases()[0]["case_no"]
+    platform_post(f"/api/v1/cases/{case_no}/review", {"decision": "approve"}, staff("reviewer-chibusu"))
+    agent = staff("agent-chibusu-1")  # either agent of the household town may carry it
+    platform_post(f"/api/v1/cases/{case_no}/transitions", {"to": "at_department"}, agent)
+    platform_post(f"/api/v1/cases/{case_no}/transitions", {"to": "completed", "note": "已核发高龄津贴"}, agent)
+    resident.say("我对这次服务非常满意")
+    rated = platform_get(f"/api/v1/cases/{case_no}")
+    assert rated["stage"] == "rated"
