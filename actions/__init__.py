@@ -1,0 +1,1 @@
+"""Custom actions of the Erma Cloud assistant: thin calls to the platform API."""

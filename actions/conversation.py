@@ -1,0 +1,79 @@
+"""What the actions read from the conversation: the latest message, its entities, the channel."""
+from __future__ import annotations
+
+from typing import Any, List, Optional
+
+from rasa_sdk import Tracker
+
+APPLY_FORM = "apply_form"
+
+# Messages with these intents interrupt the application form instead of answering its question
+# (domain.yml lists the same intents under `not_intent` of the form's text mappings).
+INTERRUPTION_INTENTS = frozenset({
+    "ask_requirements", "ask_is_free", "ask_service_points", "ask_opening_hours", "bot_capabilities",
+    "check_status", "request_human", "stop", "greet", "thank", "goodbye", "apply", "inform_materials",
+    "EXTERNAL_ask_rating",
+})
+
+_IGNORED_ACTIONS = {"action_listen", "action_extract_slots", "action_session_start", None}
+
+
+def latest_text(tracker: Tracker) -> str:
+    return (tracker.latest_message or {}).get("text") or ""
+
+
+def latest_intent(tracker: Tracker) -> Optional[str]:
+    return ((tracker.latest_message or {}).get("intent") or {}).get("name")
+
+
+def entity_values(tracker: Tracker, name: str) -> List[str]:
+    return [str(e.get("value")) for e in (tracker.latest_message or {}).get("entities") or []
+            if e.get("entity") == name and e.get("value") not in (None, "")]
+
+
+def entity(tracker: Tracker, name: str) -> Optional[str]:
+    values = entity_values(tracker, name)
+    return values[-1] if values else None
+
+
+def form_is_active(tracker: Tracker) -> bool:
+    return (tracker.active_loop or {}).get("name") == APPLY_FORM
+
+
+def channel(tracker: Tracker) -> str:
+    """The platform's channel name for this conversation: ``wechat`` or ``web_chat``.
+
+    The platform gateway may say so in the message metadata (``{"channel": "wechat"}``);
+    otherwise Rasa's input channel name decides.
+    """
+    metadata: Any = (tracker.latest_message or {}).get("metadata") or {}
+    named = metadata.get("channel") if isinstance(metadata, dict) else None
+    source = str(named or tracker.get_latest_input_channel() or "")
+    return "wechat" if "wechat" in source.lower() else "web_chat"
+
+
+def user_turns(tracker: Tracker) -> int:
+    """How many messages the resident has sent in this conversation so far."""
+    return sum(1 for e in tracker.events if e.get("event") == "user")
+
+
+def previous_bot_action(tracker: Tracker) -> Optional[str]:
+    """The last action the assistant ran before the resident's latest message."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            if seen_user:
+                return None
+            seen_user = True
+        elif kind == "action" and seen_user and event.get("name") not in _IGNORED_ACTIONS:
+            return event.get("name")
+    return None
+
+
+def previous_user_intent(tracker: Tracker) -> Optional[str]:
+    """The intent of the resident's message before the latest one."""
+    users = [e for e in tracker.events if e.get("event") == "user"]
+    if len(users) < 2:
+        return None
+    return ((users[-2].get("parse_data") or {}).get("intent") or {}).get("name")

@@ -1,0 +1,101 @@
+"""好差评: asking for a rating when a case is done, and recording the resident's answer.
+
+The platform triggers ``EXTERNAL_ask_rating`` (entity ``case_no``) when a case is completed;
+a resident may also rate on their own ("EM-20261126-0007 非常满意"). Levels come in words or
+numbers; the NLU post-processor canonicalises them, and ``erma_nlu.entity_values`` does the
+same for a bare reply the NLU did not tag (e.g. "5").
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import conversation, messages
+from actions.platform_client import PlatformError, PlatformUnavailable, get_client
+from erma_nlu.entity_values import RATING_LEVELS, canonical_rating_level
+
+ASK_CASE_NO = "请告诉我要评价的办件号（EM开头），比如“EM-20261126-0007 满意”。"
+
+
+def rating_buttons(case_no: str) -> List[Dict[str, str]]:
+    return [{"title": level, "payload": "/rate" + json.dumps({"rating_level": level, "case_no": case_no},
+                                                             ensure_ascii=False)}
+            for level in reversed(RATING_LEVELS)]
+
+
+def _case_no(tracker: Tracker) -> Optional[str]:
+    found = conversation.entity(tracker, "case_no")
+    return found.upper() if found else tracker.get_slot("case_no")
+
+
+def _level(tracker: Tracker) -> Optional[str]:
+    found = conversation.entity(tracker, "rating_level")
+    if found in RATING_LEVELS:
+        return found
+    text = conversation.latest_text(tracker)
+    return canonical_rating_level(found or "") or (canonical_rating_level(text) if text else None)
+
+
+async def _service_name(tracker: Tracker, case_no: str) -> Optional[str]:
+    try:
+        for case in await get_client().conversation_cases(tracker.sender_id):
+            if case.get("case_no") == case_no:
+                return case.get("service_name")
+    except (PlatformUnavailable, PlatformError):
+        pass
+    return None
+
+
+async def ask_for_rating(dispatcher: CollectingDispatcher, tracker: Tracker, case_no: str) -> None:
+    name = await _service_name(tracker, case_no)
+    what = f"您的“{name}”（办件号 {case_no}）" if name else f"您的办件（{case_no}）"
+    dispatcher.utter_message(text=f"{what}已经办好了。请给我们的服务打个分，点一下就行：",
+                             buttons=rating_buttons(case_no))
+
+
+class ActionAskRating(Action):
+    """Triggered by the platform (EXTERNAL_ask_rating) after a case is completed."""
+
+    def name(self) -> Text:
+        return "action_ask_rating"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        case_no = _case_no(tracker)
+        if not case_no:
+            return []  # nothing to rate; the platform sent no case number
+        await ask_for_rating(dispatcher, tracker, case_no)
+        return [SlotSet("case_no", case_no)]
+
+
+class ActionRate(Action):
+    def name(self) -> Text:
+        return "action_rate"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        case_no = _case_no(tracker)
+        if not case_no:
+            dispatcher.utter_message(text=ASK_CASE_NO)
+            return []
+        level = _level(tracker)
+        if not level:
+            await ask_for_rating(dispatcher, tracker, case_no)
+            return [SlotSet("case_no", case_no)]
+        try:
+            result = await get_client().rate_case(case_no, level, tracker.sender_id, conversation.channel(tracker))
+        except PlatformUnavailable:
+            dispatcher.utter_message(text=messages.OUTAGE)
+            return [SlotSet("case_no", case_no)]
+        except PlatformError as exc:
+            dispatcher.utter_message(text=exc.message)
+            return []
+        text = f"收到您的评价：{result.get('level_text') or level}。谢谢您！"
+        if result.get("follow_up"):
+            text += "让您不满意了，对不起。工作人员会尽快回访您，把问题解决好。"
+        dispatcher.utter_message(text=text)
+        return [SlotSet("case_no", case_no)]

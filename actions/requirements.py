@@ -1,0 +1,210 @@
+"""What to bring for an item, and what is still missing (the platform's catalog).
+
+Finding the item: a button's ``service_code`` entity, else the NLU ``service`` entity, else the
+platform's catalog search on the whole message. The platform's ranked answer decides the
+candidates. When the two best are close (score gap < ``ERMA_CLOSE_SCORE_GAP``, default 0.1),
+the phrase table the NLU is trained with (erma_nlu/service_aliases.yml: "低保" is MX-001,
+"残疾证" + "丢" is MX-020) may name one of them; otherwise the resident chooses with buttons,
+which send ``/ask_requirements{"service_code": "MX-…"}``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import conversation, messages
+from actions.platform_client import PlatformClient, PlatformError, PlatformUnavailable, get_client
+
+logger = logging.getLogger(__name__)
+
+CODE_RE = re.compile(r"^MX-\d{3}$", re.IGNORECASE)
+# Two matches closer than this are both offered as buttons.
+CLOSE_SCORE_GAP = float(os.environ.get("ERMA_CLOSE_SCORE_GAP") or 0.1)
+MAX_CHOICES = 4
+
+try:  # the NLU's phrase table; without it every close call is a question with buttons
+    from erma_nlu.service_resolver import ServiceResolver
+    _phrases: Optional["ServiceResolver"] = ServiceResolver()
+except Exception:  # noqa: BLE001 - a missing or broken table must not stop the action server
+    logger.warning("erma_nlu service phrases not available; close matches are always asked")
+    _phrases = None
+
+NOT_FOUND = ("没找到您说的事项。换个说法试试，比如“高龄补贴要带啥”“残疾证咋个办”；"
+             "或者说“转人工”，请工作人员帮您。")
+
+
+@dataclass
+class Resolution:
+    code: Optional[str] = None  # one item found
+    choices: List[Dict[str, Any]] = field(default_factory=list)  # close candidates
+
+    @property
+    def found(self) -> bool:
+        return self.code is not None
+
+
+def _pick(items: List[Dict[str, Any]], phrase: str = "", text: str = "") -> Resolution:
+    if not items:
+        return Resolution()
+    if len(items) == 1:
+        return Resolution(code=items[0]["code"])
+    top = float(items[0].get("score") or 0)
+    close = [i for i in items if top - float(i.get("score") or 0) < CLOSE_SCORE_GAP]
+    if len(close) == 1:
+        return Resolution(code=items[0]["code"])
+    named = _named_by_phrase(phrase, text, {c["code"] for c in close})
+    if named:
+        return Resolution(code=named)
+    return Resolution(choices=close[:MAX_CHOICES])
+
+
+def _named_by_phrase(phrase: str, text: str, candidates: set) -> Optional[str]:
+    """The one close candidate the resident's phrase names outright, if exactly one."""
+    if _phrases is None or not phrase:
+        return None
+    ranked = [(code, score) for code, score in _phrases.rank([phrase], text or phrase) if code in candidates]
+    if ranked and (len(ranked) == 1 or ranked[0][1] > ranked[1][1]):
+        return ranked[0][0]
+    return None
+
+
+async def resolve_text(client: PlatformClient, phrase: str, whole_text: str = "") -> Resolution:
+    """A service phrase (or a whole message) → one item code, close choices, or nothing."""
+    phrase = (phrase or "").strip()
+    if CODE_RE.match(phrase):
+        return Resolution(code=phrase.upper())
+    if not phrase:
+        return Resolution()
+    result = _pick(await client.search_services(phrase), phrase, whole_text)
+    if whole_text and whole_text.strip() != phrase and not result.found:
+        # The rest of the message ("残疾证搞丢了") often tells close ones apart, or finds the
+        # item when the phrase alone found nothing.
+        again = _pick(await client.search_services(whole_text), phrase, whole_text)
+        if result.choices:
+            offered = {c["code"] for c in result.choices}
+            if again.found and again.code in offered:
+                return again
+        elif again.found or again.choices:
+            return again
+    return result
+
+
+async def resolve_from_message(client: PlatformClient, tracker: Tracker,
+                               fallback_code: Optional[str] = None) -> Resolution:
+    """Which item the latest message is about; ``fallback_code`` when it names none."""
+    button_code = conversation.entity(tracker, "service_code")
+    if button_code:
+        return Resolution(code=button_code.upper())
+    text = conversation.latest_text(tracker)
+    phrase = conversation.entity(tracker, "service")
+    if phrase:
+        return await resolve_text(client, phrase, text)
+    if fallback_code and conversation.form_is_active(tracker):
+        return Resolution(code=fallback_code)  # "等一下，要带啥子？" in the form: its item
+    if text and not text.startswith("/"):
+        result = await resolve_text(client, text)
+        if result.found or result.choices:
+            return result
+    return Resolution(code=fallback_code) if fallback_code else Resolution()
+
+
+def choice_buttons(choices: List[Dict[str, Any]]) -> List[Dict[str, str]]:
+    buttons = [{"title": c.get("name") or c["code"],
+                "payload": "/ask_requirements" + json.dumps({"service_code": c["code"]})}
+               for c in choices]
+    buttons.append({"title": "都不是，转人工", "payload": "/request_human"})
+    return buttons
+
+
+class ActionRequirements(Action):
+    """The complete list of materials for an item in one message, then offers a checklist."""
+
+    def name(self) -> Text:
+        return "action_requirements"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        client = get_client()
+        in_form = conversation.form_is_active(tracker)
+        current = tracker.get_slot("service_code")
+        try:
+            resolution = await resolve_from_message(client, tracker, fallback_code=current)
+            if resolution.choices:
+                dispatcher.utter_message(text="您问的是哪一项？点一下就行：",
+                                         buttons=choice_buttons(resolution.choices))
+                return []
+            if not resolution.found:
+                dispatcher.utter_message(text=NOT_FOUND)
+                return []
+            item = await client.get_service(resolution.code)
+        except PlatformError as exc:
+            dispatcher.utter_message(text=NOT_FOUND if exc.status == 404 else exc.message)
+            return []
+        except PlatformUnavailable:
+            dispatcher.utter_message(text=messages.OUTAGE)
+            return []
+
+        dispatcher.utter_message(text=messages.requirements_message(item, tracker.get_slot("hukou_town")))
+        if in_form:
+            # The form keeps its own item; it only takes this one if it had none yet.
+            if current:
+                return []
+            return [SlotSet("service_code", item["code"]), SlotSet("service_name", item.get("name"))]
+        dispatcher.utter_message(
+            text="要不要帮您对一下手上的材料？直接告诉我您有哪些就行。想直接申请，就说“我要办”。",
+            buttons=[{"title": "帮我对一下材料", "payload": "/affirm"},
+                     {"title": "我要申请办理", "payload": "/apply"}])
+        events: List[EventType] = [SlotSet("service_code", item["code"]), SlotSet("service_name", item.get("name"))]
+        if current and current != item["code"]:
+            # Materials checked for another item no longer apply.
+            events += [SlotSet("materials_have", None), SlotSet("materials_missing", None)]
+        return events
+
+
+class ActionChecklist(Action):
+    """The resident says what they have; the platform says exactly what is still missing."""
+
+    def name(self) -> Text:
+        return "action_checklist"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        client = get_client()
+        code = tracker.get_slot("service_code")
+        in_form = conversation.form_is_active(tracker)
+        try:
+            phrase = conversation.entity(tracker, "service")
+            if phrase and not (in_form and code):  # inside the form its item stays
+                resolution = await resolve_text(client, phrase, conversation.latest_text(tracker))
+                code = resolution.code or code
+            if not code:
+                dispatcher.utter_message(text="您想对哪个事项的材料？先告诉我事项，比如“低保要带啥”。")
+                return []
+            item = await client.get_service(code)
+            result = await client.checklist(code, conversation.latest_text(tracker))
+        except PlatformError as exc:
+            dispatcher.utter_message(text=exc.message)
+            return []
+        except PlatformUnavailable:
+            dispatcher.utter_message(text=messages.OUTAGE)
+            return []
+
+        have = list(result.get("have") or [])
+        missing = list(result.get("missing") or [])
+        dispatcher.utter_message(text=messages.missing_message(item.get("name", ""), have, missing,
+                                                               bool(item.get("rongque_listed"))))
+        if not in_form:
+            dispatcher.utter_message(text="想现在申请，就说“我要办”，我帮您填表。",
+                                     buttons=[{"title": "我要申请办理", "payload": "/apply"}])
+        # Remembered for the application form, so it does not ask again.
+        return [SlotSet("service_code", code), SlotSet("service_name", item.get("name")),
+                SlotSet("materials_have", have),
+                SlotSet("materials_missing", [m.get("name") for m in missing])]

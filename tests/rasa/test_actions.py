@@ -1,0 +1,754 @@
+"""Actions against a fake platform (an aiohttp test server): error handling, timeouts, outages.
+
+Run with the Rasa environment from the repository root:
+    PYTHONPATH=. <rasa venv>/bin/python -m pytest tests/rasa/test_actions.py -q
+
+Integration against the real platform lives elsewhere; here the platform is a stub whose
+answers follow docs/platform-api.md, so every failure mode can be produced on purpose.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import pytest
+import pytest_asyncio
+import yaml
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import messages, platform_client
+from actions.apply_form import ActionAskIdNumber, ActionAskServiceCode, ActionOfferHandoff, ValidateApplyForm
+from actions.apply_submit import ActionCorrectField, ActionReviewApplication, ActionSubmitCase, idempotency_key
+from actions.handoff import NO_CONNECTION, ActionHandoff
+from actions.platform_client import PlatformClient, PlatformError, PlatformUnavailable
+from actions.rating import ActionRate
+from actions.requirements import NOT_FOUND, ActionChecklist, ActionRequirements
+from actions.service_info import ActionOpeningHours, ActionServicePoints
+from actions.status import ASK_BOTH, ActionCheckStatus
+
+ROOT = Path(__file__).resolve().parents[2]
+DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+
+ID_NUMBER = "513223194403150027"
+PHONE = "13812345678"
+
+ITEM = {
+    "code": "MX-013", "name": "高龄津贴（高龄老人生活补贴）申请", "category": "老年人福利",
+    "department": "县民政局", "promised_working_days": 20, "time_limit_unit": "working_days",
+    "agent_handled": True, "agent_mode": "全程代办", "in_person_required": False, "rongque_listed": True,
+    "materials": [
+        {"name": "申请人居民身份证", "form": "原件及复印件", "count": 1, "deferrable": False, "required": True},
+        {"name": "户口簿", "form": "原件及复印件", "count": 1, "deferrable": False, "required": True},
+        {"name": "银行卡或社保卡", "form": "复印件", "count": 1, "deferrable": True, "required": True},
+    ],
+}
+
+
+# A few items of the catalog: code → (name, words the fake search matches, score).
+CATALOG = {
+    "MX-001": ("最低生活保障申请（城乡低保）", ("低保",), 0.9),
+    "MX-005": ("临时救助申请（急难型）", ("临时救助", "救急"), 0.9),
+    "MX-013": (ITEM["name"], ("高龄",), 0.92),
+    "MX-014": ("老年人优待证办理", ("老年证", "优待证"), 0.9),
+    "MX-019": ("残疾人证新办（残疾评定）", ("残疾证",), 0.81),
+    "MX-020": ("残疾人证换领、迁移、挂失补办", ("残疾证",), 0.77),
+    "MX-024": ("城乡居民基本养老保险参保登记", ("养老保险",), 0.9),
+    "MX-032": ("城乡居民基本医疗保险参保登记（含新生儿参保）", ("医保",), 0.9),
+    "MX-039": ("失业登记", ("失业",), 0.9),
+}
+TOWNS = ("凤仪镇", "南新镇", "叠溪镇", "富顺镇", "土门镇", "洼底镇", "沙坝镇", "渭门镇", "黑虎镇", "沟口镇", "赤不苏镇")
+
+
+def id_check_digit_ok(number: str) -> bool:
+    """GB 11643 check character (the real rule lives in the platform; this is the test double)."""
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    if not number[:17].isdigit():
+        return False
+    return "10X98765432"[sum(int(d) * w for d, w in zip(number[:17], weights, strict=True)) % 11] == number[17].upper()
+
+
+class FakePlatform:
+    """Answers like the platform; ``fail`` makes a route answer an error status or hang."""
+
+    def __init__(self) -> None:
+        self.requests: List[Dict[str, Any]] = []
+        self.fail: Dict[str, Any] = {}  # route name → status code, or "hang"
+        self.search_items: Optional[List[Dict[str, Any]]] = None  # None: search CATALOG by words
+        self.cases: Dict[str, Dict[str, Any]] = {}  # Idempotency-Key → case
+        self.validation_answers: Dict[str, Dict[str, Any]] = {}
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/api/v1/services", self._wrap("search", self.search))
+        app.router.add_get("/api/v1/services/{code}", self._wrap("service", self.service))
+        app.router.add_post("/api/v1/services/{code}/checklist", self._wrap("checklist", self.checklist))
+        app.router.add_post("/api/v1/validation", self._wrap("validation", self.validation))
+        app.router.add_post("/api/v1/cases", self._wrap("cases", self.create_case))
+        app.router.add_get("/api/v1/cases/{case_no}/status", self._wrap("status", self.status))
+        app.router.add_get("/api/v1/conversations/{cid}/cases", self._wrap("conversation_cases", self.own_cases))
+        app.router.add_post("/api/v1/cases/{case_no}/rating", self._wrap("rating", self.rating))
+        app.router.add_post("/api/v1/handoffs", self._wrap("handoffs", self.handoff))
+        app.router.add_get("/api/v1/intake-points", self._wrap("intake_points", self.intake_points))
+        return app
+
+    def _wrap(self, name, handler):
+        async def wrapped(request: web.Request) -> web.StreamResponse:
+            body = await request.json() if request.can_read_body else None
+            self.requests.append({"route": name, "path": request.path, "query": dict(request.query),
+                                  "headers": dict(request.headers), "body": body})
+            failure = self.fail.get(name)
+            if failure == "hang":
+                await asyncio.sleep(5)
+            elif failure == "not_json":
+                return web.Response(text="<html>proxy error</html>", status=200)
+            elif isinstance(failure, int):
+                return web.json_response({"error": {"code": "boom", "message": "出错了"}}, status=failure)
+            return await handler(request, body)
+        return wrapped
+
+    @staticmethod
+    def error(status: int, code: str, message: str) -> web.Response:
+        return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+    async def search(self, request, body):
+        if self.search_items is not None:
+            return web.json_response({"items": self.search_items})
+        q = request.query.get("q", "")
+        found = [{"code": code, "name": name, "score": score}
+                 for code, (name, words, score) in CATALOG.items() if any(w in q for w in words)]
+        return web.json_response({"items": sorted(found, key=lambda i: -i["score"])})
+
+    async def service(self, request, body):
+        code = request.match_info["code"]
+        if code not in CATALOG:
+            return self.error(404, "service_unknown", "没有这个事项")
+        return web.json_response(ITEM if code == "MX-013" else {**ITEM, "code": code, "name": CATALOG[code][0]})
+
+    async def checklist(self, request, body):
+        text = body.get("text", "")
+        have = [m["name"] for m in ITEM["materials"] if m["name"][-3:] in text or m["name"] in text]
+        if "身份证" in text:
+            have.append("申请人居民身份证")
+        missing = [m for m in ITEM["materials"] if m["name"] not in have]
+        return web.json_response({"have": sorted(set(have)), "missing": missing})
+
+    async def validation(self, request, body):
+        field, value = body["field"], body["value"]
+        if field in self.validation_answers:
+            return web.json_response(self.validation_answers[field])
+        if field == "id_number":
+            if len(value) != 18:
+                return web.json_response({"valid": False, "code": "id_number_format",
+                                          "message": f"身份证号码应为18位，您输入的是{len(value)}位，请核对后重新输入"})
+            if not id_check_digit_ok(value):
+                return web.json_response({"valid": False, "code": "id_number_check_digit",
+                                          "message": "身份证号码最后一位对不上，请核对后重新输入"})
+            return web.json_response({"valid": True, "value": value, "display": value[:6] + "*" * 8 + value[-4:]})
+        if field == "phone":
+            return web.json_response({"valid": True, "value": value, "display": "138****5678"})
+        if field == "hukou_town":
+            town = next((t for t in TOWNS if t[:-1] in value), None)
+            if town is None:
+                return web.json_response({"valid": False, "code": "hukou_town_unknown",
+                                          "message": f"没有找到“{value}”这个地方。请说户口所在的镇名，比如赤不苏镇"})
+            rest = value.split(town[:-1], 1)[1].lstrip("镇乡") or None
+            return web.json_response({"valid": True, "value": town, "display": town + (rest or ""),
+                                      "town_code": "5132231xx", "town_name": town, "village": rest})
+        return web.json_response({"valid": True, "value": value, "display": value})
+
+    async def create_case(self, request, body):
+        key = request.headers.get("Idempotency-Key")
+        if key in self.cases:
+            return web.json_response(self.cases[key], status=200)
+        case = {"case_no": f"EM-20261126-{len(self.cases) + 1:04d}", "stage": "town_review",
+                "stage_text": "户籍镇审核中", "hukou_town": {"code": "513223114", "name": "赤不苏镇"},
+                "agent": {"name": "尔玛代办员甲", "credential_no": "MXDB-114-01", "phone": "13900000001"},
+                "materials_missing": ["银行卡或社保卡"], "expected_completion_date": "2026-12-24",
+                "next_step": "赤不苏镇审核人员在网上审核", "id_number": "513223********0027",
+                "phone": "138****5678"}
+        self.cases[key] = case
+        return web.json_response(case, status=201)
+
+    async def status(self, request, body):
+        if request.query.get("last4") != "0027":
+            return self.error(404, "case_not_found", "没有查到这个办件，请核对办件编号和身份证或手机号后四位")
+        return web.json_response(self.status_view(request.match_info["case_no"]))
+
+    @staticmethod
+    def status_view(case_no: str) -> Dict[str, Any]:
+        return {"case_no": case_no, "service_name": ITEM["name"], "stage": "town_review",
+                "stage_text": "户籍镇审核中", "next_step": "审核通过后交县民政局办理",
+                "holder": {"kind": "town", "name": "赤不苏镇审核人员"},
+                "expected_completion_date": "2026-12-24"}
+
+    async def own_cases(self, request, body):
+        if request.match_info["cid"] == "has-case":
+            return web.json_response({"items": [self.status_view("EM-20261126-0001")]})
+        return web.json_response({"items": []})
+
+    async def rating(self, request, body):
+        if request.match_info["case_no"] == "EM-20261126-0009":
+            return self.error(409, "already_rated", "这件事您已经评价过了，谢谢")
+        level = body["level"]
+        return web.json_response({"level": 5, "level_text": level, "follow_up": level in ("不满意", "非常不满意")})
+
+    async def handoff(self, request, body):
+        return web.json_response({"state": "queued", "message": "已为您转接人工客服，前面还有0位，请稍等。"})
+
+    async def intake_points(self, request, body):
+        return web.json_response({
+            "items": [
+                {"code": "county:window:513223114", "kind": "county_window",
+                 "name": "尔玛云便民服务代办点赤不苏镇窗口", "town_code": "513223100", "window_for": "513223114"},
+                {"code": "town:513223114", "kind": "town_centre", "name": "赤不苏镇便民服务中心",
+                 "town_code": "513223114", "window_for": None},
+                {"code": "village:513223114:雅都村", "kind": "village_point", "name": "赤不苏镇雅都村便民服务站",
+                 "town_code": "513223114", "window_for": None}],
+            "service_point": {"name": "尔玛云便民服务代办点", "address": "茂县凤仪镇 尔玛云便民服务代办点",
+                              "opening_hours": {"text": "工作日 9:00–12:00，14:00–17:30（法定节假日休息）"}}})
+
+
+# --- fixtures ------------------------------------------------------------------------------------
+@pytest_asyncio.fixture
+async def platform(monkeypatch):
+    fake = FakePlatform()
+    server = TestServer(fake.app())
+    await server.start_server()
+    monkeypatch.setenv("ERMA_PLATFORM_URL", str(server.make_url("")).rstrip("/"))
+    monkeypatch.setenv("ERMA_PLATFORM_TIMEOUT", "0.5")
+    yield fake
+    await platform_client.get_client().close()
+    await server.close()
+
+
+def closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"  # nothing listens here any more
+
+
+@pytest_asyncio.fixture
+async def platform_down(monkeypatch):
+    monkeypatch.setenv("ERMA_PLATFORM_URL", closed_port_url())
+    monkeypatch.setenv("ERMA_PLATFORM_TIMEOUT", "0.5")
+    yield
+    await platform_client.get_client().close()
+
+
+FILLED = {
+    "service_code": "MX-013", "service_name": ITEM["name"], "applicant_name": "杨子妹",
+    "id_number": ID_NUMBER, "id_number_display": "513223********0027", "phone": PHONE,
+    "phone_display": "138****5678", "hukou_town": "赤不苏镇", "hukou_village": "雅都村",
+    "current_location": "成都", "materials_have": ["申请人居民身份证", "户口簿"],
+    "materials_missing": ["银行卡或社保卡"], "confirm_turn": "9",
+}
+
+
+def make_tracker(text: str = "", intent: str = "inform", entities: Optional[List[Dict[str, Any]]] = None,
+                 slots: Optional[Dict[str, Any]] = None, events: Optional[List[Dict[str, Any]]] = None,
+                 active_loop: Optional[str] = None, sender_id: str = "conv-1") -> Tracker:
+    all_slots = {name: None for name in DOMAIN["slots"]}
+    all_slots["requested_slot"] = None
+    all_slots.update(slots or {})
+    latest = {"text": text, "intent": {"name": intent, "confidence": 0.99}, "entities": entities or []}
+    return Tracker(sender_id, all_slots, latest, events or [{"event": "user", "text": text, "parse_data": latest}],
+                   False, None, {"name": active_loop} if active_loop else {}, "action_listen")
+
+
+def form_tracker(slot: str, value: Any, slots: Optional[Dict[str, Any]] = None, text: Optional[str] = None,
+                 intent: str = "inform") -> Tracker:
+    """The tracker Rasa sends validate_apply_form: the candidate SlotSet comes last."""
+    text = value if text is None else text
+    base = {"requested_slot": slot, **(slots or {})}
+    latest = {"text": text, "intent": {"name": intent}, "entities": []}
+    events = [{"event": "user", "text": text, "parse_data": latest},
+              {"event": "action", "name": "apply_form"},
+              {"event": "slot", "name": slot, "value": value}]
+    tracker = make_tracker(text, intent, slots={**base, slot: value}, events=events, active_loop="apply_form")
+    return tracker
+
+
+async def run(action, tracker: Tracker):
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, tracker, DOMAIN)
+    return dispatcher.messages, events
+
+
+def slot_events(events) -> Dict[str, Any]:
+    return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+
+
+def texts(msgs) -> str:
+    return "\n".join(m.get("text") or "" for m in msgs)
+
+
+# --- the client ------------------------------------------------------------------------------------
+@pytest.mark.asyncio
+async def test_client_sends_the_service_token(platform, monkeypatch):
+    monkeypatch.setenv("ERMA_SERVICE_TOKEN", "secret-token")
+    await platform_client.get_client().intake_points()
+    assert platform.requests[-1]["headers"]["Authorization"] == "Bearer secret-token"
+    await platform_client.get_client().close()
+
+
+@pytest.mark.asyncio
+async def test_client_connection_refused_is_unavailable(platform_down):
+    with pytest.raises(PlatformUnavailable):
+        await platform_client.get_client().intake_points()
+
+
+@pytest.mark.asyncio
+async def test_client_timeout_is_unavailable(platform):
+    platform.fail["intake_points"] = "hang"
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(PlatformUnavailable):
+        await platform_client.get_client().intake_points()
+    assert loop.time() - started < 2  # the 0.5 s timeout, not the server's 5 s
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("status", [500, 502, 503, 401, 403])
+async def test_client_server_errors_and_bad_token_are_unavailable(platform, status):
+    platform.fail["intake_points"] = status
+    with pytest.raises(PlatformUnavailable):
+        await platform_client.get_client().intake_points()
+
+
+@pytest.mark.asyncio
+async def test_client_answer_without_json_is_unavailable(platform):
+    platform.fail["intake_points"] = "not_json"
+    with pytest.raises(PlatformUnavailable):
+        await platform_client.get_client().intake_points()
+
+
+@pytest.mark.asyncio
+async def test_client_4xx_carries_the_platform_message(platform):
+    with pytest.raises(PlatformError) as raised:
+        await platform_client.get_client().get_service("MX-999")
+    assert raised.value.status == 404 and raised.value.message == "没有这个事项"
+
+
+def test_client_reads_its_settings_from_the_environment(monkeypatch):
+    monkeypatch.setenv("ERMA_PLATFORM_URL", "http://platform.example:9000/")
+    monkeypatch.delenv("ERMA_SERVICE_TOKEN", raising=False)
+    monkeypatch.delenv("ERMA_PLATFORM_TIMEOUT", raising=False)
+    client = PlatformClient()
+    assert client.base_url == "http://platform.example:9000"
+    assert client.token == "dev-service-token" and client.timeout_seconds == 5.0
+
+
+# --- requirements and checklist ----------------------------------------------------------------------
+@pytest.mark.asyncio
+async def test_requirements_lists_everything_in_one_message(platform):
+    msgs, events = await run(ActionRequirements(), make_tracker(
+        "高龄津贴要带啥子", "ask_requirements", [{"entity": "service", "value": "高龄津贴"}]))
+    first = msgs[0]["text"]
+    for material in ITEM["materials"]:
+        assert material["name"] in first
+    assert "原件及复印件" in first and "1份" in first and "20个工作日" in first
+    assert "免费" in first and "容缺" in first and "〔可后补〕" in first and "尔玛云代办点" in first
+    assert [b["payload"] for b in msgs[1]["buttons"]] == ["/affirm", "/apply"]
+    assert slot_events(events)["service_code"] == "MX-013"
+
+
+@pytest.mark.asyncio
+async def test_requirements_close_matches_become_buttons(platform):
+    platform.search_items = [{"code": "MX-019", "name": "残疾人证新办（残疾评定）", "score": 0.81},
+                             {"code": "MX-020", "name": "残疾人证换领、迁移、挂失补办", "score": 0.77},
+                             {"code": "MX-017", "name": "困难残疾人生活补贴申请", "score": 0.40}]
+    msgs, events = await run(ActionRequirements(), make_tracker(
+        "残疾证咋个办", "ask_requirements", [{"entity": "service", "value": "残疾证"}]))
+    payloads = [b["payload"] for b in msgs[0]["buttons"]]
+    assert payloads[:2] == ['/ask_requirements{"service_code": "MX-019"}',
+                            '/ask_requirements{"service_code": "MX-020"}']
+    assert payloads[-1] == "/request_human" and len(payloads) == 3
+    assert events == []
+
+
+@pytest.mark.asyncio
+async def test_requirements_close_matches_settled_by_the_nlu_phrase_table(platform):
+    # "低保" is MX-001 in erma_nlu/service_aliases.yml, so no question is needed.
+    platform.search_items = [{"code": "MX-001", "name": "最低生活保障申请（城乡低保）", "score": 0.72},
+                             {"code": "MX-100", "name": "最低生活保障、特困人员证件（救助证）补办", "score": 0.66},
+                             {"code": "MX-002", "name": "最低生活保障家庭成员及收入变更申报", "score": 0.63}]
+    msgs, events = await run(ActionRequirements(), make_tracker(
+        "低保要带啥子", "ask_requirements", [{"entity": "service", "value": "低保"}]))
+    assert "buttons" not in msgs[0] or not msgs[0]["buttons"]
+    assert slot_events(events)["service_code"] == "MX-001"
+
+
+@pytest.mark.asyncio
+async def test_close_items_in_the_form_are_asked_with_buttons_in_one_message(platform):
+    msgs, events = await run(ValidateApplyForm(), form_tracker("service_code", "残疾证"))
+    slots = slot_events(events)
+    assert slots["service_code"] is None and [c["code"] for c in slots["service_choices"]] == ["MX-019", "MX-020"]
+    assert msgs == [] and "retry_slot" not in slots  # not a wrong answer
+    ask, _ = await run(ActionAskServiceCode(), make_tracker(slots={"service_choices": slots["service_choices"]}))
+    assert len(ask) == 1 and ask[0]["buttons"][0]["payload"] == '/ask_requirements{"service_code": "MX-019"}'
+
+
+@pytest.mark.asyncio
+async def test_requirements_button_payload_picks_the_item(platform):
+    msgs, _ = await run(ActionRequirements(), make_tracker(
+        '/ask_requirements{"service_code":"MX-013"}', "ask_requirements",
+        [{"entity": "service_code", "value": "MX-013"}]))
+    assert ITEM["name"] in msgs[0]["text"]
+    assert not any(r["route"] == "search" for r in platform.requests)
+
+
+@pytest.mark.asyncio
+async def test_requirements_nothing_found(platform):
+    platform.search_items = []
+    msgs, events = await run(ActionRequirements(), make_tracker("那个啥子证", "ask_requirements"))
+    assert msgs[0]["text"] == NOT_FOUND and "转人工" in NOT_FOUND
+    assert events == []
+
+
+@pytest.mark.asyncio
+async def test_requirements_mid_form_uses_the_form_item(platform):
+    msgs, events = await run(ActionRequirements(), make_tracker(
+        "等一下，要带啥子？", "ask_requirements", slots={"service_code": "MX-013"}, active_loop="apply_form"))
+    assert ITEM["name"] in msgs[0]["text"] and len(msgs) == 1  # no checklist offer inside the form
+    assert events == []
+    assert not any(r["route"] == "search" for r in platform.requests)
+
+
+@pytest.mark.asyncio
+async def test_requirements_outage(platform_down):
+    msgs, events = await run(ActionRequirements(), make_tracker("低保要带啥", "ask_requirements",
+                                                                [{"entity": "service", "value": "低保"}]))
+    assert msgs[0]["text"] == messages.OUTAGE and events == []
+
+
+@pytest.mark.asyncio
+async def test_checklist_says_exactly_what_is_missing(platform):
+    msgs, events = await run(ActionChecklist(), make_tracker(
+        "我有身份证和户口簿", "inform_materials", slots={"service_code": "MX-013"}))
+    assert "银行卡或社保卡" in msgs[0]["text"] and "还差" in msgs[0]["text"]
+    assert platform.requests[-1]["body"] == {"text": "我有身份证和户口簿"}
+    assert slot_events(events)["materials_missing"] == ["银行卡或社保卡"]
+
+
+# --- the form ---------------------------------------------------------------------------------------
+@pytest.mark.asyncio
+async def test_valid_id_keeps_the_number_and_the_masked_display(platform):
+    msgs, events = await run(ValidateApplyForm(), form_tracker("id_number", ID_NUMBER))
+    slots = slot_events(events)
+    assert slots["id_number"] == ID_NUMBER and slots["id_number_display"] == "513223********0027"
+    assert msgs == []
+
+
+@pytest.mark.asyncio
+async def test_invalid_id_is_asked_again_in_the_platform_words(platform):
+    _, events = await run(ValidateApplyForm(), form_tracker("id_number", "513223194403150028"))
+    slots = slot_events(events)
+    assert slots["id_number"] is None and slots["retry_slot"] == "id_number" and slots["retry_count"] == 1
+    # The form's question for the slot now shows the platform's re-ask text.
+    ask_msgs, _ = await run(ActionAskIdNumber(), make_tracker(slots={
+        "retry_slot": "id_number", "reask_message": slots["reask_message"]}))
+    assert ask_msgs[0]["text"] == "身份证号码最后一位对不上，请核对后重新输入"
+
+
+@pytest.mark.asyncio
+async def test_second_invalid_id_ends_the_form_and_a_person_is_offered(platform):
+    tracker = form_tracker("id_number", "513223194403150028",
+                           slots={"retry_slot": "id_number", "retry_count": 1.0})
+    msgs, events = await run(ValidateApplyForm(), tracker)
+    slots = slot_events(events)
+    assert slots["form_abandoned"] is True and slots["requested_slot"] is None and slots["id_number"] is None
+    assert "身份证号码最后一位对不上" in texts(msgs)
+    offer, offer_events = await run(ActionOfferHandoff(), make_tracker())
+    assert [b["payload"] for b in offer[0]["buttons"]] == ["/affirm", "/deny"]
+    assert slot_events(offer_events)["form_abandoned"] is None
+
+
+@pytest.mark.asyncio
+async def test_outage_during_the_form_drops_only_the_answer_being_given(platform_down):
+    tracker = form_tracker("phone", PHONE, slots={k: FILLED[k] for k in ("applicant_name", "id_number")})
+    msgs, events = await run(ValidateApplyForm(), tracker)
+    assert texts(msgs) == messages.OUTAGE
+    slots = slot_events(events)
+    assert slots == {"phone": None}  # nothing else touched; no failed try counted
+
+
+@pytest.mark.asyncio
+async def test_town_and_village_in_one_answer(platform):
+    _, events = await run(ValidateApplyForm(), form_tracker("hukou_town", "赤不苏镇雅都村"))
+    slots = slot_events(events)
+    assert slots["hukou_town"] == "赤不苏镇" and slots["hukou_village"] == "雅都村"
+
+
+@pytest.mark.asyncio
+async def test_name_prefix_is_not_part_of_the_name(platform):
+    await run(ValidateApplyForm(), form_tracker("applicant_name", "我叫杨子妹"))
+    assert platform.requests[-1]["body"] == {"field": "name", "value": "杨子妹"}
+
+
+@pytest.mark.asyncio
+async def test_form_start_takes_the_item_named_in_the_request(platform):
+    latest = {"text": "我要申请高龄补贴", "intent": {"name": "apply"},
+              "entities": [{"entity": "service", "value": "高龄补贴"}]}
+    tracker = make_tracker(slots={}, events=[{"event": "user", "text": latest["text"], "parse_data": latest},
+                                             {"event": "action", "name": "apply_form"}])
+    tracker.latest_message = latest
+    _, events = await run(ValidateApplyForm(), tracker)
+    assert slot_events(events)["service_code"] == "MX-013"
+    assert platform.requests[0]["route"] == "search" and platform.requests[0]["query"]["q"] == "高龄补贴"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("text,expected", [("我要办低保", "MX-001"), ("我想申请个事", None)])
+async def test_form_start_searches_the_whole_message_when_nlu_found_no_item(platform, text, expected):
+    latest = {"text": text, "intent": {"name": "apply"}, "entities": []}
+    tracker = make_tracker(slots={}, events=[{"event": "user", "text": text, "parse_data": latest},
+                                             {"event": "action", "name": "apply_form"}])
+    tracker.latest_message = latest
+    msgs, events = await run(ValidateApplyForm(), tracker)
+    assert slot_events(events)["service_code"] == expected
+    assert msgs == [] and "retry_slot" not in slot_events(events)  # no "not found", no failed try
+
+
+@pytest.mark.asyncio
+async def test_prefilled_answers_survive_an_outage_when_the_form_restarts(platform_down):
+    # After a correction the form starts again and re-checks what is filled; the platform is down.
+    tracker = form_tracker("applicant_name", "杨子妹", slots={"requested_slot": None})
+    msgs, events = await run(ValidateApplyForm(), tracker)
+    assert slot_events(events) == {"applicant_name": "杨子妹"} and msgs == []
+
+
+@pytest.mark.asyncio
+async def test_correction_chosen_with_a_button_clears_the_field():
+    _, events = await run(ActionCorrectField(), make_tracker(
+        '/inform{"field_to_fix":"hukou_town"}', "inform", [{"entity": "field_to_fix", "value": "hukou_town"}],
+        slots=FILLED))
+    assert slot_events(events) == {"hukou_town": None, "hukou_village": None, "confirm_turn": None}
+
+
+@pytest.mark.asyncio
+async def test_correction_with_the_new_value_in_the_same_message():
+    msgs, events = await run(ActionCorrectField(), make_tracker(
+        "电话错了，是13987654321", "inform", [{"entity": "phone", "value": "13987654321"}], slots=FILLED))
+    slots = slot_events(events)
+    assert slots["phone"] == "13987654321" and slots["phone_display"] is None
+    assert "13987654321" not in texts(msgs)
+
+
+# --- summary and submission ----------------------------------------------------------------------------
+@pytest.mark.asyncio
+async def test_summary_masks_id_and_phone():
+    msgs, events = await run(ActionReviewApplication(), make_tracker("成都", slots=FILLED))
+    text = msgs[0]["text"]
+    assert ID_NUMBER not in text and PHONE not in text
+    assert "513223********0027" in text and "138****5678" in text and "赤不苏镇雅都村" in text
+    assert slot_events(events)["confirm_turn"] == "1"
+
+
+@pytest.mark.asyncio
+async def test_submit_opens_the_case_and_says_what_happens_next(platform):
+    msgs, events = await run(ActionSubmitCase(), make_tracker("对的", "affirm", slots=FILLED))
+    text = texts(msgs)
+    for expected in ("EM-20261126-0001", "尔玛代办员甲", "MXDB-114-01", "银行卡或社保卡", "赤不苏镇窗口",
+                     "最多跑一次", "2026年12月24日"):
+        assert expected in text
+    assert ID_NUMBER not in text and PHONE not in text
+    slots = slot_events(events)
+    assert slots["case_no"] == "EM-20261126-0001" and slots["id_number"] is None and slots["phone"] is None
+    sent = platform.requests[-1]
+    assert sent["body"]["conversation_id"] == "conv-1" and sent["body"]["intake_point"] == "online"
+    assert sent["body"]["materials_have"] == ["申请人居民身份证", "户口簿"]
+    assert sent["headers"]["Idempotency-Key"].startswith("rasa-")
+
+
+@pytest.mark.asyncio
+async def test_submit_outage_keeps_everything_and_the_retry_sends_the_same_key(platform, monkeypatch):
+    platform.fail["cases"] = 503
+    msgs, events = await run(ActionSubmitCase(), make_tracker("对的", "affirm", slots=FILLED))
+    assert messages.OUTAGE in texts(msgs)
+    assert [b["payload"] for b in msgs[0]["buttons"]] == ["/affirm", "/request_human"]
+    assert slot_events(events) == {"confirm_turn": "9"}  # no form slot cleared
+    del platform.fail["cases"]
+    msgs, events = await run(ActionSubmitCase(), make_tracker("/affirm", "affirm", slots=FILLED))
+    assert "EM-20261126-0001" in texts(msgs)
+    keys = [r["headers"]["Idempotency-Key"] for r in platform.requests if r["route"] == "cases"]
+    assert len(keys) == 2 and keys[0] == keys[1]
+
+
+@pytest.mark.asyncio
+async def test_submit_with_the_platform_down_entirely(platform_down):
+    msgs, events = await run(ActionSubmitCase(), make_tracker("对的", "affirm", slots=FILLED))
+    assert msgs[0]["text"].startswith(messages.OUTAGE)
+    assert slot_events(events) == {"confirm_turn": "9"}
+
+
+@pytest.mark.asyncio
+async def test_submit_timeout_then_retry_does_not_duplicate(platform):
+    platform.fail["cases"] = "hang"  # the platform may have opened the case; we never heard back
+    await run(ActionSubmitCase(), make_tracker("对的", "affirm", slots=FILLED))
+    del platform.fail["cases"]
+    await run(ActionSubmitCase(), make_tracker("/affirm", "affirm", slots=FILLED))
+    await run(ActionSubmitCase(), make_tracker("/affirm", "affirm", slots=FILLED))
+    assert len(platform.cases) == 1
+
+
+def test_idempotency_key_changes_only_with_conversation_turn_or_content():
+    body = {"service_code": "MX-013", "id_number": ID_NUMBER}
+    key = idempotency_key("conv-1", "9", body)
+    assert key == idempotency_key("conv-1", "9", dict(body))
+    assert key != idempotency_key("conv-2", "9", body)
+    assert key != idempotency_key("conv-1", "12", body)
+    assert key != idempotency_key("conv-1", "9", {**body, "service_code": "MX-014"})
+    assert ID_NUMBER not in key
+
+
+@pytest.mark.asyncio
+async def test_submit_refused_shows_the_platform_message_and_keeps_slots(platform):
+    platform.fail["cases"] = 422
+    msgs, events = await run(ActionSubmitCase(), make_tracker("对", "affirm", slots=FILLED))
+    assert "出错了" in msgs[0]["text"] and slot_events(events) == {"confirm_turn": "9"}
+
+
+@pytest.mark.asyncio
+async def test_submit_again_after_success_does_not_open_another_case(platform):
+    msgs, _ = await run(ActionSubmitCase(), make_tracker("好的", "affirm", slots={"case_no": "EM-20261126-0001"}))
+    assert "EM-20261126-0001" in msgs[0]["text"] and platform.requests == []
+
+
+# --- status, handoff, rating, service facts -------------------------------------------------------------
+@pytest.mark.asyncio
+async def test_status_from_the_conversation_that_opened_the_case(platform):
+    msgs, _ = await run(ActionCheckStatus(), make_tracker("我的事办到哪了", "check_status", sender_id="has-case"))
+    text = msgs[0]["text"]
+    assert "户籍镇审核中" in text and "赤不苏镇审核人员" in text and "2026年12月24日" in text
+
+
+@pytest.mark.asyncio
+async def test_status_elsewhere_asks_for_number_and_last4(platform):
+    msgs, _ = await run(ActionCheckStatus(), make_tracker("我的低保办到哪了", "check_status"))
+    assert msgs[0]["text"] == ASK_BOTH
+
+
+@pytest.mark.asyncio
+async def test_status_by_number_and_last4(platform):
+    msgs, events = await run(ActionCheckStatus(), make_tracker("0027", "inform", slots={"case_no": "EM-20261126-0007"}))
+    assert "EM-20261126-0007" in msgs[0]["text"]
+    assert platform.requests[-1]["query"] == {"last4": "0027"}
+    assert slot_events(events)["last4"] is None
+
+
+@pytest.mark.asyncio
+async def test_status_wrong_last4(platform):
+    msgs, events = await run(ActionCheckStatus(), make_tracker(
+        "EM-20261126-0007 1234", "check_status", [{"entity": "case_no", "value": "EM-20261126-0007"},
+                                                  {"entity": "last4", "value": "1234"}]))
+    assert "没有查到" in msgs[0]["text"]
+    assert slot_events(events) == {"case_no": None, "last4": None}
+
+
+@pytest.mark.asyncio
+async def test_status_too_many_tries(platform):
+    platform.fail["status"] = 429
+    msgs, _ = await run(ActionCheckStatus(), make_tracker("EM-20261126-0007 0027", "check_status"))
+    assert "转人工" in msgs[0]["text"]
+
+
+@pytest.mark.asyncio
+async def test_status_outage(platform_down):
+    msgs, _ = await run(ActionCheckStatus(), make_tracker("我的事办到哪了", "check_status"))
+    assert msgs[0]["text"] == messages.OUTAGE
+
+
+@pytest.mark.asyncio
+async def test_handoff_calls_the_platform_and_does_not_pause(platform):
+    events_before = [{"event": "action", "name": "action_offer_handoff"},
+                     {"event": "user", "text": "好", "parse_data": {"intent": {"name": "affirm"}}}]
+    msgs, events = await run(ActionHandoff(), make_tracker("好", "affirm", events=events_before))
+    assert "工作人员" in msgs[0]["text"] and "前面还有0位" in msgs[0]["text"]
+    assert platform.requests[-1]["body"] == {"conversation_id": "conv-1", "channel": "web_chat",
+                                             "reason": "form_abandoned"}
+    assert events == []  # no ConversationPaused: the platform gateway owns the state
+
+
+@pytest.mark.asyncio
+async def test_handoff_channel_from_metadata(platform):
+    tracker = make_tracker("转人工", "request_human")
+    tracker.latest_message["metadata"] = {"channel": "wechat"}
+    await run(ActionHandoff(), tracker)
+    assert platform.requests[-1]["body"]["channel"] == "wechat"
+    assert platform.requests[-1]["body"]["reason"] == "requested"
+
+
+@pytest.mark.asyncio
+async def test_handoff_outage(platform_down):
+    msgs, _ = await run(ActionHandoff(), make_tracker("转人工", "request_human"))
+    assert msgs[0]["text"] == NO_CONNECTION
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("text,entities,level", [
+    ("5", [], "非常满意"),
+    ("还可以吧", [], "基本满意"),
+    ("/rate", [{"entity": "rating_level", "value": "不满意"}], "不满意"),
+])
+async def test_rating_levels_in_words_or_numbers(platform, text, entities, level):
+    msgs, _ = await run(ActionRate(), make_tracker(text, "rate", entities, slots={"case_no": "EM-20261126-0001"}))
+    assert platform.requests[-1]["body"]["level"] == level
+    assert level in msgs[0]["text"]
+
+
+@pytest.mark.asyncio
+async def test_rating_bad_level_promises_a_follow_up(platform):
+    msgs, _ = await run(ActionRate(), make_tracker("非常不满意", "rate", slots={"case_no": "EM-20261126-0001"}))
+    assert "回访" in msgs[0]["text"]
+
+
+@pytest.mark.asyncio
+async def test_rating_without_level_shows_five_buttons(platform):
+    msgs, _ = await run(ActionRate(), make_tracker("我要评价", "rate", slots={"case_no": "EM-20261126-0001"}))
+    payloads = [json.loads(b["payload"][len("/rate"):]) for b in msgs[0]["buttons"]]
+    assert [p["rating_level"] for p in payloads] == ["非常满意", "满意", "基本满意", "不满意", "非常不满意"]
+    assert all(p["case_no"] == "EM-20261126-0001" for p in payloads)
+
+
+@pytest.mark.asyncio
+async def test_rating_refused_shows_the_platform_message(platform):
+    msgs, _ = await run(ActionRate(), make_tracker("满意", "rate", slots={"case_no": "EM-20261126-0009"}))
+    assert msgs[0]["text"] == "这件事您已经评价过了，谢谢"
+
+
+@pytest.mark.asyncio
+async def test_service_points_for_a_town(platform):
+    msgs, _ = await run(ActionServicePoints(), make_tracker("赤不苏在哪里办", "ask_service_points",
+                                                            [{"entity": "town", "value": "赤不苏镇"}]))
+    text = msgs[0]["text"]
+    assert "赤不苏镇便民服务中心" in text and "雅都村便民服务站" in text and "赤不苏镇窗口" in text
+
+
+@pytest.mark.asyncio
+async def test_opening_hours_and_outage(platform, monkeypatch):
+    msgs, _ = await run(ActionOpeningHours(), make_tracker("几点上班", "ask_opening_hours"))
+    assert "9:00–12:00" in msgs[0]["text"]
+    platform.fail["intake_points"] = 500
+    msgs, _ = await run(ActionOpeningHours(), make_tracker("几点上班", "ask_opening_hours"))
+    assert msgs[0]["text"] == messages.OUTAGE
+
+
+# --- personal data stays out of logs -------------------------------------------------------------------
+@pytest.mark.asyncio
+async def test_no_id_number_or_phone_in_log_lines(platform, caplog):
+    caplog.set_level(logging.DEBUG)
+    await run(ValidateApplyForm(), form_tracker("id_number", ID_NUMBER))
+    await run(ActionSubmitCase(), make_tracker("对的", "affirm", slots=FILLED))
+    await run(ActionCheckStatus(), make_tracker("EM-20261126-0007 0027", "check_status"))
+    # Our own log lines (the fake server's access log is the platform's business).
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("actions"))
+    assert "platform POST /api/v1/cases" in logged
+    assert ID_NUMBER not in logged and PHONE not in logged and "0027" not in logged
