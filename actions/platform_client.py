@@ -110,10 +110,10 @@ class PlatformClient:
                         (time.monotonic() - started) * 1000)
 
     # --- catalog -----------------------------------------------------------------------------
-    async def search_services(self, q: str, limit: int = 5) -> List[Dict[str, Any]]:
-        data = await self._request("GET", "/api/v1/services?q=", "/api/v1/services",
+    async def search_services(self, q: str, limit: int = 5) -> Dict[str, Any]:
+        """The ranked items plus the platform's decision (``ambiguous``, ``choices``)."""
+        return await self._request("GET", "/api/v1/services?q=", "/api/v1/services",
                                    params={"q": q, "limit": str(limit)})
-        return list(data.get("items") or [])
 
     async def get_service(self, code: str) -> Dict[str, Any]:
         return await self._request("GET", "/api/v1/services/{code}", f"/api/v1/services/{_segment(code)}")

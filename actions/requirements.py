@@ -1,17 +1,15 @@
 """What to bring for an item, and what is still missing (the platform's catalog).
 
 Finding the item: a button's ``service_code`` entity, else the NLU ``service`` entity, else the
-platform's catalog search on the whole message. The platform's ranked answer decides the
-candidates. When the two best are close (score gap < ``ERMA_CLOSE_SCORE_GAP``, default 0.1),
-the phrase table the NLU is trained with (erma_nlu/service_aliases.yml: "低保" is MX-001,
-"残疾证" + "丢" is MX-020) may name one of them; otherwise the resident chooses with buttons,
-which send ``/ask_requirements{"service_code": "MX-…"}``.
+platform's catalog search on the whole message. The platform decides which item is meant
+(docs/platform-api.md §Catalog): one item (``ambiguous`` false, the first of ``items``), or a
+close call the resident settles with buttons built from its ``choices``, which send
+``/ask_requirements{"service_code": "MX-…"}``. The action applies no rule of its own.
 """
 from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Text
@@ -26,16 +24,6 @@ from actions.platform_client import PlatformClient, PlatformError, PlatformUnava
 logger = logging.getLogger(__name__)
 
 CODE_RE = re.compile(r"^MX-\d{3}$", re.IGNORECASE)
-# Two matches closer than this are both offered as buttons.
-CLOSE_SCORE_GAP = float(os.environ.get("ERMA_CLOSE_SCORE_GAP") or 0.1)
-MAX_CHOICES = 4
-
-try:  # the NLU's phrase table; without it every close call is a question with buttons
-    from erma_nlu.service_resolver import ServiceResolver
-    _phrases: Optional["ServiceResolver"] = ServiceResolver()
-except Exception:  # noqa: BLE001 - a missing or broken table must not stop the action server
-    logger.warning("erma_nlu service phrases not available; close matches are always asked")
-    _phrases = None
 
 NOT_FOUND = ("没找到您说的事项。换个说法试试，比如“高龄补贴要带啥”“残疾证咋个办”；"
              "或者说“转人工”，请工作人员帮您。")
@@ -44,36 +32,25 @@ NOT_FOUND = ("没找到您说的事项。换个说法试试，比如“高龄补
 @dataclass
 class Resolution:
     code: Optional[str] = None  # one item found
-    choices: List[Dict[str, Any]] = field(default_factory=list)  # close candidates
+    choices: List[Dict[str, Any]] = field(default_factory=list)  # the platform's close candidates
 
     @property
     def found(self) -> bool:
         return self.code is not None
 
 
-def _pick(items: List[Dict[str, Any]], phrase: str = "", text: str = "") -> Resolution:
-    if not items:
-        return Resolution()
-    if len(items) == 1:
-        return Resolution(code=items[0]["code"])
-    top = float(items[0].get("score") or 0)
-    close = [i for i in items if top - float(i.get("score") or 0) < CLOSE_SCORE_GAP]
-    if len(close) == 1:
-        return Resolution(code=items[0]["code"])
-    named = _named_by_phrase(phrase, text, {c["code"] for c in close})
-    if named:
-        return Resolution(code=named)
-    return Resolution(choices=close[:MAX_CHOICES])
+async def _search(client: PlatformClient, text: str) -> Dict[str, Any]:
+    """``GET /api/v1/services?q=``: the ranked items and the platform's decision about them."""
+    return await client.search_services(text)
 
 
-def _named_by_phrase(phrase: str, text: str, candidates: set) -> Optional[str]:
-    """The one close candidate the resident's phrase names outright, if exactly one."""
-    if _phrases is None or not phrase:
-        return None
-    ranked = [(code, score) for code, score in _phrases.rank([phrase], text or phrase) if code in candidates]
-    if ranked and (len(ranked) == 1 or ranked[0][1] > ranked[1][1]):
-        return ranked[0][0]
-    return None
+def _decision(answer: Dict[str, Any]) -> Resolution:
+    """The platform's answer as one item, the choices it offers, or nothing."""
+    items = list(answer.get("items") or [])
+    choices = list(answer.get("choices") or [])
+    if answer.get("ambiguous") and choices:
+        return Resolution(choices=choices)
+    return Resolution(code=items[0]["code"]) if items else Resolution()
 
 
 async def resolve_text(client: PlatformClient, phrase: str, whole_text: str = "") -> Resolution:
@@ -83,11 +60,11 @@ async def resolve_text(client: PlatformClient, phrase: str, whole_text: str = ""
         return Resolution(code=phrase.upper())
     if not phrase:
         return Resolution()
-    result = _pick(await client.search_services(phrase), phrase, whole_text)
+    result = _decision(await _search(client, phrase))
     if whole_text and whole_text.strip() != phrase and not result.found:
         # The rest of the message ("残疾证搞丢了") often tells close ones apart, or finds the
         # item when the phrase alone found nothing.
-        again = _pick(await client.search_services(whole_text), phrase, whole_text)
+        again = _decision(await _search(client, whole_text))
         if result.choices:
             offered = {c["code"] for c in result.choices}
             if again.found and again.code in offered:

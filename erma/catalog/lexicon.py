@@ -1,7 +1,9 @@
 """The county-editable search lexicon (catalog/search_lexicon.yaml): dialect and colloquial
-wording mapped to catalog wording, filler words, and how residents name their documents."""
+wording mapped to catalog wording, filler words, how residents name their documents, and the
+short everyday names of service items that settle a close call between items."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +25,12 @@ class SearchLexicon:
     affirmations: tuple[str, ...] = ()
     # document → the names residents use for it
     documents: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # item code → its short everyday names; each name is one or more parts that must all be
+    # said ("残疾证+丢" is written ("残疾证", "丢")).
+    service_names: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+
+
+_SERVICE_CODE = re.compile(r"^MX-\d{3}$")
 
 
 def default_lexicon_path() -> Path:
@@ -67,6 +75,22 @@ def load_lexicon(path: Path | str | None = None) -> SearchLexicon:
         str(name): tuple(_strings(aliases, f"documents.{name}", shown))
         for name, aliases in raw_documents.items()
     }
+    raw_names = document.get("service_names") or {}
+    if not isinstance(raw_names, dict):
+        raise CatalogError(f"检索词库 {shown} 字段 service_names 无效：必须是 事项编号: [简称…]")
+    service_names: dict[str, tuple[tuple[str, ...], ...]] = {}
+    for code, names in raw_names.items():
+        code = "" if code is None else str(code).strip().upper()
+        if not _SERVICE_CODE.match(code):
+            raise CatalogError(f"检索词库 {shown} 字段 service_names 无效：{code or '空'} 不是事项编号（MX-三位数字）")
+        parsed = []
+        for name in _strings(names, f"service_names.{code}", shown):
+            parts = tuple(part.strip() for part in name.split("+"))
+            if not all(parts):
+                raise CatalogError(f"检索词库 {shown} 字段 service_names.{code} 无效：“{name}” 的 + 两边都要有词")
+            parsed.append(parts)
+        service_names[code] = tuple(parsed)
+
     return SearchLexicon(
         replacements=replacements,
         stopwords=frozenset(
@@ -76,6 +100,7 @@ def load_lexicon(path: Path | str | None = None) -> SearchLexicon:
         negations=tuple(_strings(document.get("negations"), "negations", shown)),
         affirmations=tuple(_strings(document.get("affirmations"), "affirmations", shown)),
         documents=documents,
+        service_names=service_names,
     )
 
 

@@ -142,6 +142,10 @@ class TextAnalyzer:
             text = self._replace.sub(lambda m: self.lexicon.replacements[m.group(0)], text)
         return self._replace_sound_alikes(text)
 
+    def words(self, normalized: str) -> list[str]:
+        """Dictionary-only word cut (no HMM guesses), using the lexicon's terms."""
+        return list(self._tokenizer.cut(normalized, HMM=False))
+
     def segments(self, normalized: str) -> list[list[str]]:
         """Runs of content tokens, split wherever punctuation or a filler word stood."""
         runs: list[list[str]] = [[]]

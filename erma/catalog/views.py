@@ -26,12 +26,19 @@ def list_services(
     session: Session = Depends(get_session),
 ) -> dict:
     if q is not None and q.strip():
+        # The platform decides which item is meant: one (ambiguous false, items[0]) or a close
+        # call the resident settles by choosing among `choices`.
         search = get_search(session)
-        items = []
-        for code, score in search.search(q, limit=limit):
-            item = search.items[code]
-            items.append({"code": code, "name": item.name, "category": item.category, "score": score})
-        return {"items": items}
+        found = search.find(q, limit=limit)
+
+        def ranked(pairs: list[tuple[str, float]]) -> list[dict]:
+            return [
+                {"code": code, "name": search.items[code].name, "category": search.items[code].category,
+                 "score": score}
+                for code, score in pairs
+            ]
+
+        return {"items": ranked(found.items), "ambiguous": found.ambiguous, "choices": ranked(found.choices)}
     return {
         "items": [
             {

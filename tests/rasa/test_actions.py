@@ -52,6 +52,8 @@ ITEM = {
 
 
 # A few items of the catalog: code → (name, words the fake search matches, score).
+# The fake's decision stands in for the platform's (docs/platform-api.md §Catalog): several items
+# found is a close call, unless the query holds a word that names one of them (CUES).
 CATALOG = {
     "MX-001": ("最低生活保障申请（城乡低保）", ("低保",), 0.9),
     "MX-005": ("临时救助申请（急难型）", ("临时救助", "救急"), 0.9),
@@ -63,6 +65,7 @@ CATALOG = {
     "MX-032": ("城乡居民基本医疗保险参保登记（含新生儿参保）", ("医保",), 0.9),
     "MX-039": ("失业登记", ("失业",), 0.9),
 }
+CUES = {"MX-020": ("丢", "补")}
 TOWNS = ("凤仪镇", "南新镇", "叠溪镇", "富顺镇", "土门镇", "洼底镇", "沙坝镇", "渭门镇", "黑虎镇", "沟口镇", "赤不苏镇")
 
 
@@ -80,7 +83,7 @@ class FakePlatform:
     def __init__(self) -> None:
         self.requests: List[Dict[str, Any]] = []
         self.fail: Dict[str, Any] = {}  # route name → status code, or "hang"
-        self.search_items: Optional[List[Dict[str, Any]]] = None  # None: search CATALOG by words
+        self.search_answer: Optional[Dict[str, Any]] = None  # None: search CATALOG by words
         self.cases: Dict[str, Dict[str, Any]] = {}  # Idempotency-Key → case
         self.validation_answers: Dict[str, Dict[str, Any]] = {}
 
@@ -118,12 +121,18 @@ class FakePlatform:
         return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
     async def search(self, request, body):
-        if self.search_items is not None:
-            return web.json_response({"items": self.search_items})
+        if self.search_answer is not None:
+            return web.json_response(self.search_answer)
         q = request.query.get("q", "")
-        found = [{"code": code, "name": name, "score": score}
-                 for code, (name, words, score) in CATALOG.items() if any(w in q for w in words)]
-        return web.json_response({"items": sorted(found, key=lambda i: -i["score"])})
+        found = sorted(({"code": code, "name": name, "category": "", "score": score}
+                        for code, (name, words, score) in CATALOG.items() if any(w in q for w in words)),
+                       key=lambda i: -i["score"])
+        named = [i for i in found if any(cue in q for cue in CUES.get(i["code"], ()))]
+        if len(found) > 1 and len(named) == 1:
+            found = named + [i for i in found if i is not named[0]]
+        ambiguous = len(found) > 1 and len(named) != 1
+        return web.json_response({"items": found, "ambiguous": ambiguous,
+                                  "choices": found[:4] if ambiguous else []})
 
     async def service(self, request, body):
         code = request.match_info["code"]
@@ -362,28 +371,75 @@ async def test_requirements_lists_everything_in_one_message(platform):
 
 @pytest.mark.asyncio
 async def test_requirements_close_matches_become_buttons(platform):
-    platform.search_items = [{"code": "MX-019", "name": "残疾人证新办（残疾评定）", "score": 0.81},
-                             {"code": "MX-020", "name": "残疾人证换领、迁移、挂失补办", "score": 0.77},
-                             {"code": "MX-017", "name": "困难残疾人生活补贴申请", "score": 0.40}]
+    platform.search_answer = {
+        "items": [{"code": "MX-019", "name": "残疾人证新办（残疾评定）", "score": 0.80},
+                  {"code": "MX-099", "name": "“残疾人服务一件事”联办", "score": 0.79},
+                  {"code": "MX-020", "name": "残疾人证换领、迁移、挂失补办", "score": 0.78}],
+        "ambiguous": True,
+        "choices": [{"code": "MX-019", "name": "残疾人证新办（残疾评定）", "score": 0.80},
+                    {"code": "MX-020", "name": "残疾人证换领、迁移、挂失补办", "score": 0.78}]}
     msgs, events = await run(ActionRequirements(), make_tracker(
-        "残疾证咋个办", "ask_requirements", [{"entity": "service", "value": "残疾证"}]))
-    payloads = [b["payload"] for b in msgs[0]["buttons"]]
-    assert payloads[:2] == ['/ask_requirements{"service_code": "MX-019"}',
-                            '/ask_requirements{"service_code": "MX-020"}']
-    assert payloads[-1] == "/request_human" and len(payloads) == 3
+        "残疾证", "ask_requirements", [{"entity": "service", "value": "残疾证"}]))
+    # The buttons are the platform's choices, not the items it ranked.
+    assert [(b["title"], b["payload"]) for b in msgs[0]["buttons"]] == [
+        ("残疾人证新办（残疾评定）", '/ask_requirements{"service_code": "MX-019"}'),
+        ("残疾人证换领、迁移、挂失补办", '/ask_requirements{"service_code": "MX-020"}'),
+        ("都不是，转人工", "/request_human")]
     assert events == []
 
 
 @pytest.mark.asyncio
-async def test_requirements_close_matches_settled_by_the_nlu_phrase_table(platform):
-    # "低保" is MX-001 in erma_nlu/service_aliases.yml, so no question is needed.
-    platform.search_items = [{"code": "MX-001", "name": "最低生活保障申请（城乡低保）", "score": 0.72},
-                             {"code": "MX-100", "name": "最低生活保障、特困人员证件（救助证）补办", "score": 0.66},
-                             {"code": "MX-002", "name": "最低生活保障家庭成员及收入变更申报", "score": 0.63}]
+async def test_requirements_takes_the_platform_decision_whatever_the_scores(platform):
+    # Close scores, but the platform settled it ("低保" names MX-001): no question, no rule here.
+    platform.search_answer = {
+        "items": [{"code": "MX-001", "name": "最低生活保障申请（城乡低保）", "score": 0.72},
+                  {"code": "MX-100", "name": "最低生活保障、特困人员证件（救助证）补办", "score": 0.71},
+                  {"code": "MX-002", "name": "最低生活保障家庭成员及收入变更申报", "score": 0.70}],
+        "ambiguous": False, "choices": []}
     msgs, events = await run(ActionRequirements(), make_tracker(
         "低保要带啥子", "ask_requirements", [{"entity": "service", "value": "低保"}]))
     assert "buttons" not in msgs[0] or not msgs[0]["buttons"]
     assert slot_events(events)["service_code"] == "MX-001"
+    assert [r["route"] for r in platform.requests].count("search") == 1
+
+    # Far-apart scores, but the platform says ambiguous: the resident is asked.
+    platform.search_answer = {
+        "items": [{"code": "MX-030", "name": "社会保障卡申领", "score": 0.9},
+                  {"code": "MX-031", "name": "社会保障卡挂失、补换", "score": 0.4}],
+        "ambiguous": True,
+        "choices": [{"code": "MX-030", "name": "社会保障卡申领", "score": 0.9},
+                    {"code": "MX-031", "name": "社会保障卡挂失、补换", "score": 0.4}]}
+    msgs, events = await run(ActionRequirements(), make_tracker("社保卡", "ask_requirements"))
+    assert [b["payload"] for b in msgs[0]["buttons"]][:2] == ['/ask_requirements{"service_code": "MX-030"}',
+                                                             '/ask_requirements{"service_code": "MX-031"}']
+    assert events == []
+
+
+@pytest.mark.asyncio
+async def test_the_whole_message_settles_what_the_phrase_left_open(platform):
+    # NLU entity "残疾证" alone is a close call; the whole message "残疾证搞丢了" names MX-020.
+    msgs, events = await run(ActionRequirements(), make_tracker(
+        "残疾证搞丢了", "ask_requirements", [{"entity": "service", "value": "残疾证"}]))
+    assert [r["query"]["q"] for r in platform.requests if r["route"] == "search"] == ["残疾证", "残疾证搞丢了"]
+    assert slot_events(events)["service_code"] == "MX-020"
+    assert "buttons" not in msgs[0] or not msgs[0]["buttons"]
+
+
+@pytest.mark.asyncio
+async def test_the_whole_message_is_searched_when_the_phrase_finds_nothing(platform):
+    _, events = await run(ActionRequirements(), make_tracker(
+        "老人家的高龄津贴要带啥", "ask_requirements", [{"entity": "service", "value": "老人家的那个"}]))
+    assert [r["query"]["q"] for r in platform.requests if r["route"] == "search"] == [
+        "老人家的那个", "老人家的高龄津贴要带啥"]
+    assert slot_events(events)["service_code"] == "MX-013"
+
+
+def test_actions_hold_no_matching_rule_of_their_own():
+    from actions import requirements
+
+    source = (ROOT / "actions" / "requirements.py").read_text(encoding="utf-8")
+    assert "erma_nlu" not in source and "ERMA_CLOSE_SCORE_GAP" not in source
+    assert not hasattr(requirements, "CLOSE_SCORE_GAP")
 
 
 @pytest.mark.asyncio
@@ -407,7 +463,7 @@ async def test_requirements_button_payload_picks_the_item(platform):
 
 @pytest.mark.asyncio
 async def test_requirements_nothing_found(platform):
-    platform.search_items = []
+    platform.search_answer = {"items": [], "ambiguous": False, "choices": []}
     msgs, events = await run(ActionRequirements(), make_tracker("那个啥子证", "ask_requirements"))
     assert msgs[0]["text"] == NOT_FOUND and "转人工" in NOT_FOUND
     assert events == []

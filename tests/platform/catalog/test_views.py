@@ -21,7 +21,35 @@ def test_free_text_search_returns_ranked_items_with_scores(client):
 
 
 def test_search_for_nonsense_is_an_empty_list(client):
-    assert client.get("/api/v1/services", params={"q": "今天天气怎么样"}).json() == {"items": []}
+    body = client.get("/api/v1/services", params={"q": "今天天气怎么样"}).json()
+    assert body == {"items": [], "ambiguous": False, "choices": []}
+
+
+def test_search_says_whether_the_item_is_settled(client):
+    body = client.get("/api/v1/services", params={"q": "我老汉儿满80了，高龄补贴咋个领"}).json()
+    assert body["ambiguous"] is False and body["choices"] == [] and body["items"][0]["code"] == "MX-013"
+
+
+def test_dibao_is_settled_by_its_everyday_name(client):
+    for q in ("低保", "低保要带啥"):
+        body = client.get("/api/v1/services", params={"q": q}).json()
+        assert body["ambiguous"] is False and body["choices"] == [], q
+        assert body["items"][0]["code"] == "MX-001", q
+
+
+def test_disability_card_alone_offers_the_disability_card_items(client):
+    body = client.get("/api/v1/services", params={"q": "残疾证", "limit": 1}).json()
+    assert body["ambiguous"] is True
+    assert [c["code"] for c in body["choices"]] == ["MX-019", "MX-020"]
+    for choice in body["choices"]:
+        assert set(choice) == {"code", "name", "category", "score"} and "残疾人证" in choice["name"]
+    assert len(body["items"]) == 1  # the limit bounds items, not the choices
+
+
+def test_lost_disability_card_is_the_replacement_item(client):
+    body = client.get("/api/v1/services", params={"q": "残疾证丢了"}).json()
+    assert body["ambiguous"] is False and body["choices"] == []
+    assert body["items"][0]["code"] == "MX-020"
 
 
 def test_item_detail_follows_the_contract(client):
