@@ -44,7 +44,7 @@ if [ "$what" = all ] || [ "$what" = rasa ]; then
     --endpoints "$RASA_ENDPOINTS" --out test-artifacts/rasa-core --fail-on-prediction-errors
   echo "==> Held-out NLU evaluation (intent ≥ 0.93, service item top-1 ≥ 0.90)"
   PYTHONPATH=. .venv-rasa/bin/python scripts/eval_nlu.py --model models/current.tar.gz \
-    --platform-url "http://127.0.0.1:$ERMA_PORT" --out test-artifacts/nlu-eval
+    --platform-url "http://127.0.0.1:$ERMA_PORT" --report test-artifacts/nlu-eval.json
   echo "==> End-to-end: REST webhook → Rasa → actions → platform"
   ERMA_PLATFORM_URL="http://127.0.0.1:$ERMA_PORT" RASA_URL="http://127.0.0.1:$RASA_PORT" \
     .venv/bin/python -m pytest tests/e2e -q -p no:cacheprovider
