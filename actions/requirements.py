@@ -54,24 +54,27 @@ def _decision(answer: Dict[str, Any]) -> Resolution:
 
 
 async def resolve_text(client: PlatformClient, phrase: str, whole_text: str = "") -> Resolution:
-    """A service phrase (or a whole message) → one item code, close choices, or nothing."""
+    """A service phrase (and the message it came in) → one item code, close choices, or nothing.
+
+    The whole message goes first: the words around the phrase ("低保要添人口", "社保卡遭偷了")
+    are what tell sibling items apart. The phrase alone decides only what the message leaves
+    open, and finds the item when the message as a whole found nothing."""
     phrase = (phrase or "").strip()
     if CODE_RE.match(phrase):
         return Resolution(code=phrase.upper())
-    if not phrase:
-        return Resolution()
-    result = _decision(await _search(client, phrase))
-    if whole_text and whole_text.strip() != phrase and not result.found:
-        # The rest of the message ("残疾证搞丢了") often tells close ones apart, or finds the
-        # item when the phrase alone found nothing.
-        again = _decision(await _search(client, whole_text))
-        if result.choices:
-            offered = {c["code"] for c in result.choices}
-            if again.found and again.code in offered:
-                return again
-        elif again.found or again.choices:
-            return again
-    return result
+    whole_text = (whole_text or "").strip()
+    if not whole_text or whole_text == phrase:
+        return _decision(await _search(client, phrase)) if phrase else Resolution()
+    result = _decision(await _search(client, whole_text))
+    if result.found or not phrase:
+        return result
+    narrow = _decision(await _search(client, phrase))
+    if result.choices:
+        offered = {c["code"] for c in result.choices}
+        if narrow.found and narrow.code in offered:
+            return narrow
+        return result
+    return narrow
 
 
 async def resolve_from_message(client: PlatformClient, tracker: Tracker,

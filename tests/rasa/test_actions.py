@@ -417,20 +417,20 @@ async def test_requirements_takes_the_platform_decision_whatever_the_scores(plat
 
 @pytest.mark.asyncio
 async def test_the_whole_message_settles_what_the_phrase_left_open(platform):
-    # NLU entity "残疾证" alone is a close call; the whole message "残疾证搞丢了" names MX-020.
+    # NLU entity "残疾证" alone is a close call; the whole message "残疾证搞丢了" names MX-020,
+    # and it is searched first.
     msgs, events = await run(ActionRequirements(), make_tracker(
         "残疾证搞丢了", "ask_requirements", [{"entity": "service", "value": "残疾证"}]))
-    assert [r["query"]["q"] for r in platform.requests if r["route"] == "search"] == ["残疾证", "残疾证搞丢了"]
+    assert [r["query"]["q"] for r in platform.requests if r["route"] == "search"] == ["残疾证搞丢了"]
     assert slot_events(events)["service_code"] == "MX-020"
     assert "buttons" not in msgs[0] or not msgs[0]["buttons"]
 
 
 @pytest.mark.asyncio
-async def test_the_whole_message_is_searched_when_the_phrase_finds_nothing(platform):
+async def test_the_whole_message_decides_before_a_vague_phrase(platform):
     _, events = await run(ActionRequirements(), make_tracker(
         "老人家的高龄津贴要带啥", "ask_requirements", [{"entity": "service", "value": "老人家的那个"}]))
-    assert [r["query"]["q"] for r in platform.requests if r["route"] == "search"] == [
-        "老人家的那个", "老人家的高龄津贴要带啥"]
+    assert [r["query"]["q"] for r in platform.requests if r["route"] == "search"] == ["老人家的高龄津贴要带啥"]
     assert slot_events(events)["service_code"] == "MX-013"
 
 
@@ -558,7 +558,7 @@ async def test_form_start_takes_the_item_named_in_the_request(platform):
     tracker.latest_message = latest
     _, events = await run(ValidateApplyForm(), tracker)
     assert slot_events(events)["service_code"] == "MX-013"
-    assert platform.requests[0]["route"] == "search" and platform.requests[0]["query"]["q"] == "高龄补贴"
+    assert platform.requests[0]["route"] == "search" and platform.requests[0]["query"]["q"] == "我要申请高龄补贴"
 
 
 @pytest.mark.asyncio
