@@ -18,6 +18,8 @@ from actions import conversation, messages
 from actions.platform_client import PlatformError, PlatformUnavailable, get_client
 from erma_nlu.entity_values import RATING_LEVELS, canonical_rating_level
 
+# Stages at which the platform has finished the case (see the platform's lifecycle).
+DONE_STAGES = {"completed", "delivered"}
 ASK_CASE_NO = "请告诉我要评价的办件号（EM开头），比如“EM-20261126-0007 满意”。"
 
 
@@ -40,21 +42,29 @@ def _level(tracker: Tracker) -> Optional[str]:
     return canonical_rating_level(found or "") or (canonical_rating_level(text) if text else None)
 
 
-async def _service_name(tracker: Tracker, case_no: str) -> Optional[str]:
+async def _own_case(tracker: Tracker, case_no: str) -> Optional[Dict[str, Any]]:
+    """The case as the platform has it, when this conversation opened it."""
     try:
         for case in await get_client().conversation_cases(tracker.sender_id):
             if case.get("case_no") == case_no:
-                return case.get("service_name")
+                return case
     except (PlatformUnavailable, PlatformError):
         pass
     return None
 
 
-async def ask_for_rating(dispatcher: CollectingDispatcher, tracker: Tracker, case_no: str) -> None:
-    name = await _service_name(tracker, case_no)
+async def ask_for_rating(dispatcher: CollectingDispatcher, tracker: Tracker, case_no: str,
+                         completed: bool = False) -> None:
+    """Ask for the level. Say the case is done only when the platform said so (it triggered
+    the request, or this conversation's case is at a stage the platform calls done)."""
+    case = await _own_case(tracker, case_no)
+    name = case.get("service_name") if case else None
     what = f"您的“{name}”（办件号 {case_no}）" if name else f"您的办件（{case_no}）"
-    dispatcher.utter_message(text=f"{what}已经办好了。请给我们的服务打个分，点一下就行：",
-                             buttons=rating_buttons(case_no))
+    if completed or (case and case.get("stage") in DONE_STAGES):
+        text = f"{what}已经办好了。请给我们的服务打个分，点一下就行："
+    else:
+        text = f"请给{what}的服务打个分，点一下就行："
+    dispatcher.utter_message(text=text, buttons=rating_buttons(case_no))
 
 
 class ActionAskRating(Action):
@@ -68,7 +78,7 @@ class ActionAskRating(Action):
         case_no = _case_no(tracker)
         if not case_no:
             return []  # nothing to rate; the platform sent no case number
-        await ask_for_rating(dispatcher, tracker, case_no)
+        await ask_for_rating(dispatcher, tracker, case_no, completed=True)
         return [SlotSet("case_no", case_no)]
 
 

@@ -90,3 +90,13 @@ def test_rating_after_completion_in_words(resident):
     resident.say("我对这次服务非常满意")
     rated = platform_get(f"/api/v1/cases/{case_no}")
     assert rated["stage"] == "rated"
+
+
+def test_status_asked_in_two_turns_with_bare_digits(resident):
+    owner = type(resident)()
+    _apply_for_elderly_allowance(owner)
+    owner.say("对的")
+    case_no = owner.cases()[0]["case_no"]
+    assert "后四位" in resident.say(f"帮我查一下{case_no}办到哪了")
+    reply = resident.say("0027")
+    assert "户籍地镇审核中" in reply and "打个分" not in reply
