@@ -28,7 +28,7 @@ from actions.apply_form import ActionAskIdNumber, ActionAskServiceCode, ActionOf
 from actions.apply_submit import ActionCorrectField, ActionReviewApplication, ActionSubmitCase, idempotency_key
 from actions.handoff import NO_CONNECTION, ActionHandoff
 from actions.platform_client import PlatformClient, PlatformError, PlatformUnavailable
-from actions.rating import ActionRate
+from actions.rating import ActionAskRating, ActionRate
 from actions.requirements import NOT_FOUND, ActionChecklist, ActionRequirements
 from actions.service_info import ActionOpeningHours, ActionServicePoints
 from actions.status import ASK_BOTH, ActionCheckStatus
@@ -772,6 +772,20 @@ async def test_rating_without_level_shows_five_buttons(platform):
     payloads = [json.loads(b["payload"][len("/rate"):]) for b in msgs[0]["buttons"]]
     assert [p["rating_level"] for p in payloads] == ["非常满意", "满意", "基本满意", "不满意", "非常不满意"]
     assert all(p["case_no"] == "EM-20261126-0001" for p in payloads)
+
+
+@pytest.mark.asyncio
+async def test_asking_for_a_level_never_claims_an_unconfirmed_case_is_done(platform):
+    # This conversation opened no such case: the platform has not said it is done.
+    msgs, _ = await run(ActionRate(), make_tracker("我要评价", "rate", slots={"case_no": "EM-20261126-0001"}))
+    assert "办好了" not in msgs[0]["text"] and "打个分" in msgs[0]["text"]
+
+
+@pytest.mark.asyncio
+async def test_the_platform_triggered_request_says_the_case_is_done(platform):
+    msgs, _ = await run(ActionAskRating(), make_tracker("EXTERNAL_ask_rating", "EXTERNAL_ask_rating",
+                                                        [{"entity": "case_no", "value": "EM-20261126-0001"}]))
+    assert "办好了" in msgs[0]["text"] and len(msgs[0]["buttons"]) == 5
 
 
 @pytest.mark.asyncio
