@@ -25,7 +25,12 @@ def in_office_hours(now: dt.datetime) -> bool:
 
 
 def request_handoff(session: Session, conversation_id: str, channel: str, reason: str,
-                    now: dt.datetime | None = None) -> dict:
+                    now: dt.datetime | None = None, *, town_code: str | None = None, commit: bool = True) -> dict:
+    """Records the request and, when the gateway holds a conversation with this id, queues it for a
+    person (the gateway then stops forwarding the resident's messages to Rasa)."""
+    from erma.conversations.models import Conversation
+    from erma.conversations.service import queue_in_transaction
+
     now = now or utcnow()
     reason = reason if reason in REASONS else "requested"
     open_request = session.scalar(select(HandoffRequest).where(HandoffRequest.conversation_id == conversation_id,
@@ -33,9 +38,15 @@ def request_handoff(session: Session, conversation_id: str, channel: str, reason
     if open_request is None:
         open_request = HandoffRequest(conversation_id=conversation_id, channel=channel, reason=reason, created_at=now)
         session.add(open_request)
+        session.flush()
+    if session.scalar(select(Conversation.id).where(Conversation.id == conversation_id)) is not None:
+        queue_in_transaction(session, conversation_id, reason, town_code=town_code, now=now)
+    if commit:
         session.commit()
     ahead = session.scalar(select(func.count(HandoffRequest.id)).where(
         HandoffRequest.state == "queued", HandoffRequest.id < open_request.id)) or 0
+    if commit:
+        session.commit()
     if in_office_hours(now):
         message = f"已为您转接人工客服，前面还有{ahead}位，请稍等，代办员会尽快回复您。"
     else:

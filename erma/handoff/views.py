@@ -16,9 +16,10 @@ class HandoffIn(BaseModel):
     conversation_id: str
     channel: str = "web_chat"
     reason: str = "requested"
+    town_code: str | None = None  # optional: the household town, when the assistant already knows it
 
 
 @router.post("/handoffs")
 def handoff(body: HandoffIn, _: Principal = Depends(require_roles("service", "admin")),
             session: Session = Depends(get_session)) -> dict:
-    return request_handoff(session, body.conversation_id, body.channel, body.reason)
+    return request_handoff(session, body.conversation_id, body.channel, body.reason, town_code=body.town_code)

@@ -1,0 +1,405 @@
+"""The gateway's rules: who owns a conversation, what reaches Rasa, and the transcript.
+
+Concurrency rules (several platform processes, SQLite or PostgreSQL):
+- Every change of owner is a conditional `UPDATE … WHERE state = <expected>` whose rowcount
+  decides who won; the loser is told (409), never silently overwritten.
+- Transcript numbers come from `UPDATE conversations SET last_seq = last_seq + 1 … RETURNING`,
+  which locks the conversation row until commit, so `seq` order is commit order and a client
+  reading `after_seq` can never skip an entry that commits later with a smaller number.
+- No transaction is open while Rasa is asked: Rasa's actions call back into the platform
+  (e.g. POST /api/v1/handoffs moves this very conversation to `queued`) and must not wait on us.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+
+from sqlalchemy import and_, false, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from erma.cases.models import Case
+from erma.conversations import rasa_client
+from erma.conversations.models import CHANNELS, Conversation, TranscriptEntry
+from erma.db import as_utc, utcnow
+from erma.errors import Conflict, NotFound, ValidationFailed
+from erma.handoff.models import HandoffRequest
+from erma.places.models import Town
+from erma.staff.auth import Principal
+
+HANDOFF_PAYLOAD = "/request_human"
+# What a resident sends to ask for a person when the assistant cannot understand them.
+HANDOFF_WORDS = {HANDOFF_PAYLOAD, "转人工", "人工", "人工客服", "转人工客服", "找人工", "我要转人工"}
+HANDOFF_BUTTONS = [{"title": "转人工", "payload": HANDOFF_PAYLOAD}]
+UNAVAILABLE_TEXT = ("抱歉，智能助手暂时无法回复。您的消息已经收到并保存了，"
+                    "您可以稍后再发一次，或者点“转人工”请工作人员帮您。")
+REASON_TEXT = {"requested": "居民要求转人工", "fallback": "助手没能听懂", "form_abandoned": "填表中途放弃",
+               "assistant_unavailable": "智能助手不可用"}
+MAX_TEXT = 2000
+
+SendFn = Callable[[str, str, dict], list[dict]]
+
+
+# ---------------------------------------------------------------- reading
+
+def get_conversation(session: Session, conversation_id: str) -> Conversation:
+    conversation = session.get(Conversation, conversation_id, populate_existing=True)
+    if conversation is None:
+        raise NotFound("conversation_not_found", "没有找到这个会话")
+    return conversation
+
+
+def can_see(principal: Principal, conversation: Conversation) -> bool:
+    """Agents see conversations of their towns, those without a town yet, and their own."""
+    if principal.county_wide:
+        return True
+    if principal.staff is not None and conversation.assigned_staff_id == principal.staff.id:
+        return True
+    return conversation.town_code is None or conversation.town_code in principal.towns
+
+
+def visible_conversation(session: Session, conversation_id: str, principal: Principal) -> Conversation:
+    conversation = get_conversation(session, conversation_id)
+    if not can_see(principal, conversation):
+        raise NotFound("conversation_not_found", "没有找到这个会话")  # same answer as an unknown id
+    return conversation
+
+
+def transcript(session: Session, conversation: Conversation, after_seq: int = 0, limit: int = 200) -> list[TranscriptEntry]:
+    return list(session.scalars(select(TranscriptEntry).where(TranscriptEntry.conversation_id == conversation.id,
+                                                              TranscriptEntry.seq > after_seq)
+                                .order_by(TranscriptEntry.seq).limit(limit)))
+
+
+def inbox(session: Session, principal: Principal) -> list[Conversation]:
+    """Queued conversations the principal may take, longest waiting first."""
+    query = select(Conversation).where(Conversation.state == "queued")
+    if not principal.county_wide:
+        query = query.where(or_(Conversation.town_code.is_(None), Conversation.town_code.in_(sorted(principal.towns))))
+    return list(session.scalars(query.order_by(Conversation.queued_at, Conversation.created_at)))
+
+
+def _current_state(session: Session, conversation_id: str) -> str:
+    state = session.scalar(select(Conversation.state).where(Conversation.id == conversation_id))
+    if state is None:
+        raise NotFound("conversation_not_found", "没有找到这个会话")
+    return state
+
+
+def _refresh(session: Session, conversation: Conversation) -> Conversation:
+    session.refresh(conversation)
+    return conversation
+
+
+# ---------------------------------------------------------------- writing
+
+def _append(session: Session, conversation_id: str, author: str, text: str, *, now: dt.datetime,
+            buttons: list | None = None, agent_staff_id: int | None = None, client_msg_id: str | None = None,
+            reply_to_seq: int | None = None, meta: dict | None = None, only_if=None,
+            **conversation_values) -> tuple[TranscriptEntry | None, str | None]:
+    """Adds one entry with the next seq; returns (entry, the conversation's state at that moment).
+
+    `only_if` is an extra condition on the conversation row; when it does not hold nothing is
+    written and (None, None) comes back."""
+    stmt = (update(Conversation).where(Conversation.id == conversation_id)
+            .values(last_seq=Conversation.last_seq + 1, updated_at=now, **conversation_values)
+            .returning(Conversation.last_seq, Conversation.state)
+            .execution_options(synchronize_session=False))
+    if only_if is not None:
+        stmt = stmt.where(only_if)
+    row = session.execute(stmt).first()
+    if row is None:
+        return None, None
+    entry = TranscriptEntry(conversation_id=conversation_id, seq=row[0], at=now, author=author, text=text,
+                            buttons=buttons or None, agent_staff_id=agent_staff_id, client_msg_id=client_msg_id,
+                            reply_to_seq=reply_to_seq, meta=meta)
+    session.add(entry)
+    session.flush()
+    return entry, row[1]
+
+
+def _change_owner(session: Session, conversation_id: str, from_state: str, to_state: str, text: str, *,
+                  actor: str, now: dt.datetime, staff_id: int | None = None, condition=None,
+                  extra: dict | None = None, **values) -> bool:
+    """The conditional UPDATE every owner change goes through, plus its system transcript entry."""
+    stmt = (update(Conversation).where(Conversation.id == conversation_id, Conversation.state == from_state)
+            .values(state=to_state, updated_at=now, **values).execution_options(synchronize_session=False))
+    if condition is not None:
+        stmt = stmt.where(condition)
+    if session.execute(stmt).rowcount != 1:
+        return False
+    _append(session, conversation_id, "system", text, now=now, agent_staff_id=staff_id,
+            meta={"kind": "owner", "from": from_state, "to": to_state, "actor": actor, **(extra or {})})
+    return True
+
+
+def _sync_handoff_requests(session: Session, conversation_id: str, state: str) -> None:
+    session.execute(update(HandoffRequest).where(HandoffRequest.conversation_id == conversation_id,
+                                                 HandoffRequest.state != "closed").values(state=state))
+
+
+def open_conversation(session: Session, channel: str, external_user_id: str | None = None,
+                      now: dt.datetime | None = None) -> tuple[Conversation, bool]:
+    """A new conversation in the bot state, or the resident's open one on that channel."""
+    if channel not in CHANNELS:
+        raise ValidationFailed("channel_invalid", "渠道只能是 web_chat 或 wechat", field="channel")
+    if external_user_id:
+        existing = session.scalar(select(Conversation).where(
+            Conversation.channel == channel, Conversation.external_user_id == external_user_id,
+            Conversation.state != "closed").order_by(Conversation.created_at.desc()).limit(1))
+        if existing is not None:
+            session.commit()
+            return existing, False
+    now = now or utcnow()
+    conversation = Conversation(id=uuid.uuid4().hex, channel=channel, external_user_id=external_user_id,
+                                state="bot", last_seq=0, created_at=now, updated_at=now)
+    session.add(conversation)
+    session.commit()
+    return conversation, True
+
+
+def _town_for(session: Session, conversation_id: str, explicit: str | None) -> str | None:
+    """The town a queued conversation belongs to: named by the handoff, else the resident's latest case
+    (opened from this conversation or, for a known channel user, any of their conversations)."""
+    if explicit and session.get(Town, explicit) is not None:
+        return explicit
+    row = session.execute(select(Conversation.channel, Conversation.external_user_id, Conversation.town_code)
+                          .where(Conversation.id == conversation_id)).one()
+    from_resident = Case.conversation_id == conversation_id
+    if row.external_user_id:
+        theirs = select(Conversation.id).where(Conversation.channel == row.channel,
+                                               Conversation.external_user_id == row.external_user_id)
+        from_resident = or_(from_resident, Case.conversation_id.in_(theirs))
+    latest = session.scalar(select(Case.hukou_town_code).where(from_resident)
+                            .order_by(Case.created_at.desc(), Case.id.desc()).limit(1))
+    return latest or row.town_code
+
+
+def queue_in_transaction(session: Session, conversation_id: str, reason: str, *, actor: str = "service",
+                         town_code: str | None = None, now: dt.datetime | None = None) -> bool:
+    """bot (or closed) → queued, without committing; False when it already is queued / with an agent."""
+    now = now or utcnow()
+    state = _current_state(session, conversation_id)
+    if state not in ("bot", "closed"):
+        return False
+    town = _town_for(session, conversation_id, town_code)
+    why = REASON_TEXT.get(reason, reason)
+    return _change_owner(session, conversation_id, state, "queued", f"转人工排队（{why}），等待代办员接入",
+                         actor=actor, now=now, extra={"reason": reason}, queued_at=now, queue_reason=reason,
+                         town_code=town, assigned_staff_id=None)
+
+
+def queue(session: Session, conversation: Conversation, reason: str, *, actor: str = "service",
+          town_code: str | None = None) -> Conversation:
+    """bot → queued. Idempotent: a queued or taken conversation stays as it is."""
+    queue_in_transaction(session, conversation.id, reason, actor=actor, town_code=town_code)
+    session.commit()
+    return _refresh(session, conversation)
+
+
+def _agent_label(principal: Principal) -> str:
+    staff = principal.staff
+    if staff is None:
+        return "工作人员"
+    label = f"代办员{staff.display_name}" if principal.role == "agent" else f"工作人员{staff.display_name}"
+    return label + (f"（证号{staff.credential_no}）" if staff.credential_no else "")
+
+
+def take(session: Session, conversation: Conversation, principal: Principal) -> Conversation:
+    """queued → agent. Of two agents taking the same conversation exactly one wins; the other gets 409."""
+    if not can_see(principal, conversation):
+        raise NotFound("conversation_not_found", "没有找到这个会话")
+    staff_id = principal.staff.id if principal.staff else None
+    now = utcnow()
+    town_ok = None
+    if not principal.county_wide:
+        town_ok = or_(Conversation.town_code.is_(None), Conversation.town_code.in_(sorted(principal.towns)))
+    won = _change_owner(session, conversation.id, "queued", "agent", f"{_agent_label(principal)}已接入，为您服务",
+                        actor=principal.actor, now=now, staff_id=staff_id, condition=town_ok,
+                        assigned_staff_id=staff_id)
+    if not won:
+        session.rollback()
+        current = get_conversation(session, conversation.id)
+        session.commit()
+        if current.state == "agent" and staff_id is not None and current.assigned_staff_id == staff_id:
+            return current  # the same agent pressed twice
+        if current.state == "agent":
+            raise Conflict("already_taken", "这个会话已经由其他代办员接入了")
+        raise Conflict("not_queued", "这个会话现在没有在排队等待人工，不能接入")
+    _sync_handoff_requests(session, conversation.id, "taken")
+    session.commit()
+    return _refresh(session, conversation)
+
+
+def _mine(principal: Principal):
+    if principal.staff is None:
+        return false()
+    return Conversation.assigned_staff_id == principal.staff.id
+
+
+def agent_reply(session: Session, conversation: Conversation, principal: Principal, text: str,
+                client_msg_id: str | None = None) -> TranscriptEntry:
+    """Only the agent who took the conversation writes in it."""
+    text = _clean(text)
+    if client_msg_id:
+        existing = _by_client_msg_id(session, conversation.id, client_msg_id)
+        if existing is not None:
+            session.commit()
+            return existing
+    condition = and_(Conversation.state == "agent", _mine(principal))
+    try:
+        entry, _ = _append(session, conversation.id, "agent", text, now=utcnow(), agent_staff_id=principal.staff.id,
+                           client_msg_id=client_msg_id, only_if=condition)
+    except IntegrityError:
+        session.rollback()
+        return _by_client_msg_id(session, conversation.id, client_msg_id)
+    if entry is None:
+        session.rollback()
+        raise Conflict("not_your_conversation", "这个会话不在您这里，请先接入再回复")
+    session.commit()
+    return entry
+
+
+def hand_back(session: Session, conversation: Conversation, principal: Principal) -> Conversation:
+    """agent → bot: the assistant answers the resident's next message again."""
+    condition = None if principal.county_wide else _mine(principal)
+    done = _change_owner(session, conversation.id, "agent", "bot",
+                         f"{_agent_label(principal)}已结束人工服务，智能助手继续为您服务",
+                         actor=principal.actor, now=utcnow(), staff_id=principal.staff.id if principal.staff else None,
+                         condition=condition, assigned_staff_id=None, queued_at=None, queue_reason=None)
+    if not done:
+        session.rollback()
+        raise Conflict("not_your_conversation", "这个会话不在您这里，不能交回智能助手")
+    _sync_handoff_requests(session, conversation.id, "closed")
+    session.commit()
+    return _refresh(session, conversation)
+
+
+def close(session: Session, conversation: Conversation, principal: Principal) -> Conversation:
+    """Any open state → closed. An agent cannot close a conversation another agent holds."""
+    if not can_see(principal, conversation):
+        raise NotFound("conversation_not_found", "没有找到这个会话")
+    state = _current_state(session, conversation.id)
+    if state == "closed":
+        session.commit()
+        return _refresh(session, conversation)
+    condition = None
+    if state == "agent" and not principal.county_wide:
+        condition = _mine(principal)
+    done = _change_owner(session, conversation.id, state, "closed", "会话已结束，感谢您使用尔玛云",
+                         actor=principal.actor, now=utcnow(), staff_id=principal.staff.id if principal.staff else None,
+                         condition=condition, assigned_staff_id=None, queued_at=None)
+    if not done:
+        session.rollback()
+        raise Conflict("conversation_changed", "这个会话刚被其他人处理了，请刷新后再试")
+    _sync_handoff_requests(session, conversation.id, "closed")
+    session.commit()
+    return _refresh(session, conversation)
+
+
+# ---------------------------------------------------------------- resident messages
+
+def _clean(text: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise ValidationFailed("text_empty", "消息不能为空", field="text")
+    if len(text) > MAX_TEXT:
+        raise ValidationFailed("text_too_long", f"消息太长了，请分几次发（每次不超过{MAX_TEXT}字）", field="text")
+    return text
+
+
+def _by_client_msg_id(session: Session, conversation_id: str, client_msg_id: str) -> TranscriptEntry | None:
+    return session.scalar(select(TranscriptEntry).where(TranscriptEntry.conversation_id == conversation_id,
+                                                        TranscriptEntry.client_msg_id == client_msg_id))
+
+
+def _replies_to(session: Session, conversation_id: str, seq: int) -> list[TranscriptEntry]:
+    return list(session.scalars(select(TranscriptEntry).where(TranscriptEntry.conversation_id == conversation_id,
+                                                              TranscriptEntry.reply_to_seq == seq)
+                                .order_by(TranscriptEntry.seq)))
+
+
+def _duplicate(session: Session, conversation: Conversation, entry: TranscriptEntry) -> dict:
+    replies = _replies_to(session, conversation.id, entry.seq)
+    session.commit()
+    return {"entry": entry, "replies": replies, "duplicate": True, "forwarded": False,
+            "conversation": _refresh(session, conversation)}
+
+
+def receive_resident_message(session: Session, conversation: Conversation, text: str, client_msg_id: str | None,
+                             send: SendFn | None = None) -> dict:
+    """Stores the resident's message once; in the bot state forwards it to Rasa and stores the replies.
+
+    Returns {"entry", "replies", "duplicate", "forwarded", "conversation"}."""
+    text = _clean(text)
+    send = send or rasa_client.send_message
+    if client_msg_id:
+        existing = _by_client_msg_id(session, conversation.id, client_msg_id)
+        if existing is not None:
+            return _duplicate(session, conversation, existing)
+    now = utcnow()
+    try:
+        if _current_state(session, conversation.id) == "closed":
+            _change_owner(session, conversation.id, "closed", "bot", "居民又发来消息，会话重新打开，智能助手继续为您服务",
+                          actor="resident", now=now)
+        entry, state = _append(session, conversation.id, "resident", text, now=now, client_msg_id=client_msg_id,
+                               last_resident_message_at=now)
+        session.commit()
+    except IntegrityError:  # the same client message id stored by a concurrent request
+        session.rollback()
+        existing = _by_client_msg_id(session, conversation.id, client_msg_id) if client_msg_id else None
+        if existing is None:
+            raise
+        return _duplicate(session, conversation, existing)
+
+    if state != "bot":  # queued / agent: the message waits for the agent; Rasa is not asked
+        return {"entry": entry, "replies": [], "duplicate": False, "forwarded": False,
+                "conversation": _refresh(session, conversation)}
+
+    # No transaction is open here (see the module docstring).
+    try:
+        messages = send(conversation.id, text, {"channel": conversation.channel})
+    except rasa_client.RasaUnavailable as exc:
+        replies = _assistant_unavailable(session, conversation, entry, text, exc.reason)
+        return {"entry": entry, "replies": replies, "duplicate": False, "forwarded": False,
+                "conversation": _refresh(session, conversation)}
+    replies = []
+    now = utcnow()
+    for message in messages:
+        reply_text = message.get("text")
+        buttons = message.get("buttons") if isinstance(message.get("buttons"), list) else None
+        if not reply_text and not buttons:
+            continue  # images / custom payloads: not used by this assistant
+        reply, _ = _append(session, conversation.id, "assistant", reply_text or "", now=now,
+                           buttons=buttons, reply_to_seq=entry.seq)
+        replies.append(reply)
+    session.commit()
+    return {"entry": entry, "replies": replies, "duplicate": False, "forwarded": True,
+            "conversation": _refresh(session, conversation)}
+
+
+def _assistant_unavailable(session: Session, conversation: Conversation, entry: TranscriptEntry, text: str,
+                           reason: str) -> list[TranscriptEntry]:
+    """Rasa failed: the message stays stored, the failure is recorded, the resident is offered a person."""
+    now = utcnow()
+    _append(session, conversation.id, "system", f"{reason}，居民的第{entry.seq}条消息已保存，未经助手处理",
+            now=now, reply_to_seq=entry.seq, meta={"kind": "assistant_unavailable", "reason": reason})
+    if text.strip() in HANDOFF_WORDS:
+        # The resident asked for a person (e.g. pressed 转人工): the gateway queues it itself.
+        from erma.handoff.service import request_handoff
+
+        session.flush()
+        result = request_handoff(session, conversation.id, conversation.channel, "requested", commit=False)
+        notice, buttons = result["message"], None
+    else:
+        notice, buttons = UNAVAILABLE_TEXT, HANDOFF_BUTTONS
+    reply, _ = _append(session, conversation.id, "system", notice, now=utcnow(), buttons=buttons,
+                       reply_to_seq=entry.seq, meta={"kind": "notice"})
+    session.commit()
+    return [reply]
+
+
+def wait_seconds(conversation: Conversation, now: dt.datetime | None = None) -> int:
+    start = as_utc(conversation.queued_at) or as_utc(conversation.created_at)
+    return max(0, int(((now or utcnow()) - start).total_seconds()))

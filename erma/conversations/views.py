@@ -1,0 +1,134 @@
+"""HTTP for the conversation gateway: residents' messages in (via a channel, service token),
+transcripts for reconnecting clients, and the agents' inbox and actions.
+
+`GET /api/v1/conversations/{id}/cases` belongs to erma/cases/views.py; nothing here clashes with it.
+"""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from erma.conversations import service
+from erma.conversations.models import Conversation, TranscriptEntry
+from erma.db import as_utc, get_session, utcnow
+from erma.places.models import Town
+from erma.staff.auth import Principal, require_roles
+from erma.staff.models import Staff
+
+router = APIRouter(prefix="/api/v1", tags=["conversations"])
+
+CHANNEL_ROLES = ("service", "admin")
+STAFF_ROLES = ("agent", "duty_lead", "admin")
+
+
+class OpenIn(BaseModel):
+    channel: str = "web_chat"
+    external_user_id: str | None = Field(default=None, max_length=128)
+
+
+class MessageIn(BaseModel):
+    text: str
+    client_msg_id: str | None = Field(default=None, max_length=128)
+
+
+def _iso(value) -> str | None:
+    return as_utc(value).isoformat() if value is not None else None
+
+
+def entry_view(entry: TranscriptEntry) -> dict:
+    return {"seq": entry.seq, "at": _iso(entry.at), "author": entry.author, "text": entry.text,
+            "buttons": entry.buttons or [], "agent_staff_id": entry.agent_staff_id,
+            "client_msg_id": entry.client_msg_id, "reply_to_seq": entry.reply_to_seq}
+
+
+def conversation_view(session: Session, conversation: Conversation) -> dict:
+    agent = session.get(Staff, conversation.assigned_staff_id) if conversation.assigned_staff_id else None
+    town = session.get(Town, conversation.town_code) if conversation.town_code else None
+    return {"id": conversation.id, "channel": conversation.channel, "state": conversation.state,
+            "town": {"code": town.code, "name": town.name} if town else None,
+            "agent": {"id": agent.id, "name": agent.display_name, "credential_no": agent.credential_no} if agent else None,
+            "queue_reason": conversation.queue_reason, "queued_at": _iso(conversation.queued_at),
+            "last_seq": conversation.last_seq,
+            "last_resident_message_at": _iso(conversation.last_resident_message_at),
+            "created_at": _iso(conversation.created_at), "updated_at": _iso(conversation.updated_at)}
+
+
+@router.post("/conversations", status_code=201)
+def open_conversation(body: OpenIn, response: Response, _: Principal = Depends(require_roles(*CHANNEL_ROLES)),
+                      session: Session = Depends(get_session)) -> dict:
+    """Opens a conversation in the bot state (or returns the channel user's open one, 200)."""
+    conversation, created = service.open_conversation(session, body.channel, body.external_user_id)
+    if not created:
+        response.status_code = 200
+    return conversation_view(session, conversation)
+
+
+@router.get("/conversations/{conversation_id}")
+def read_conversation(conversation_id: str, principal: Principal = Depends(require_roles(*CHANNEL_ROLES, *STAFF_ROLES)),
+                      session: Session = Depends(get_session)) -> dict:
+    return conversation_view(session, service.visible_conversation(session, conversation_id, principal))
+
+
+@router.post("/conversations/{conversation_id}/messages")
+def resident_message(conversation_id: str, body: MessageIn, _: Principal = Depends(require_roles(*CHANNEL_ROLES)),
+                     session: Session = Depends(get_session)) -> dict:
+    """A resident's message, from the channel. Re-sending the same `client_msg_id` is harmless."""
+    conversation = service.get_conversation(session, conversation_id)
+    result = service.receive_resident_message(session, conversation, body.text, body.client_msg_id)
+    return {"entry": entry_view(result["entry"]), "replies": [entry_view(r) for r in result["replies"]],
+            "duplicate": result["duplicate"], "forwarded_to_assistant": result["forwarded"],
+            "conversation": conversation_view(session, result["conversation"])}
+
+
+@router.get("/conversations/{conversation_id}/transcript")
+def read_transcript(conversation_id: str, after_seq: int = Query(default=0, ge=0),
+                    limit: int = Query(default=200, ge=1, le=500),
+                    principal: Principal = Depends(require_roles(*CHANNEL_ROLES, *STAFF_ROLES)),
+                    session: Session = Depends(get_session)) -> dict:
+    """Entries with seq > after_seq, in order; call again with the last seq while `has_more`."""
+    conversation = service.visible_conversation(session, conversation_id, principal)
+    entries = service.transcript(session, conversation, after_seq, limit + 1)
+    return {"conversation": conversation_view(session, conversation),
+            "entries": [entry_view(e) for e in entries[:limit]], "has_more": len(entries) > limit}
+
+
+@router.get("/agent/inbox")
+def agent_inbox(principal: Principal = Depends(require_roles(*STAFF_ROLES)),
+                session: Session = Depends(get_session)) -> dict:
+    """Queued conversations of the agent's towns (and those without a town yet), longest waiting first."""
+    now = utcnow()
+    items = []
+    for conversation in service.inbox(session, principal):
+        view = conversation_view(session, conversation)
+        view["wait_seconds"] = service.wait_seconds(conversation, now)
+        items.append(view)
+    return {"items": items}
+
+
+@router.post("/conversations/{conversation_id}/take")
+def take(conversation_id: str, principal: Principal = Depends(require_roles(*STAFF_ROLES)),
+         session: Session = Depends(get_session)) -> dict:
+    conversation = service.visible_conversation(session, conversation_id, principal)
+    return conversation_view(session, service.take(session, conversation, principal))
+
+
+@router.post("/conversations/{conversation_id}/reply")
+def reply(conversation_id: str, body: MessageIn, principal: Principal = Depends(require_roles(*STAFF_ROLES)),
+          session: Session = Depends(get_session)) -> dict:
+    conversation = service.visible_conversation(session, conversation_id, principal)
+    return entry_view(service.agent_reply(session, conversation, principal, body.text, body.client_msg_id))
+
+
+@router.post("/conversations/{conversation_id}/hand-back")
+def hand_back(conversation_id: str, principal: Principal = Depends(require_roles(*STAFF_ROLES)),
+              session: Session = Depends(get_session)) -> dict:
+    conversation = service.visible_conversation(session, conversation_id, principal)
+    return conversation_view(session, service.hand_back(session, conversation, principal))
+
+
+@router.post("/conversations/{conversation_id}/close")
+def close(conversation_id: str, principal: Principal = Depends(require_roles(*CHANNEL_ROLES, *STAFF_ROLES)),
+          session: Session = Depends(get_session)) -> dict:
+    conversation = service.visible_conversation(session, conversation_id, principal)
+    return conversation_view(session, service.close(session, conversation, principal))
