@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from erma import log_redaction
 from erma.catalog.views import router as catalog_router
+from erma.channels.wechat.views import router as wechat_router
 from erma.conversations.views import router as conversations_router
 from erma.cases.views import router as cases_router
 from erma.db import get_sessionmaker
@@ -60,6 +61,6 @@ def create_app() -> FastAPI:
         return {"status": "ok"}
 
     for router in (catalog_router, cases_router, review_router, deferral_router, followup_router,
-                   places_router, validation_router, staff_router, handoff_router, conversations_router):
+                   places_router, validation_router, staff_router, handoff_router, conversations_router, wechat_router):
         app.include_router(router)
     return app

@@ -1,6 +1,7 @@
 """Imports every table module so Base.metadata is complete (Alembic, test fixtures)."""
 from erma.cases import models as _cases  # noqa: F401
 from erma.catalog import models as _catalog  # noqa: F401
+from erma.channels.wechat import models as _wechat  # noqa: F401
 from erma.conversations import models as _conversations  # noqa: F401
 from erma.deferral import models as _deferral  # noqa: F401
 from erma.followup import models as _followup  # noqa: F401

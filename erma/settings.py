@@ -33,6 +33,15 @@ class Settings(BaseSettings):
     status_max_failures: int = 5
     status_failure_window_seconds: int = 900
     rasa_url: str = "http://127.0.0.1:5005"
+    # WeChat Official Account (公众号) channel at /channels/wechat. Without a token every request is refused.
+    wechat_token: str = ""
+    wechat_app_id: str = ""
+    wechat_app_secret: str = ""
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    # WeChat drops the connection after 5 s; slower assistant answers go out by the customer-service API.
+    wechat_reply_timeout_seconds: float = 4.0
+    # Customer-service messages are allowed this long after the resident's last interaction.
+    wechat_service_window_hours: int = 48
 
 
 @lru_cache

@@ -1,0 +1,212 @@
+"""The WeChat channel's rules: answer each delivery once, talk to the gateway conversation of the
+resident's openid, and push later answers through the customer-service API inside the window.
+
+A message is claimed by inserting its `wechat_inbound` row (unique dedupe key); WeChat's retries
+find the row and get the stored answer, or `success` while it is still being worked on. Who sends
+a slow answer is decided by one conditional UPDATE on that row: the request that waited moves it
+`processing → deferred` (and answers `success`), or the worker moves it `processing → replied`
+(and the request answers passively). Whoever loses knows the other side has it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from erma.channels.wechat import api
+from erma.channels.wechat.messages import Inbound, render
+from erma.channels.wechat.models import WechatFollower, WechatInbound
+from erma.conversations import service as gateway
+from erma.conversations.models import Conversation, TranscriptEntry
+from erma.db import as_utc, utcnow
+from erma.errors import DomainError
+from erma.settings import get_settings
+
+log = logging.getLogger("erma.wechat")
+
+WELCOME_TEXT = ("您好，欢迎关注茂县“尔玛云”便民代办！\n"
+                "您可以直接发文字（或语音）告诉我想办什么事，例如“办残疾证要带什么”“查询办件进度”；"
+                "需要工作人员帮忙时回复“转人工”。代办服务全程免费。")
+VOICE_UNRECOGNISED_TEXT = "抱歉，这条语音没能识别出文字。请您改发文字消息，或者回复“转人工”等待工作人员为您服务。"
+UNSUPPORTED_TEXT = "抱歉，目前只能处理文字和语音消息，暂时看不了图片、位置、文件等内容。请用文字描述您想办理的事情，或回复“转人工”。"
+QUEUED_TEXT = "您的消息已收到，正在为您转接工作人员，请稍候。"
+EMPTY_TEXT = "请用文字告诉我您想办理的事情，或回复“转人工”。"
+
+
+# ---------------------------------------------------------------- de-duplication
+
+def claim(session: Session, inbound: Inbound) -> WechatInbound | None:
+    """Stores the delivery; None when it is new (the caller processes it), else the earlier row."""
+    now = utcnow()
+    try:
+        session.add(WechatInbound(dedupe_key=inbound.dedupe_key, openid=inbound.from_user, msg_type=inbound.msg_type,
+                                  state="processing", created_at=now, updated_at=now))
+        session.commit()
+        return None
+    except IntegrityError:
+        session.rollback()
+    earlier = session.scalar(select(WechatInbound).where(WechatInbound.dedupe_key == inbound.dedupe_key)
+                             .execution_options(populate_existing=True))
+    session.commit()
+    return earlier
+
+
+def release(session: Session, dedupe_key: str) -> None:
+    """Processing failed: forget the claim so WeChat's retry is processed afresh."""
+    session.rollback()
+    session.execute(delete(WechatInbound).where(WechatInbound.dedupe_key == dedupe_key,
+                                                WechatInbound.state == "processing"))
+    session.commit()
+
+
+def finish(session: Session, dedupe_key: str, state: str, reply_text: str | None = None,
+           conversation_id: str | None = None) -> bool:
+    """processing → replied | deferred; False when the other side got there first."""
+    values = {"state": state, "updated_at": utcnow()}
+    if reply_text is not None:
+        values["reply_text"] = reply_text
+    if conversation_id is not None:
+        values["conversation_id"] = conversation_id
+    done = session.execute(update(WechatInbound).where(WechatInbound.dedupe_key == dedupe_key,
+                                                       WechatInbound.state == "processing")
+                           .values(**values).execution_options(synchronize_session=False)).rowcount == 1
+    session.commit()
+    return done
+
+
+def stored(session: Session, dedupe_key: str) -> WechatInbound | None:
+    row = session.scalar(select(WechatInbound).where(WechatInbound.dedupe_key == dedupe_key)
+                         .execution_options(populate_existing=True))
+    session.commit()
+    return row
+
+
+# ---------------------------------------------------------------- the customer-service window
+
+def touch(session: Session, openid: str, *, subscribed: bool = True) -> None:
+    """Records an interaction (any message or event from the resident)."""
+    now = utcnow()
+    values = {"last_interaction_at": now, "updated_at": now, "subscribed": subscribed}
+    if session.execute(update(WechatFollower).where(WechatFollower.openid == openid).values(**values)
+                       .execution_options(synchronize_session=False)).rowcount == 0:
+        try:
+            with session.begin_nested():
+                session.add(WechatFollower(openid=openid, **values))
+        except IntegrityError:
+            session.execute(update(WechatFollower).where(WechatFollower.openid == openid).values(**values)
+                            .execution_options(synchronize_session=False))
+    session.commit()
+
+
+def in_window(session: Session, openid: str, now: dt.datetime | None = None) -> bool:
+    follower = session.get(WechatFollower, openid, populate_existing=True)
+    session.commit()
+    if follower is None or not follower.subscribed:
+        return False
+    hours = get_settings().wechat_service_window_hours
+    return (now or utcnow()) - as_utc(follower.last_interaction_at) < dt.timedelta(hours=hours)
+
+
+def _conversation_for(session: Session, openid: str) -> Conversation | None:
+    return session.scalar(select(Conversation).where(Conversation.channel == "wechat",
+                                                     Conversation.external_user_id == openid)
+                          .order_by(Conversation.updated_at.desc()).limit(1))
+
+
+def _record_undeliverable(session: Session, openid: str, text: str, reason: str, conversation_id: str | None) -> None:
+    """A system transcript entry the agent console shows: the resident did not get this."""
+    conversation_id = conversation_id or getattr(_conversation_for(session, openid), "id", None)
+    session.commit()
+    if conversation_id is None:
+        log.warning("WeChat push undeliverable (%s) and no conversation to record it in", reason)
+        return
+    gateway._append(session, conversation_id, "system", f"未能通过微信送达居民（{reason}），请改用电话等方式联系：{text}",
+                    now=utcnow(), meta={"kind": "push_undeliverable", "channel": "wechat", "reason": reason})
+    session.commit()
+
+
+def push_text(session: Session, openid: str, text: str, conversation_id: str | None = None) -> bool:
+    """Sends a message the resident did not just ask for (a late answer, an agent's reply, a notice).
+    Outside the window, or when WeChat refuses it, the push is recorded as undeliverable."""
+    if not in_window(session, openid):
+        _record_undeliverable(session, openid, text, "已超过48小时客服消息时限", conversation_id)
+        return False
+    try:
+        api.send_text(session, openid, text)
+    except api.WechatApiError as exc:
+        session.rollback()
+        if exc.errcode == api.OUT_OF_WINDOW:
+            reason = "已超过48小时客服消息时限"
+        else:
+            log.warning("WeChat customer-service send failed: %s", exc)
+            reason = f"微信接口错误 {exc.errcode}" if exc.errcode else "微信接口不可用"
+        _record_undeliverable(session, openid, text, reason, conversation_id)
+        return False
+    return True
+
+
+# ---------------------------------------------------------------- answering
+
+def _resolve_choice(session: Session, conversation: Conversation, text: str) -> str:
+    """A bare number picks a button of the assistant's latest answer (buttons are shown numbered)."""
+    if not text.isdigit():
+        return text
+    latest = session.scalar(select(TranscriptEntry.seq).where(TranscriptEntry.conversation_id == conversation.id,
+                                                              TranscriptEntry.author == "resident")
+                            .order_by(TranscriptEntry.seq.desc()).limit(1))
+    if latest is None:
+        return text
+    buttons = [b for entry in session.scalars(select(TranscriptEntry).where(
+        TranscriptEntry.conversation_id == conversation.id, TranscriptEntry.reply_to_seq == latest)
+        .order_by(TranscriptEntry.seq)) for b in (entry.buttons or [])]
+    number = int(text)
+    if 1 <= number <= len(buttons) and buttons[number - 1].get("payload"):
+        return buttons[number - 1]["payload"]
+    return text
+
+
+def answer_text(session: Session, openid: str, text: str, client_msg_id: str) -> tuple[str | None, str]:
+    """The resident's text through the gateway; returns (reply text or None, conversation id)."""
+    conversation, _ = gateway.open_conversation(session, "wechat", openid)
+    text = (text or "").strip()
+    if not text:
+        return EMPTY_TEXT, conversation.id
+    text = _resolve_choice(session, conversation, text)
+    session.commit()
+    try:
+        result = gateway.receive_resident_message(session, conversation, text, client_msg_id)
+    except DomainError as exc:  # e.g. too long
+        session.rollback()
+        return exc.as_dict()["error"]["message"], conversation.id
+    replies = [{"text": r.text, "buttons": r.buttons} for r in result["replies"]]
+    if replies:
+        return render(replies), conversation.id
+    if result["conversation"].state == "queued":
+        return QUEUED_TEXT, conversation.id
+    return None, conversation.id  # with an agent: the agent answers
+
+
+def answer(session: Session, inbound: Inbound) -> tuple[str | None, str | None]:
+    """What the resident should be told for one delivery: (text or None for `success`, conversation id)."""
+    openid = inbound.from_user
+    if inbound.msg_type == "event":
+        if inbound.event == "unsubscribe":
+            touch(session, openid, subscribed=False)
+            return None, None
+        touch(session, openid)
+        if inbound.event == "subscribe":
+            return WELCOME_TEXT, None
+        return None, None  # menu clicks, location reports, scans…: nothing to say
+    touch(session, openid)
+    client_msg_id = f"wechat:{inbound.msg_id or inbound.create_time}"
+    if inbound.msg_type == "text":
+        return answer_text(session, openid, inbound.fields.get("Content", ""), client_msg_id)
+    if inbound.msg_type == "voice":
+        recognised = inbound.fields.get("Recognition", "").strip()
+        if not recognised:
+            return VOICE_UNRECOGNISED_TEXT, None
+        return answer_text(session, openid, recognised, client_msg_id)
+    return UNSUPPORTED_TEXT, None

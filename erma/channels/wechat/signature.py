@@ -1,0 +1,16 @@
+"""The Official Account callback signature: sha1 of token, timestamp and nonce sorted and joined."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+
+def signature(token: str, timestamp: str, nonce: str) -> str:
+    return hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()
+
+
+def check(token: str, signature_value: str | None, timestamp: str | None, nonce: str | None) -> bool:
+    """False without a configured token or any of the three values; compared in constant time."""
+    if not token or not signature_value or timestamp is None or nonce is None:
+        return False
+    return hmac.compare_digest(signature(token, timestamp, nonce), signature_value.lower())
