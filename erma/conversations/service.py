@@ -119,6 +119,13 @@ def _append(session: Session, conversation_id: str, author: str, text: str, *, n
     return entry, row[1]
 
 
+def add_system_note(session: Session, conversation_id: str, text: str, meta: dict | None = None,
+                    now: dt.datetime | None = None) -> TranscriptEntry | None:
+    """A system entry in the transcript (e.g. a push that could not be delivered), for agents."""
+    entry, _ = _append(session, conversation_id, "system", text, now=now or utcnow(), meta=meta)
+    return entry
+
+
 def _change_owner(session: Session, conversation_id: str, from_state: str, to_state: str, text: str, *,
                   actor: str, now: dt.datetime, staff_id: int | None = None, condition=None,
                   extra: dict | None = None, **values) -> bool:

@@ -123,8 +123,8 @@ def _record_undeliverable(session: Session, openid: str, text: str, reason: str,
     if conversation_id is None:
         log.warning("WeChat push undeliverable (%s) and no conversation to record it in", reason)
         return
-    gateway._append(session, conversation_id, "system", f"未能通过微信送达居民（{reason}），请改用电话等方式联系：{text}",
-                    now=utcnow(), meta={"kind": "push_undeliverable", "channel": "wechat", "reason": reason})
+    gateway.add_system_note(session, conversation_id, f"未能通过微信送达居民（{reason}），请改用电话等方式联系：{text}",
+                            meta={"kind": "push_undeliverable", "channel": "wechat", "reason": reason})
     session.commit()
 
 
