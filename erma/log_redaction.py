@@ -16,10 +16,13 @@ _PHONE_RE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?(1[3-9]\d{9})(?!\d)")
 
 # Status lookups carry the last four digits in the query string; access logs must not keep them.
 _LAST4_RE = re.compile(r"(last4=)[0-9Xx]{1,4}")
+# Credentials travel in query strings (Rasa's ?token=, WeChat's access_token= and secret=).
+_SECRET_RE = re.compile(r"((?:token|access_token|secret)=)[^&\s\"']+")
 
 
 def redact(text: str) -> str:
     text = _LAST4_RE.sub(r"\1****", text)
+    text = _SECRET_RE.sub(r"\1***", text)
     text = _ID_RE.sub(lambda m: mask_id_number(m.group(1)), text)
     return _PHONE_RE.sub(lambda m: mask_phone(m.group(1)), text)
 
@@ -31,6 +34,13 @@ class RedactingFilter(logging.Filter):
         if redacted != message:
             record.msg, record.args = redacted, None
         return True
+
+
+def protect_http_client_logs() -> None:
+    """httpx logs every request URL at INFO: keep credentials and personal data out of it."""
+    lg = logging.getLogger("httpx")
+    if not any(isinstance(f, RedactingFilter) for f in lg.filters):
+        lg.addFilter(RedactingFilter())
 
 
 def install(logger: logging.Logger | None = None) -> None:

@@ -7,31 +7,15 @@ text never contains the URL (the token is in its query string).
 """
 from __future__ import annotations
 
-import logging
 import os
-import re
 
 import httpx
 
+from erma import log_redaction
 from erma.settings import get_settings
 
 DEFAULT_TIMEOUT_SECONDS = 15.0
-_TOKEN_RE = re.compile(r"(token=)[^&\s\"']+")
-
-
-class _TokenFilter(logging.Filter):
-    """httpx logs request URLs at INFO: keep the Rasa token out of them."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "token=" in message:
-            record.msg, record.args = _TOKEN_RE.sub(r"\1***", message), None
-        return True
-
-
-_httpx_logger = logging.getLogger("httpx")
-if not any(isinstance(f, _TokenFilter) for f in _httpx_logger.filters):
-    _httpx_logger.addFilter(_TokenFilter())
+log_redaction.protect_http_client_logs()
 
 
 class RasaUnavailable(Exception):

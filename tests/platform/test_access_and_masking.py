@@ -93,3 +93,14 @@ def test_access_log_lines_lose_the_status_digits():
 
     line = '127.0.0.1 - "GET /api/v1/cases/EM-20261126-0001/status?last4=0027 HTTP/1.1" 404'
     assert "0027" not in redact(line) and "last4=****" in redact(line)
+
+
+def test_credentials_in_request_urls_are_masked_in_logs():
+    from erma.log_redaction import redact
+
+    line = ("HTTP Request: GET https://api.weixin.qq.com/cgi-bin/token?grant_type=client_credential"
+            "&appid=wx1&secret=s3cr3t and POST http://rasa/webhooks/rest/webhook?token=abc123 "
+            "custom/send?access_token=AT_456")
+    out = redact(line)
+    assert "s3cr3t" not in out and "abc123" not in out and "AT_456" not in out
+    assert "secret=***" in out and "token=***" in out and "access_token=***" in out

@@ -9,14 +9,13 @@ strings, so neither ever goes into an exception text or a log line.
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import re
 
 import httpx
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from erma import log_redaction
 from erma.channels.wechat.models import WechatAccessToken
 from erma.db import as_utc, utcnow
 from erma.settings import get_settings
@@ -25,20 +24,7 @@ TOKEN_INVALID = {40001, 40014, 42001}  # invalid credential / invalid token / to
 OUT_OF_WINDOW = 45015  # the resident has not interacted within the customer-service window
 REFRESH_MARGIN = dt.timedelta(minutes=5)
 TIMEOUT = httpx.Timeout(5.0, connect=3.0)
-_SECRET_RE = re.compile(r"((?:access_token|secret)=)[^&\s\"']+")
-
-
-class _SecretFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "secret=" in message or "access_token=" in message:
-            record.msg, record.args = _SECRET_RE.sub(r"\1***", message), None
-        return True
-
-
-_httpx_logger = logging.getLogger("httpx")
-if not any(isinstance(f, _SecretFilter) for f in _httpx_logger.filters):
-    _httpx_logger.addFilter(_SecretFilter())
+log_redaction.protect_http_client_logs()
 
 
 class WechatApiError(Exception):
