@@ -41,14 +41,13 @@ def request_handoff(session: Session, conversation_id: str, channel: str, reason
         session.flush()
     if session.scalar(select(Conversation.id).where(Conversation.id == conversation_id)) is not None:
         queue_in_transaction(session, conversation_id, reason, town_code=town_code, now=now)
-    if commit:
-        session.commit()
     ahead = session.scalar(select(func.count(HandoffRequest.id)).where(
         HandoffRequest.state == "queued", HandoffRequest.id < open_request.id)) or 0
+    state = open_request.state
     if commit:
         session.commit()
     if in_office_hours(now):
         message = f"已为您转接人工客服，前面还有{ahead}位，请稍等，代办员会尽快回复您。"
     else:
         message = f"已为您登记转人工。现在是下班时间，代办员上班后（{OFFICE_HOURS_TEXT}）会第一时间回复您。"
-    return {"state": open_request.state, "queue_position": ahead + 1, "message": message}
+    return {"state": state, "queue_position": ahead + 1, "message": message}

@@ -17,8 +17,9 @@ def _move(client, headers, case_no, to, note=None):
     return client.post(f"/api/v1/cases/{case_no}/transitions", json={"to": to, "note": note}, headers=headers)
 
 
-def test_full_path_to_followed_up(client, login, open_case, db):
-    """received → town_review → approved → at_department → completed → delivered → rated → followed_up."""
+def test_full_path_to_rated(client, login, open_case, db):
+    """received → town_review → approved → at_department → completed → delivered → rated
+    (rated → followed_up runs through the duty lead's task: test_status_and_ratings.py)."""
     no = open_case()["case_no"]
     reviewer, agent, lead = login("reviewer-chibusu"), login("agent-chibusu-1"), login("lead-1")
     assert client.post(f"/api/v1/cases/{no}/review", json={"decision": "approve"}, headers=reviewer).json()["stage"] == "approved"
