@@ -1,0 +1,61 @@
+"""Browser tests: headless Debian Chromium driven by Playwright against a running platform.
+
+`scripts/test.sh` starts the platform (with its outbox worker), the action server and Rasa, and sets
+ERMA_PLATFORM_URL; screenshots go to test-artifacts/screenshots/ (kept as CI artifacts).
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+PLATFORM = os.environ.get("ERMA_PLATFORM_URL", "http://127.0.0.1:8000")
+SERVICE = {"Authorization": f"Bearer {os.environ.get('ERMA_SERVICE_TOKEN', 'dev-service-token')}"}
+DEMO_PASSWORD = "erma-demo-2026"
+SHOTS = pathlib.Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+PHONE = {"width": 360, "height": 740}
+DESKTOP = {"width": 1280, "height": 860}
+# Without the background-networking flags Chromium keeps dialing Google on this closed network.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+                 "--disable-background-networking", "--disable-component-update"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Browser:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def new_page(browser: Browser, viewport: dict = PHONE) -> Page:
+    context = browser.new_context(viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai",
+                                  device_scale_factor=1)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    return page
+
+
+@pytest.fixture
+def phone_page(browser: Browser) -> Page:
+    page = new_page(browser, PHONE)
+    yield page
+    page.context.close()
+
+
+def screenshot(page: Page, name: str) -> pathlib.Path:
+    """Saves a full-page PNG under test-artifacts/screenshots/ and returns its path."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def staff_token(username: str) -> str:
+    r = httpx.post(f"{PLATFORM}/api/v1/auth/login", json={"username": username, "password": DEMO_PASSWORD},
+                   timeout=10)
+    r.raise_for_status()
+    return r.json()["access_token"]
