@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     wechat_token: str = ""
     wechat_app_id: str = ""
     wechat_app_secret: str = ""
+    # Safe mode (安全模式/兼容模式): the 43-character EncodingAESKey; empty = plaintext mode only.
+    wechat_encoding_aes_key: str = ""
     wechat_api_base: str = "https://api.weixin.qq.com"
     # WeChat drops the connection after 5 s; slower assistant answers go out by the customer-service API.
     wechat_reply_timeout_seconds: float = 4.0

@@ -9,6 +9,8 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 MAX_BODY_BYTES = 64 * 1024
+# WeChat cuts text messages at 2048 bytes (UTF-8: about 680 Chinese characters); stay under it.
+MAX_TEXT_BYTES = 2000
 
 
 class BadMessage(Exception):
@@ -39,7 +41,7 @@ class Inbound:
         return f"event:{self.from_user}:{self.create_time}"
 
 
-def parse(body: bytes) -> Inbound:
+def _fields(body: bytes) -> dict[str, str]:
     if len(body) > MAX_BODY_BYTES:
         raise BadMessage("too large")
     try:
@@ -48,7 +50,19 @@ def parse(body: bytes) -> Inbound:
         raise BadMessage(type(exc).__name__) from None
     if root.tag != "xml":
         raise BadMessage("not a WeChat message")
-    fields = {child.tag: (child.text or "").strip() for child in root if len(child) == 0}
+    return {child.tag: (child.text or "").strip() for child in root if len(child) == 0}
+
+
+def encrypted_part(body: bytes) -> str:
+    """The `Encrypt` element of a safe-mode delivery (the rest of the outer XML is not trusted)."""
+    encrypted = _fields(body).get("Encrypt")
+    if not encrypted:
+        raise BadMessage("missing Encrypt")
+    return encrypted
+
+
+def parse(body: bytes) -> Inbound:
+    fields = _fields(body)
     for required in ("ToUserName", "FromUserName", "CreateTime", "MsgType"):
         if not fields.get(required):
             raise BadMessage(f"missing {required}")
@@ -85,3 +99,26 @@ def render(replies: list[dict]) -> str:
     if number:
         parts.append("（回复数字即可选择）")
     return "\n\n".join(parts)
+
+
+def split_text(text: str, limit: int = MAX_TEXT_BYTES) -> list[str]:
+    """Pieces of at most `limit` UTF-8 bytes, cut at line ends where possible, so a long
+    materials list arrives whole in several messages instead of cut off by WeChat."""
+    pieces, current = [], ""
+    for line in text.splitlines(keepends=True):
+        while len(line.encode()) > limit:  # one very long line: cut it by characters
+            head = line
+            while len(head.encode()) > limit:
+                head = head[: max(1, len(head) * limit // len(head.encode()) - 1)]
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(head)
+            line = line[len(head):]
+        if len((current + line).encode()) > limit:
+            pieces.append(current)
+            current = ""
+        current += line
+    if current:
+        pieces.append(current)
+    return [p.strip("\n") for p in pieces if p.strip()]

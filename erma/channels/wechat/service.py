@@ -34,6 +34,7 @@ VOICE_UNRECOGNISED_TEXT = "抱歉，这条语音没能识别出文字。请您�
 UNSUPPORTED_TEXT = "抱歉，目前只能处理文字和语音消息，暂时看不了图片、位置、文件等内容。请用文字描述您想办理的事情，或回复“转人工”。"
 QUEUED_TEXT = "您的消息已收到，正在为您转接工作人员，请稍候。"
 EMPTY_TEXT = "请用文字告诉我您想办理的事情，或回复“转人工”。"
+STALE_CLAIM_SECONDS = 4
 
 
 # ---------------------------------------------------------------- de-duplication
@@ -48,6 +49,17 @@ def claim(session: Session, inbound: Inbound) -> WechatInbound | None:
         return None
     except IntegrityError:
         session.rollback()
+    # A claim still `processing` long after the waiting request would have answered or deferred it
+    # belongs to a process that died: this retry takes the message over instead of losing it.
+    stale_before = now - dt.timedelta(seconds=get_settings().wechat_reply_timeout_seconds + STALE_CLAIM_SECONDS)
+    taken_over = session.execute(update(WechatInbound).where(WechatInbound.dedupe_key == inbound.dedupe_key,
+                                                             WechatInbound.state == "processing",
+                                                             WechatInbound.updated_at < stale_before)
+                                 .values(updated_at=now).execution_options(synchronize_session=False)).rowcount
+    if taken_over == 1:
+        session.commit()
+        log.warning("WeChat delivery %s: an abandoned claim was taken over by a retry", inbound.dedupe_key)
+        return None
     earlier = session.scalar(select(WechatInbound).where(WechatInbound.dedupe_key == inbound.dedupe_key)
                              .execution_options(populate_existing=True))
     session.commit()

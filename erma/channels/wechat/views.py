@@ -1,4 +1,4 @@
-"""HTTP for the WeChat Official Account callback (plaintext mode), `/channels/wechat`.
+"""HTTP for the WeChat Official Account callback, `/channels/wechat` (plaintext, compatible or safe mode).
 
 Every request, GET or POST, must carry a valid signature (token `WECHAT_TOKEN`); anything else is
 403 and nothing is processed. A POST is answered within WeChat's 5 seconds: the passive reply
@@ -16,7 +16,8 @@ from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from erma.channels.wechat import service, signature
-from erma.channels.wechat.messages import BadMessage, Inbound, parse, text_reply
+from erma.channels.wechat.crypto import CryptoError, MessageCrypto
+from erma.channels.wechat.messages import BadMessage, Inbound, encrypted_part, parse, split_text, text_reply
 from erma.db import get_sessionmaker
 from erma.settings import get_settings
 
@@ -56,6 +57,15 @@ def _process(inbound: Inbound) -> str | None:
             log.exception("WeChat message processing failed")
             service.release(session, inbound.dedupe_key)
             raise
+        pieces = split_text(text) if text else []
+        if len(pieces) > 1:
+            # Too long for one message: all of it goes by the customer-service API, in order
+            # (a passive first piece could arrive after the pushed rest).
+            service.finish(session, inbound.dedupe_key, "replied", "", conversation_id)
+            for piece in pieces:
+                if not service.push_text(session, inbound.from_user, piece, conversation_id):
+                    break
+            return None
         if service.finish(session, inbound.dedupe_key, "replied", text, conversation_id):
             return text
         if text:  # the request gave up waiting: this answer goes by the customer-service API
@@ -74,14 +84,33 @@ async def receive(request: Request, signature_value: str | None = Query(default=
                   timestamp: str | None = None, nonce: str | None = None) -> Response:
     if not _verified(signature_value, timestamp, nonce):
         return _forbidden()
-    if request.query_params.get("encrypt_type", "raw") != "raw":
-        log.warning("WeChat safe-mode (encrypted) message refused: only plaintext mode is configured")
-        return SUCCESS
+    body = await request.body()
+    sealer = None
+    if request.query_params.get("encrypt_type", "raw") == "aes":
+        settings = get_settings()
+        if not settings.wechat_encoding_aes_key:
+            log.warning("WeChat safe-mode message refused: WECHAT_ENCODING_AES_KEY is not configured")
+            return _forbidden()
+        try:
+            sealer = MessageCrypto(settings.wechat_token, settings.wechat_encoding_aes_key, settings.wechat_app_id)
+            encrypted = encrypted_part(body)
+            if not sealer.check(request.query_params.get("msg_signature"), timestamp, nonce, encrypted):
+                return _forbidden()
+            body = sealer.decrypt(encrypted)
+        except BadMessage:
+            return PlainTextResponse("bad request", status_code=400)
+        except CryptoError as exc:
+            log.warning("WeChat safe-mode message refused: %s", exc)
+            return _forbidden()
     try:
-        inbound = parse(await request.body())
+        inbound = parse(body)
     except BadMessage:
         return PlainTextResponse("bad request", status_code=400)
-    return await run_in_threadpool(_handle, inbound)
+    response = await run_in_threadpool(_handle, inbound)
+    if sealer is not None and response.media_type == "application/xml":
+        # Safe mode: the passive reply goes back encrypted, signed with the request's nonce.
+        response = Response(sealer.wrap_reply(response.body.decode(), nonce or ""), media_type="application/xml")
+    return response
 
 
 def _handle(inbound: Inbound) -> Response:
