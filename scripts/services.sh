@@ -8,6 +8,8 @@ ACTIONS_PORT=${ACTIONS_PORT:-5055}
 PIDS=()
 
 start_platform() {
+  # The gateway forwards residents' messages to this Rasa (RASA_URL in erma/settings.py).
+  export RASA_URL="http://127.0.0.1:$RASA_PORT"
   .venv/bin/python -m erma serve --port "$ERMA_PORT" >"$LOG_DIR/platform.log" 2>&1 & PIDS+=($!)
   .venv/bin/python -m erma worker >"$LOG_DIR/worker.log" 2>&1 & PIDS+=($!)
 }

@@ -48,5 +48,9 @@ if [ "$what" = all ] || [ "$what" = rasa ]; then
   echo "==> End-to-end: REST webhook → Rasa → actions → platform"
   ERMA_PLATFORM_URL="http://127.0.0.1:$ERMA_PORT" RASA_URL="http://127.0.0.1:$RASA_PORT" \
     .venv/bin/python -m pytest tests/e2e -q -p no:cacheprovider
+  echo "==> Browser tests: headless Chromium at 360 px and desktop width (screenshots in test-artifacts/screenshots)"
+  rm -rf test-artifacts/screenshots
+  ERMA_PLATFORM_URL="http://127.0.0.1:$ERMA_PORT" RASA_URL="http://127.0.0.1:$RASA_PORT" \
+    .venv/bin/python -m pytest tests/browser -q -p no:cacheprovider
 fi
 echo "==> All tests passed"
