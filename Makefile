@@ -8,21 +8,24 @@ RASA_VENV := .venv-rasa
 PY := $(VENV)/bin/python
 RASA := $(RASA_VENV)/bin/rasa
 
-.PHONY: run test setup setup-platform setup-rasa setup-browser db train test-platform test-platform-sqlite test-platform-postgres test-rasa clean
+.PHONY: run test setup setup-platform setup-rasa setup-system setup-system-test db train test-platform test-platform-sqlite test-platform-postgres test-rasa clean
 
 run: setup db train
 	@scripts/run.sh
 
-test: setup setup-browser
+test: setup setup-system-test
 	@scripts/test.sh
 
-setup: setup-platform setup-rasa
+setup: setup-platform setup-rasa setup-system
 
 setup-platform: $(VENV)/.installed
 setup-rasa: $(RASA_VENV)/.installed
 
-setup-browser:
-	@scripts/setup_browser.sh
+setup-system:
+	@scripts/setup_system.sh
+
+setup-system-test:
+	@scripts/setup_system.sh --test
 
 $(VENV)/.installed: requirements/platform.lock
 	@echo "==> Creating the platform environment ($(VENV)) with $$(scripts/find_python311.sh)"
