@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     # Status lookups: failures allowed per case number in the window before answers slow down.
     status_max_failures: int = 5
     status_failure_window_seconds: int = 900
+    # Chinese font embedded in printable PDFs (一表一书); TTC files need the face index.
+    # If unusable, fontconfig (`fc-match :lang=zh-cn`) is asked; without any, PDFs answer 503.
+    erma_pdf_font: str = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+    erma_pdf_font_index: int = 0
     rasa_url: str = "http://127.0.0.1:5005"
     # WeChat Official Account (公众号) channel at /channels/wechat. Without a token every request is refused.
     wechat_token: str = ""
