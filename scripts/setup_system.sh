@@ -5,7 +5,7 @@
 #   never downloads a browser of its own), poppler-utils and tesseract-ocr to check rendered PDFs.
 set -euo pipefail
 need=()
-fc-list :lang=zh 2>/dev/null | grep -q . || need+=(fonts-wqy-microhei)
+[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)  # ERMA_PDF_FONT's default
 if [ "${1:-}" = --test ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
   command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
