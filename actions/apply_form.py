@@ -4,7 +4,8 @@ Each ``validate_<slot>`` sends the answer to ``POST /api/v1/validation`` (or the
 keeps the platform's normalised value. A wrong answer is asked again with the platform's own
 Chinese re-ask text (``action_ask_<slot>`` shows ``reask_message`` while ``retry_slot`` names
 the slot). The second wrong answer for the same slot ends the form and sets ``form_abandoned``;
-a rule then offers a person (``action_offer_handoff``).
+a rule then hands the conversation to a person (``action_handoff``, reason ``form_abandoned``),
+keeping everything already filled in.
 
 If the platform cannot be reached, the answer being given is not kept (it is unchecked) and
 the resident is told; everything already filled stays.
@@ -16,7 +17,7 @@ from abc import ABC, abstractmethod
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -58,7 +59,7 @@ class ValidateApplyForm(FormValidationAction):
         if tracker.get_slot("retry_slot") == slot:
             tries = int(tracker.get_slot("retry_count") or 0) + 1
         if tries >= MAX_TRIES:
-            # Second wrong answer: say what was wrong, end the form, and let a rule offer a person.
+            # Second wrong answer: say what was wrong, end the form, and let a rule call a person.
             dispatcher.utter_message(text=message)
             return {slot: None, "form_abandoned": True, "requested_slot": None,
                     **{s: None for s in RETRY_SLOTS}}
@@ -353,17 +354,3 @@ class ActionAskMaterialsHave(Action):
             dispatcher.utter_message(text=ask)
         return []
 
-
-class ActionOfferHandoff(Action):
-    """After two wrong answers for the same question: offer a person (or another try)."""
-
-    def name(self) -> Text:
-        return "action_offer_handoff"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[EventType]:
-        dispatcher.utter_message(
-            text="这一项试了两次还没填对。要不要请工作人员来帮您？您已经填好的信息都还在。",
-            buttons=[{"title": "好，转人工", "payload": "/affirm"},
-                     {"title": "不用，我再试试", "payload": "/deny"}])
-        return [SlotSet("form_abandoned", None)] + [SlotSet(s, None) for s in RETRY_SLOTS]

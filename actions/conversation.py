@@ -15,8 +15,6 @@ INTERRUPTION_INTENTS = frozenset({
     "EXTERNAL_ask_rating",
 })
 
-_IGNORED_ACTIONS = {"action_listen", "action_extract_slots", "action_session_start", None}
-
 
 def latest_text(tracker: Tracker) -> str:
     return (tracker.latest_message or {}).get("text") or ""
@@ -56,24 +54,3 @@ def user_turns(tracker: Tracker) -> int:
     """How many messages the resident has sent in this conversation so far."""
     return sum(1 for e in tracker.events if e.get("event") == "user")
 
-
-def previous_bot_action(tracker: Tracker) -> Optional[str]:
-    """The last action the assistant ran before the resident's latest message."""
-    seen_user = False
-    for event in reversed(tracker.events):
-        kind = event.get("event")
-        if kind == "user":
-            if seen_user:
-                return None
-            seen_user = True
-        elif kind == "action" and seen_user and event.get("name") not in _IGNORED_ACTIONS:
-            return event.get("name")
-    return None
-
-
-def previous_user_intent(tracker: Tracker) -> Optional[str]:
-    """The intent of the resident's message before the latest one."""
-    users = [e for e in tracker.events if e.get("event") == "user"]
-    if len(users) < 2:
-        return None
-    return ((users[-2].get("parse_data") or {}).get("intent") or {}).get("name")

@@ -24,7 +24,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import messages, platform_client
-from actions.apply_form import ActionAskIdNumber, ActionAskServiceCode, ActionOfferHandoff, ValidateApplyForm
+from actions.apply_form import ActionAskIdNumber, ActionAskServiceCode, ValidateApplyForm
 from actions.apply_submit import ActionCorrectField, ActionReviewApplication, ActionSubmitCase, idempotency_key
 from actions.handoff import NO_CONNECTION, ActionHandoff
 from actions.platform_client import PlatformClient, PlatformError, PlatformUnavailable
@@ -86,6 +86,7 @@ class FakePlatform:
         self.search_answer: Optional[Dict[str, Any]] = None  # None: search CATALOG by words
         self.cases: Dict[str, Dict[str, Any]] = {}  # Idempotency-Key → case
         self.validation_answers: Dict[str, Dict[str, Any]] = {}
+        self.handoff_message = "已为您转接人工客服，前面还有0位，请稍等。"
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -209,7 +210,7 @@ class FakePlatform:
         return web.json_response({"level": 5, "level_text": level, "follow_up": level in ("不满意", "非常不满意")})
 
     async def handoff(self, request, body):
-        return web.json_response({"state": "queued", "message": "已为您转接人工客服，前面还有0位，请稍等。"})
+        return web.json_response({"state": "queued", "message": self.handoff_message})
 
     async def intake_points(self, request, body):
         return web.json_response({
@@ -515,16 +516,25 @@ async def test_invalid_id_is_asked_again_in_the_platform_words(platform):
 
 
 @pytest.mark.asyncio
-async def test_second_invalid_id_ends_the_form_and_a_person_is_offered(platform):
+async def test_second_invalid_id_ends_the_form_and_queues_for_a_person(platform):
+    filled = {k: FILLED[k] for k in ("service_code", "service_name", "applicant_name")}
     tracker = form_tracker("id_number", "513223194403150028",
-                           slots={"retry_slot": "id_number", "retry_count": 1.0})
+                           slots={**filled, "retry_slot": "id_number", "retry_count": 1.0})
     msgs, events = await run(ValidateApplyForm(), tracker)
     slots = slot_events(events)
     assert slots["form_abandoned"] is True and slots["requested_slot"] is None and slots["id_number"] is None
+    assert not set(filled) & set(slots)  # nothing already filled in is touched
     assert "身份证号码最后一位对不上" in texts(msgs)
-    offer, offer_events = await run(ActionOfferHandoff(), make_tracker())
-    assert [b["payload"] for b in offer[0]["buttons"]] == ["/affirm", "/deny"]
-    assert slot_events(offer_events)["form_abandoned"] is None
+    # The rule runs action_handoff next, with the slots as the form left them.
+    handoff_msgs, handoff_events = await run(ActionHandoff(), make_tracker(
+        "513223194403150028", slots={**filled, **slots}))
+    assert platform.requests[-1]["route"] == "handoffs"
+    assert platform.requests[-1]["body"]["reason"] == "form_abandoned"
+    assert "填好的信息都还在" in texts(handoff_msgs) and "工作人员会接着帮您办" in texts(handoff_msgs)
+    assert "前面还有0位" in texts(handoff_msgs)  # the platform's wait text
+    assert not handoff_msgs[0].get("buttons")  # queued straight away, not offered
+    # The flag is cleared so "我要办" after the agent hands back resumes the form.
+    assert len(handoff_events) == 1 and slot_events(handoff_events) == {"form_abandoned": None}
 
 
 @pytest.mark.asyncio
@@ -724,13 +734,53 @@ async def test_status_outage(platform_down):
 
 @pytest.mark.asyncio
 async def test_handoff_calls_the_platform_and_does_not_pause(platform):
-    events_before = [{"event": "action", "name": "action_offer_handoff"},
-                     {"event": "user", "text": "好", "parse_data": {"intent": {"name": "affirm"}}}]
-    msgs, events = await run(ActionHandoff(), make_tracker("好", "affirm", events=events_before))
+    msgs, events = await run(ActionHandoff(), make_tracker("转人工", "request_human"))
     assert "工作人员" in msgs[0]["text"] and "前面还有0位" in msgs[0]["text"]
     assert platform.requests[-1]["body"] == {"conversation_id": "conv-1", "channel": "web_chat",
-                                             "reason": "form_abandoned"}
-    assert events == []  # no ConversationPaused: the platform gateway owns the state
+                                             "reason": "requested"}
+    # No ConversationPaused: the platform gateway owns the state. (Clearing form_abandoned, which
+    # is not set here, changes nothing.)
+    assert [e["event"] for e in events] == ["slot"] and slot_events(events) == {"form_abandoned": None}
+
+
+def fallback_twice() -> List[Dict[str, Any]]:
+    """Two messages in a row the assistant did not understand; utter_default answered the first."""
+    first = {"text": "呃呃呃", "intent": {"name": "nlu_fallback"}, "entities": []}
+    second = {"text": "？？", "intent": {"name": "nlu_fallback"}, "entities": []}
+    return [{"event": "user", "text": "呃呃呃", "parse_data": first},
+            {"event": "action", "name": "utter_default"},
+            {"event": "action", "name": "action_listen"},
+            {"event": "user", "text": "？？", "parse_data": second}]
+
+
+@pytest.mark.asyncio
+async def test_second_message_not_understood_queues_for_a_person(platform):
+    platform_message = "已为您登记转人工。现在是下班时间，代办员上班后（工作日 9:00–12:00、14:00–17:30）会第一时间回复您。"
+    platform.handoff_message = platform_message
+    msgs, events = await run(ActionHandoff(), make_tracker("？？", "nlu_fallback", events=fallback_twice()))
+    assert platform.requests[-1]["body"]["reason"] == "fallback"
+    assert len(msgs) == 1 and msgs[0]["text"].startswith("不好意思，我还是没听明白。我请工作人员来帮您。")
+    assert msgs[0]["text"].endswith(platform_message)  # the office hours, as the platform worded them
+    assert [e["event"] for e in events] == ["slot"]  # not paused
+
+
+@pytest.mark.asyncio
+async def test_asking_for_a_person_after_a_misunderstanding_is_a_request(platform):
+    first = {"text": "呃呃呃", "intent": {"name": "nlu_fallback"}, "entities": []}
+    latest = {"text": "转人工", "intent": {"name": "request_human"}, "entities": []}
+    events = [{"event": "user", "text": "呃呃呃", "parse_data": first}, {"event": "action", "name": "utter_default"},
+              {"event": "user", "text": "转人工", "parse_data": latest}]
+    await run(ActionHandoff(), make_tracker("转人工", "request_human", events=events))
+    assert platform.requests[-1]["body"]["reason"] == "requested"
+
+
+@pytest.mark.asyncio
+async def test_automatic_handoffs_without_a_connection_still_explain(platform_down):
+    msgs, _ = await run(ActionHandoff(), make_tracker("？？", "nlu_fallback", events=fallback_twice()))
+    assert msgs[0]["text"] == "不好意思，我还是没听明白。" + NO_CONNECTION
+    msgs, events = await run(ActionHandoff(), make_tracker("5132231944", slots={"form_abandoned": True}))
+    assert msgs[0]["text"] == "这一项试了两次还没填对。您已经填好的信息都还在。" + NO_CONNECTION
+    assert slot_events(events)["form_abandoned"] is None  # the form stays resumable with "我要办"
 
 
 @pytest.mark.asyncio
