@@ -33,10 +33,19 @@ def parse_stage(value: str) -> Stage:
         raise ValidationFailed("stage_unknown", f"没有“{value}”这个办理阶段", field="to") from None
 
 
+# Stages whose note is required, and the message when it is missing (the note of 办结 is the result).
+NOTE_REQUIRED = {Stage.COMPLETED: "办结时请写明办理结果"}
+
+
 def transition(session: Session, case: Case, target: Stage, principal: Principal, note: str | None = None,
-               *, flow: bool = False, now: dt.datetime | None = None) -> CaseEvent:
+               *, flow: bool = False, now: dt.datetime | None = None, announce: bool = True,
+               notice: tuple[str, str] | None = None) -> CaseEvent:
     """Change the stage or raise: 409 for a move the lifecycle does not allow, 403 for a role
-    that may not make it. Does not commit: the caller's flow commits with its own records."""
+    that may not make it. Does not commit: the caller's flow commits with its own records.
+
+    The resident is told of the change by one push, queued in the same transaction: the flow's own
+    `notice` (kind, text) when it has a more specific one, else the stage wording; `announce=False`
+    when the flow itself answers the resident."""
     current = Stage(case.stage)
     roles = allowed_roles(current, target)
     if roles is None:
@@ -47,8 +56,8 @@ def transition(session: Session, case: Case, target: Stage, principal: Principal
         raise Conflict("transition_needs_flow", FLOW_ONLY[target], current=current.value, target=target.value)
     if principal.role not in roles:
         raise Forbidden("transition_forbidden", f"您的角色不能把办件变为“{STAGE_TEXT[target]}”")
-    if target == Stage.COMPLETED and not (note or "").strip():
-        raise ValidationFailed("result_required", "办结时请写明办理结果", field="note")
+    if target in NOTE_REQUIRED and not (note or "").strip():
+        raise ValidationFailed("result_required", NOTE_REQUIRED[target], field="note")
 
     now = now or utcnow()
     if current == Stage.RETURNED and target == Stage.TOWN_REVIEW:
@@ -61,11 +70,18 @@ def transition(session: Session, case: Case, target: Stage, principal: Principal
     session.add(event)
     case.stage = target.value
     case.stage_changed_at = now
+    if announce:
+        from erma.pushes.service import announce_stage_change  # pushes read cases; imported late
+
+        announce_stage_change(session, case, event, principal, notice, now)
     return event
 
 
+VISIT_ROLES = frozenset({"agent", "admin"})
+
+
 def record_visit(session: Session, case: Case, principal: Principal, note: str | None) -> None:
-    if principal.role not in ("agent", "admin"):
+    if principal.role not in VISIT_ROLES:
         raise Forbidden("role_forbidden", "只有代办员可以登记群众跑动次数")
     case.visits += 1
     session.add(CaseEvent(case_id=case.id, kind="visit", actor=principal.actor, actor_role=principal.role,

@@ -264,6 +264,9 @@ def agent_reply(session: Session, conversation: Conversation, principal: Princip
     if entry is None:
         session.rollback()
         raise Conflict("not_your_conversation", "这个会话不在您这里，请先接入再回复")
+    from erma.pushes.service import relay_agent_reply  # pushes build on the gateway
+
+    relay_agent_reply(session, conversation, entry)  # WeChat: by the outbox, committed with the reply
     session.commit()
     return entry
 
@@ -335,11 +338,14 @@ def _duplicate(session: Session, conversation: Conversation, entry: TranscriptEn
 
 
 def receive_resident_message(session: Session, conversation: Conversation, text: str, client_msg_id: str | None,
-                             send: SendFn | None = None) -> dict:
+                             send: SendFn | None = None, display_text: str | None = None) -> dict:
     """Stores the resident's message once; in the bot state forwards it to Rasa and stores the replies.
 
+    `display_text` (a tapped quick-reply button's title): what the transcript shows, while `text`
+    (the button's payload) is what Rasa gets; the payload is kept in the entry's meta.
     Returns {"entry", "replies", "duplicate", "forwarded", "conversation"}."""
     text = _clean(text)
+    shown = _clean(display_text) if display_text is not None else text
     send = send or rasa_client.send_message
     if client_msg_id:
         existing = _by_client_msg_id(session, conversation.id, client_msg_id)
@@ -350,8 +356,8 @@ def receive_resident_message(session: Session, conversation: Conversation, text:
         if _current_state(session, conversation.id) == "closed":
             _change_owner(session, conversation.id, "closed", "bot", "居民又发来消息，会话重新打开，智能助手继续为您服务",
                           actor="resident", now=now)
-        entry, state = _append(session, conversation.id, "resident", text, now=now, client_msg_id=client_msg_id,
-                               last_resident_message_at=now)
+        entry, state = _append(session, conversation.id, "resident", shown, now=now, client_msg_id=client_msg_id,
+                               meta={"payload": text} if shown != text else None, last_resident_message_at=now)
         session.commit()
     except IntegrityError:  # the same client message id stored by a concurrent request
         session.rollback()

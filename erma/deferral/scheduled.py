@@ -11,6 +11,7 @@ from erma.deferral.models import Deferral
 from erma.followup.models import FollowUpTask
 from erma.notices.service import notify_resident, notify_staff
 from erma.places.models import Town
+from erma.pushes import templates
 from erma.staff.rota import duty_lead_on
 
 
@@ -23,7 +24,9 @@ def handle_reminder(session: Session, payload: dict, now: dt.datetime) -> None:
     missing = "、".join(deferral.missing_materials)
     deferral.reminded_at = now
     notify_resident(session, case, "deferral_reminder",
-                    f"提醒：容缺后补材料（{missing}）请在 {deferral.deadline.isoformat()} 前补齐。")
+                    templates.deferral_reminder(templates.case_words(session, case), deferral.missing_materials,
+                                                deferral.deadline),
+                    push_key=f"deferral_reminder:{deferral.id}", now=now)
     notify_staff(session, case.agent_id, case, "deferral_reminder",
                  f"{case.case_no} 容缺后补期限 {deferral.deadline.isoformat()}，{town.name}尚未补齐：{missing}")
     session.add(CaseEvent(case_id=case.id, kind="deferral", actor="system", actor_role="system",

@@ -17,16 +17,20 @@ from erma.db import utcnow
 from erma.deferral.models import Deferral, DeferralFormCounter
 from erma.deferral.rules import check_deferral_allowed, reminder_date, supplement_deadline
 from erma.errors import Conflict, Forbidden, NotFound
-from erma.notices.service import notify_resident
 from erma.outbox.service import enqueue
+from erma.pushes import templates
 from erma.places.models import Town
 from erma.settings import get_settings
 from erma.staff.auth import Principal
 
 
+# Who opens a deferral and records its supplement and reclaim: the agents who carry it, admins.
+DEFERRAL_ROLES = frozenset({"agent", "admin"})
+
+
 def open_deferral(session: Session, case: Case, principal: Principal, missing: list[str],
                   note: str | None = None, now: dt.datetime | None = None) -> Deferral:
-    if principal.role not in ("agent", "admin"):
+    if principal.role not in DEFERRAL_ROLES:
         raise Forbidden("role_forbidden", "只有代办员可以办理容缺受理")
     item = get_item(session, case.service_code)
     missing = [m.strip() for m in missing if m and m.strip()]
@@ -42,7 +46,8 @@ def open_deferral(session: Session, case: Case, principal: Principal, missing: l
     session.add(deferral)
     transition(session, case, Stage.DEFERRAL_ACCEPTED, principal,
                f"容缺受理：一表一书 {deferral.form_no}，暂缺 {'、'.join(missing)}，{deadline.isoformat()} 前补齐",
-               flow=True, now=now)
+               flow=True, now=now,
+               notice=("deferral_opened", templates.deferral_opened(templates.case_words(session, case), missing, deadline)))
     session.flush()
     days_before = get_settings().deferral_reminder_working_days
     enqueue(session, "deferral_reminder", f"deferral_reminder:{deferral.id}", {"deferral_id": deferral.id},
@@ -50,8 +55,6 @@ def open_deferral(session: Session, case: Case, principal: Principal, missing: l
     # Overdue the first moment after the deadline day ends.
     enqueue(session, "deferral_overdue", f"deferral_overdue:{deferral.id}", {"deferral_id": deferral.id},
             local_midnight_utc(deadline + dt.timedelta(days=1)))
-    notify_resident(session, case, "deferral_opened",
-                    f"您的办件已容缺受理，先行办理。请在 {deadline.isoformat()} 前补齐：{'、'.join(missing)}。")
     session.commit()
     return deferral
 
@@ -98,7 +101,7 @@ def record_reclaim(session: Session, case: Case, principal: Principal, note: str
 
 
 def _require_agent(principal: Principal) -> None:
-    if principal.role not in ("agent", "admin"):
+    if principal.role not in DEFERRAL_ROLES:
         raise Forbidden("role_forbidden", "只有代办员可以登记容缺补正和收回")
 
 

@@ -51,10 +51,11 @@ def rate_case(session: Session, case: Case, principal: Principal, level_raw, com
     now = now or utcnow()
     if case.stage == Stage.COMPLETED:
         # A resident rating the result has evidently received it.
-        transition(session, case, Stage.DELIVERED, Principal(role="system"), "群众已知晓办理结果", now=now)
+        transition(session, case, Stage.DELIVERED, Principal(role="system"), "群众已知晓办理结果", now=now,
+                   announce=False)  # the rating's own answer tells the resident
     session.add(Rating(case_id=case.id, level=level, comment=comment, channel=channel, at=now))
     transition(session, case, Stage.RATED, principal, f"好差评：{LEVELS[level]}" + (f"；{comment}" if comment else ""),
-               flow=True, now=now)
+               flow=True, now=now, announce=False)
     task = None
     if level in BAD_LEVELS:
         today = today_local(now)

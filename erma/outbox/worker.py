@@ -1,9 +1,18 @@
 """The background worker: claims due outbox messages and runs their handlers exactly once.
 
-Safe with several worker or platform processes: on PostgreSQL rows are claimed with
-SELECT … FOR UPDATE SKIP LOCKED; on SQLite (one writer at a time) each message is claimed by a
-conditional UPDATE that only one transaction can win. The handler's writes and the "done" mark
-commit together, so a crash leaves the message pending for a retry, never half done.
+Each message is claimed and processed in a transaction of its own, on both dialects:
+- PostgreSQL: `SELECT … FOR UPDATE SKIP LOCKED LIMIT 1`, so several workers (and platform
+  processes) never wait on each other and never take the same message;
+- SQLite (one writer at a time, BEGIN IMMEDIATE): a conditional `UPDATE … WHERE status = 'pending'`
+  that only one transaction can win.
+The handler's writes and the "done" mark commit together. A crash (even SIGKILL) in the middle
+rolls back that one message only, which stays pending; an external call whose answer never
+arrived (a WeChat send) is therefore made again, and one that was answered is never repeated.
+
+A kind may name a `prepare` step that runs before the claim with no transaction open (asking
+Rasa, whose actions call back into the platform), and an `on_failed` hook that records, in the
+transaction marking the message failed, what agents must know when the retries are exhausted.
+Messages sharing a `sequence_key` are taken one at a time in id order.
 """
 from __future__ import annotations
 
@@ -12,23 +21,26 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import and_, exists, func, not_, select, update
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from erma.db import utcnow
 from erma.deferral.scheduled import handle_overdue, handle_reminder
+from erma.outbox.kinds import MAX_ATTEMPTS, Kind
 from erma.outbox.models import OutboxMessage
+from erma.pushes.handlers import KINDS as PUSH_KINDS
 
 log = logging.getLogger("erma.worker")
 
-Handler = Callable[[Session, dict, dt.datetime], None]
-HANDLERS: dict[str, Handler] = {
-    "deferral_reminder": handle_reminder,
-    "deferral_overdue": handle_overdue,
+KINDS: dict[str, Kind] = {
+    "deferral_reminder": Kind(handle_reminder),
+    "deferral_overdue": Kind(handle_overdue),
+    **PUSH_KINDS,
 }
-MAX_ATTEMPTS = 8
+__all__ = ["KINDS", "MAX_ATTEMPTS", "run_forever", "run_once", "worker_id"]
+
+_NOT_PREPARED = object()
 
 
 def worker_id() -> str:
@@ -39,51 +51,111 @@ def _backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(3600, 15 * 2 ** attempts))
 
 
-def _process(session: Session, msg: OutboxMessage, now: dt.datetime) -> bool:
-    handler = HANDLERS.get(msg.kind)
+def _due(now: dt.datetime, horizon: int, only_id: int | None):
+    earlier = aliased(OutboxMessage)
+    blocked = exists().where(earlier.sequence_key == OutboxMessage.sequence_key, earlier.id < OutboxMessage.id,
+                             earlier.status.in_(("pending", "processing")))
+    query = select(OutboxMessage).where(OutboxMessage.status == "pending", OutboxMessage.due_at <= now,
+                                        OutboxMessage.id <= horizon,
+                                        not_(and_(OutboxMessage.sequence_key.is_not(None), blocked)))
+    if only_id is not None:
+        query = query.where(OutboxMessage.id == only_id)
+    return query.order_by(OutboxMessage.due_at, OutboxMessage.id).limit(1)
+
+
+def _claim(session: Session, me: str, now: dt.datetime, horizon: int, only_id: int | None = None) -> OutboxMessage | None:
+    """The next due message, claimed inside the session's (new) transaction; None when there is none."""
+    query = _due(now, horizon, only_id)
+    if session.get_bind().dialect.name == "postgresql":
+        msg = session.scalars(query.with_for_update(skip_locked=True, of=OutboxMessage)).first()
+    else:
+        msg = session.scalars(query).first()
+        if msg is not None:
+            # (the ORM's default synchronisation also sets msg.status, so the final mark is always written)
+            won = session.execute(update(OutboxMessage).where(OutboxMessage.id == msg.id,
+                                                              OutboxMessage.status == "pending")
+                                  .values(status="processing"))
+            if won.rowcount != 1:
+                return None
+    if msg is not None:
+        msg.claimed_by = me
+    return msg
+
+
+def _process(session: Session, msg: OutboxMessage, now: dt.datetime, prepared=_NOT_PREPARED) -> bool:
+    kind = KINDS.get(msg.kind)
     try:
         with session.begin_nested():
-            if handler is None:
+            if kind is None:
                 raise LookupError(f"no handler for {msg.kind}")
-            handler(session, msg.payload, now)
+            if prepared is _NOT_PREPARED:
+                kind.handle(session, msg.payload, now)
+            else:
+                kind.handle(session, msg.payload, now, prepared)
     except Exception as exc:  # noqa: BLE001 - any failure is retried later, never lost
         msg.attempts += 1
         msg.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-        msg.status = "failed" if msg.attempts >= MAX_ATTEMPTS else "pending"
         msg.due_at = now + _backoff(msg.attempts)
+        limit = kind.max_attempts if kind else MAX_ATTEMPTS
+        msg.status = "failed" if msg.attempts >= limit else "pending"
         log.warning("outbox %s (%s) failed, attempt %s: %s", msg.id, msg.kind, msg.attempts, msg.last_error)
+        if msg.status == "failed" and kind is not None and kind.on_failed is not None:
+            try:
+                with session.begin_nested():
+                    kind.on_failed(session, msg.payload, now, msg.last_error)
+            except Exception:  # noqa: BLE001 - the failed mark must still be written
+                log.exception("outbox %s (%s): recording the failure failed", msg.id, msg.kind)
         return False
     msg.status = "done"
     msg.done_at = now
     return True
 
 
+def _next(factory: sessionmaker[Session], me: str, now: dt.datetime, horizon: int) -> int | None:
+    """Claims and processes one message in its own transaction: 1 done, 0 not done, None nothing due."""
+    with factory() as session:
+        msg = _claim(session, me, now, horizon)
+        if msg is None:
+            session.rollback()
+            return None
+        kind = KINDS.get(msg.kind)
+        if kind is None or kind.prepare is None:
+            done = _process(session, msg, now)
+            session.commit()
+            return int(done)
+        # Let go of the claim while the slow call runs, then claim the same message again.
+        msg_id, payload = msg.id, dict(msg.payload)
+        session.rollback()
+        try:
+            prepared = kind.prepare(factory, payload, now)
+        except Exception as exc:  # noqa: BLE001 - the handler decides whether this is a failure
+            prepared = exc
+        msg = _claim(session, me, now, horizon, only_id=msg_id)
+        if msg is None:  # another worker finished it meanwhile
+            session.rollback()
+            return 0
+        done = _process(session, msg, now, prepared)
+        session.commit()
+        return int(done)
+
+
 def run_once(factory: sessionmaker[Session], me: str | None = None, now: dt.datetime | None = None,
              batch: int = 20) -> int:
-    """Process due messages once; returns how many were handled successfully."""
+    """Processes up to `batch` messages that were due when the pass began (messages the handlers
+    enqueue wait for the next pass); returns how many were handled successfully."""
     me = me or worker_id()
     now = now or utcnow()
-    due = (select(OutboxMessage).where(OutboxMessage.status == "pending", OutboxMessage.due_at <= now)
-           .order_by(OutboxMessage.due_at, OutboxMessage.id).limit(batch))
-    done = 0
     with factory() as session:
-        if session.get_bind().dialect.name == "postgresql":
-            with session.begin():
-                for msg in session.scalars(due.with_for_update(skip_locked=True)).all():
-                    msg.claimed_by = me
-                    done += _process(session, msg, now)
-            return done
-        ids = session.scalars(due.with_only_columns(OutboxMessage.id)).all()
+        horizon = session.scalar(select(func.max(OutboxMessage.id)))
         session.rollback()
-    for msg_id in ids:
-        with factory() as session, session.begin():
-            claimed = session.execute(update(OutboxMessage)
-                                      .where(OutboxMessage.id == msg_id, OutboxMessage.status == "pending")
-                                      .values(status="processing", claimed_by=me))
-            if claimed.rowcount != 1:
-                continue  # another worker took it
-            msg = session.get(OutboxMessage, msg_id)
-            done += _process(session, msg, now)
+    if horizon is None:
+        return 0
+    done = 0
+    for _ in range(batch):
+        outcome = _next(factory, me, now, horizon)
+        if outcome is None:
+            break
+        done += outcome
     return done
 
 
@@ -92,7 +164,9 @@ def run_forever(factory: sessionmaker[Session], interval: float = 5.0) -> None:
     log.info("outbox worker %s started", me)
     while True:
         try:
-            run_once(factory, me)
+            handled = run_once(factory, me)
         except Exception:  # noqa: BLE001 - keep the worker alive across database hiccups
             log.exception("outbox worker pass failed")
-        time.sleep(interval)
+            handled = 0
+        if not handled:  # after a busy pass, look again at once (its handlers may have enqueued more)
+            time.sleep(interval)

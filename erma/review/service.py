@@ -9,10 +9,11 @@ from sqlalchemy.orm import Session
 from erma.cases.lifecycle import transition
 from erma.cases.models import Case, CaseEvent
 from erma.cases.stages import Stage
+from erma.catalog.models import ServiceItem
 from erma.catalog.service import get_item
 from erma.db import as_utc, utcnow
 from erma.errors import Forbidden, ValidationFailed
-from erma.notices.service import notify_resident
+from erma.pushes import templates
 from erma.review.models import DeficiencyNotice, ReviewOpinion
 from erma.staff.auth import Principal
 
@@ -26,12 +27,15 @@ def review_queue(session: Session, principal: Principal, town_code: str, now: dt
     cases = session.scalars(select(Case).where(Case.hukou_town_code == town_code,
                                                Case.stage == Stage.TOWN_REVIEW)
                             .order_by(Case.stage_changed_at, Case.id)).all()
+    # Item names in one query, not one per case: a long queue stays quick.
+    codes = {case.service_code for case in cases}
+    names = dict(session.execute(select(ServiceItem.code, ServiceItem.name)
+                                 .where(ServiceItem.code.in_(codes))).all()) if codes else {}
     out = []
     for case in cases:
-        item = get_item(session, case.service_code)
         waited = now - as_utc(case.stage_changed_at)
         out.append({"case_no": case.case_no, "service_code": case.service_code,
-                    "service_name": item.name if item else case.service_code,
+                    "service_name": names.get(case.service_code, case.service_code),
                     "applicant_name": case.applicant_name, "id_number": case.id_number_masked,
                     "hukou_village": case.hukou_village, "intake_point": case.intake_point_code,
                     "materials_missing": case.materials_missing,
@@ -57,19 +61,16 @@ def decide(session: Session, case: Case, principal: Principal, decision: str, op
         raise ValidationFailed("opinion_required", "请写明审核意见（退回或不予受理的理由）", field="opinion")
     opinion = opinion or "同意，材料齐全，请代办员送办。"
 
-    transition(session, case, target, principal, opinion, flow=True, now=now)
+    words = templates.case_words(session, case)
+    told = {Stage.RETURNED: ("deficiency_notice", templates.deficiency_list(words, deficiencies, opinion)),
+            Stage.REJECTED: ("rejected", templates.rejected(words, opinion)),
+            Stage.APPROVED: ("approved", templates.approved(words))}[target]
+    transition(session, case, target, principal, opinion, flow=True, now=now, notice=told)  # one push per decision
     session.add(ReviewOpinion(case_id=case.id, reviewer_id=principal.staff.id if principal.staff else None,
                               decision=decision, opinion=opinion, at=now or utcnow()))
     notice = None
     if target == Stage.RETURNED:
         notice = _deficiency_notice(session, case, principal, deficiencies, opinion, now)
-        notify_resident(session, case, "deficiency_notice",
-                        "您的办件需要补齐材料（一次性告知）：" + "、".join(deficiencies)
-                        + f"。审核意见：{opinion}")
-    elif target == Stage.REJECTED:
-        notify_resident(session, case, "rejected", f"您的办件不予受理。理由：{opinion}")
-    else:
-        notify_resident(session, case, "approved", "户籍地镇已审核通过，代办员将送部门办理。")
     session.commit()
     return {"case_no": case.case_no, "stage": case.stage, "opinion": opinion,
             "deficiency_notice": None if notice is None else

@@ -268,7 +268,8 @@ def test_other_message_types_are_politely_declined(client, db, fake_rasa, fake_w
 def test_a_queued_conversation_acknowledges_without_asking_rasa(client, db, fake_rasa, fake_wechat):
     fake_rasa.status = 500  # the assistant is down: the resident is offered a person
     content = reply_of(post(client, text_xml("转人工")))["Content"]
-    assert "转接人工" in content
+    # In office hours "已为您转接人工客服…", outside them "已为您登记转人工…（工作日 9:00–12:00…）".
+    assert "已为您转接人工" in content or "已为您登记转人工" in content
     assert wechat_conversation(db).state == "queued"
     fake_rasa.status = 200
     asked = len(fake_rasa.received)

@@ -12,17 +12,18 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from erma.channels.wechat import api
 from erma.channels.wechat.messages import Inbound, render
-from erma.channels.wechat.models import WechatFollower, WechatInbound
+from erma.channels.wechat.models import WechatAccessToken, WechatFollower, WechatInbound
 from erma.conversations import service as gateway
 from erma.conversations.models import Conversation, TranscriptEntry
 from erma.db import as_utc, utcnow
 from erma.errors import DomainError
+from erma.pushes import templates
 from erma.settings import get_settings
 
 log = logging.getLogger("erma.wechat")
@@ -113,13 +114,21 @@ def touch(session: Session, openid: str, *, subscribed: bool = True) -> None:
     session.commit()
 
 
-def in_window(session: Session, openid: str, now: dt.datetime | None = None) -> bool:
+def window_closed(session: Session, openid: str, now: dt.datetime | None = None) -> str | None:
+    """Why a customer-service message cannot be sent now (our own record), or None. Does not commit."""
     follower = session.get(WechatFollower, openid, populate_existing=True)
-    session.commit()
-    if follower is None or not follower.subscribed:
-        return False
+    if follower is not None and not follower.subscribed:
+        return templates.UNSUBSCRIBED
     hours = get_settings().wechat_service_window_hours
-    return (now or utcnow()) - as_utc(follower.last_interaction_at) < dt.timedelta(hours=hours)
+    if follower is None or (now or utcnow()) - as_utc(follower.last_interaction_at) >= dt.timedelta(hours=hours):
+        return templates.WINDOW_CLOSED
+    return None
+
+
+def in_window(session: Session, openid: str, now: dt.datetime | None = None) -> bool:
+    closed = window_closed(session, openid, now)
+    session.commit()
+    return closed is None
 
 
 def _conversation_for(session: Session, openid: str) -> Conversation | None:
@@ -128,15 +137,18 @@ def _conversation_for(session: Session, openid: str) -> Conversation | None:
                           .order_by(Conversation.updated_at.desc()).limit(1))
 
 
-def _record_undeliverable(session: Session, openid: str, text: str, reason: str, conversation_id: str | None) -> None:
-    """A system transcript entry the agent console shows: the resident did not get this."""
+def note_undeliverable(session: Session, openid: str, text: str, reason: str, conversation_id: str | None) -> None:
+    """A system transcript entry the agent console shows: the resident did not get this. Does not commit."""
     conversation_id = conversation_id or getattr(_conversation_for(session, openid), "id", None)
-    session.commit()
     if conversation_id is None:
         log.warning("WeChat push undeliverable (%s) and no conversation to record it in", reason)
         return
-    gateway.add_system_note(session, conversation_id, f"未能通过微信送达居民（{reason}），请改用电话等方式联系：{text}",
+    gateway.add_system_note(session, conversation_id, templates.undeliverable_note("wechat", reason, text),
                             meta={"kind": "push_undeliverable", "channel": "wechat", "reason": reason})
+
+
+def _record_undeliverable(session: Session, openid: str, text: str, reason: str, conversation_id: str | None) -> None:
+    note_undeliverable(session, openid, text, reason, conversation_id)
     session.commit()
 
 
@@ -160,6 +172,61 @@ def push_text(session: Session, openid: str, text: str, conversation_id: str | N
     return True
 
 
+# ---------------------------------------------------------------- sending inside a caller's transaction (the outbox worker)
+
+# Answers after which sending again cannot help; anything else (network, -1 system busy, a token
+# still rejected after one refresh) is worth another try later.
+PERMANENT_ERRORS = {api.OUT_OF_WINDOW: templates.WINDOW_CLOSED, 43004: templates.UNSUBSCRIBED,
+                    40003: templates.BAD_OPENID}
+
+
+def permanent_reason(exc: api.WechatApiError) -> str | None:
+    return PERMANENT_ERRORS.get(exc.errcode) if exc.errcode is not None else None
+
+
+def _token_in_transaction(session: Session, stale: str | None = None) -> str:
+    """api.access_token without committing: the shared cached token, or a new one written in the
+    caller's transaction (a separate transaction could wait forever on the caller's own SQLite lock)."""
+    settings = get_settings()
+    if not settings.wechat_app_id:
+        raise api.WechatApiError(None, "WECHAT_APP_ID is not configured")
+    row = session.get(WechatAccessToken, settings.wechat_app_id, populate_existing=True)
+    if row is not None and as_utc(row.expires_at) > utcnow() and row.access_token != stale:
+        return row.access_token
+    data = api._call("GET", "/cgi-bin/token", params={"grant_type": "client_credential", "appid": settings.wechat_app_id,
+                                                      "secret": settings.wechat_app_secret})
+    token, expires_in = data.get("access_token"), int(data.get("expires_in") or 7200)
+    if not token:
+        raise api.WechatApiError(None, "no access_token in response")
+    now = utcnow()
+    margin = min(api.REFRESH_MARGIN, dt.timedelta(seconds=expires_in / 10))
+    values = {"access_token": token, "expires_at": now + dt.timedelta(seconds=expires_in) - margin, "fetched_at": now}
+    if row is None:
+        try:
+            with session.begin_nested():
+                session.add(WechatAccessToken(app_id=settings.wechat_app_id, **values))
+            return token
+        except IntegrityError:  # another process stored one first: overwrite it with ours
+            row = session.get(WechatAccessToken, settings.wechat_app_id, populate_existing=True)
+    for key, value in values.items():
+        setattr(row, key, value)
+    session.flush()
+    return token
+
+
+def send_in_transaction(session: Session, openid: str, text: str) -> None:
+    """api.send_text for the outbox worker: commits nothing, raises api.WechatApiError."""
+    body = {"touser": openid, "msgtype": "text", "text": {"content": text}}
+    token = _token_in_transaction(session)
+    try:
+        api._call("POST", "/cgi-bin/message/custom/send", params={"access_token": token}, json=body)
+    except api.WechatApiError as exc:
+        if exc.errcode not in api.TOKEN_INVALID:
+            raise
+        token = _token_in_transaction(session, stale=token)
+        api._call("POST", "/cgi-bin/message/custom/send", params={"access_token": token}, json=body)
+
+
 # ---------------------------------------------------------------- answering
 
 def _resolve_choice(session: Session, conversation: Conversation, text: str) -> str:
@@ -171,6 +238,10 @@ def _resolve_choice(session: Session, conversation: Conversation, text: str) -> 
                             .order_by(TranscriptEntry.seq.desc()).limit(1))
     if latest is None:
         return text
+    if session.scalar(select(TranscriptEntry.seq).where(
+            TranscriptEntry.conversation_id == conversation.id, TranscriptEntry.seq > latest,
+            or_(TranscriptEntry.reply_to_seq.is_(None), TranscriptEntry.reply_to_seq != latest)).limit(1)) is not None:
+        return text  # something was pushed since (e.g. a rating request): the number is the resident's own words
     buttons = [b for entry in session.scalars(select(TranscriptEntry).where(
         TranscriptEntry.conversation_id == conversation.id, TranscriptEntry.reply_to_seq == latest)
         .order_by(TranscriptEntry.seq)) for b in (entry.buttons or [])]

@@ -1,0 +1,115 @@
+"""Putting pushes on the outbox, always in the transaction of the change that causes them.
+
+Three outbox kinds (handled in erma/pushes/handlers.py):
+- `resident_push` — one resident Notice to the conversation the resident last used (its transcript
+  is the web chat's delivery); for a WeChat conversation the handler queues a `wechat_send`.
+- `rating_request` — after completion: asked by the assistant (Rasa `trigger_intent`) when the
+  conversation is in the bot state, otherwise the template text.
+- `wechat_send` — one text by WeChat's customer-service API (a push, or an agent's reply).
+
+Dedupe keys name the cause (`push:case_event:<id>`, `push:deferral_reminder:<id>`,
+`rating_request:<case id>`, `wechat_send:<conversation>:<seq>`), so each is pushed once.
+Sequence keys keep order: a case's pushes go out one after another (the rating request after the
+result), and so do all WeChat sends to one openid.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session
+
+from erma.cases.models import Case, CaseEvent
+from erma.cases.stages import Stage
+from erma.conversations.models import Conversation, TranscriptEntry
+from erma.db import as_utc, utcnow
+from erma.notices.models import Notice
+from erma.notices.service import notify_resident, notify_staff
+from erma.outbox.service import enqueue, find
+from erma.pushes import templates
+from erma.pushes.targets import linked_conversations
+from erma.staff.auth import Principal
+from erma.staff.models import Staff
+
+RESIDENT_PUSH, RATING_REQUEST, WECHAT_SEND = "resident_push", "rating_request", "wechat_send"
+
+
+def _due(now: dt.datetime | None) -> dt.datetime:
+    """As soon as possible (a caller's "now" in the future must not hold a push back)."""
+    real = utcnow()
+    return min(as_utc(now), real) if now is not None else real
+
+
+def case_sequence(case: Case) -> str:
+    return f"case:{case.id}"
+
+
+def wechat_sequence(openid: str) -> str:
+    return f"wechat:{openid}"
+
+
+def record_no_channel(session: Session, case: Case, text: str) -> None:
+    """A case opened at a counter (no conversation): staff tell the resident themselves."""
+    notify_staff(session, case.agent_id, case, "push_undeliverable",
+                 templates.undeliverable_staff(templates.NO_CHANNEL, text))
+
+
+def earlier_push_notice(session: Session, push_key: str) -> Notice | None:
+    msg = find(session, f"push:{push_key}")
+    return session.get(Notice, msg.payload["notice_id"]) if msg is not None else None
+
+
+def queue_notice(session: Session, case: Case, notice: Notice, push_key: str, now: dt.datetime | None) -> None:
+    """Called by notify_resident for every resident notice."""
+    if not linked_conversations(session, case):
+        record_no_channel(session, case, notice.text)
+        return
+    enqueue(session, RESIDENT_PUSH, f"push:{push_key}", {"notice_id": notice.id, "case_id": case.id},
+            _due(now), sequence_key=case_sequence(case))
+
+
+def announce_stage_change(session: Session, case: Case, event: CaseEvent, principal: Principal,
+                          notice: tuple[str, str] | None = None, now: dt.datetime | None = None) -> None:
+    """One message per stage change: the flow's own (`notice` = (kind, text): the deficiency list,
+    the rejection with its reason, the approval, 容缺) or the result on completion, else the
+    stage wording. Completion also queues the rating request.
+
+    Changes the assistant makes for the resident (role `service`: withdrawing, resubmitting) are
+    not pushed: the assistant tells the resident in the same conversation."""
+    if principal.role == "service":
+        return
+    session.flush()  # the event's id names the push
+    target = Stage(event.to_stage)
+    if notice is None and target == Stage.COMPLETED:
+        notice = ("result", templates.result(templates.case_words(session, case), case.result or ""))
+    kind, text = notice or ("stage_changed", templates.stage_change(session, case))
+    notify_resident(session, case, kind, text, push_key=f"case_event:{event.id}", now=now)
+    if target == Stage.COMPLETED:
+        request_rating(session, case, now)
+
+
+def request_rating(session: Session, case: Case, now: dt.datetime | None = None) -> None:
+    if not linked_conversations(session, case):
+        words = templates.case_words(session, case)
+        record_no_channel(session, case, f"【{case.case_no}】{templates.rating_request(words)}")
+        return
+    enqueue(session, RATING_REQUEST, f"rating_request:{case.id}", {"case_id": case.id}, _due(now),
+            sequence_key=case_sequence(case))
+
+
+def queue_wechat(session: Session, conversation: Conversation, seq: int, text: str, *, case_id: int | None = None,
+                 staff_id: int | None = None, now: dt.datetime | None = None) -> None:
+    openid = conversation.external_user_id
+    enqueue(session, WECHAT_SEND, f"wechat_send:{conversation.id}:{seq}",
+            {"conversation_id": conversation.id, "openid": openid, "seq": seq, "text": text,
+             "case_id": case_id, "staff_id": staff_id},
+            _due(now), sequence_key=wechat_sequence(openid))
+
+
+def relay_agent_reply(session: Session, conversation: Conversation, entry: TranscriptEntry) -> None:
+    """An agent's reply, in the reply's transaction. The web page reads the transcript itself; a
+    WeChat resident gets it by the customer-service API."""
+    if conversation.channel != "wechat" or not conversation.external_user_id:
+        return
+    agent = session.get(Staff, entry.agent_staff_id) if entry.agent_staff_id else None
+    queue_wechat(session, conversation, entry.seq, templates.agent_reply(agent.display_name if agent else None, entry.text),
+                 staff_id=entry.agent_staff_id)
