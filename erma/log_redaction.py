@@ -31,8 +31,17 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         redacted = redact(message)
-        if redacted != message:
-            record.msg, record.args = redacted, None
+        if redacted == message:
+            return True
+        if isinstance(record.args, tuple):
+            # Keep the arguments' shape: formatters such as uvicorn's access log unpack them.
+            msg, args = record.msg, record.args
+            record.msg = redact(msg) if isinstance(msg, str) else msg
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in args)
+            if record.getMessage() == redacted:
+                return True
+            record.msg, record.args = msg, args
+        record.msg, record.args = redacted, None
         return True
 
 

@@ -104,3 +104,18 @@ def test_credentials_in_request_urls_are_masked_in_logs():
     out = redact(line)
     assert "s3cr3t" not in out and "abc123" not in out and "AT_456" not in out
     assert "secret=***" in out and "token=***" in out and "access_token=***" in out
+
+
+def test_access_log_lines_are_masked_and_still_formatted():
+    """uvicorn's access formatter unpacks the record's arguments: masking must keep their shape."""
+    from uvicorn.logging import AccessFormatter
+
+    from erma.log_redaction import RedactingFilter
+
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5000", "GET", "/chat/api/events?token=SECRET-TOKEN&after_seq=3", "1.1", 200),
+                               None)
+    assert RedactingFilter().filter(record)
+    line = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s', use_colors=False).format(record)
+    assert "SECRET-TOKEN" not in line
+    assert line == '127.0.0.1:5000 - "GET /chat/api/events?token=***&after_seq=3 HTTP/1.1" 200 OK'
