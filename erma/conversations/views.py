@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from erma.conversations import service
@@ -39,7 +40,9 @@ def _iso(value) -> str | None:
 def entry_view(entry: TranscriptEntry) -> dict:
     return {"seq": entry.seq, "at": _iso(entry.at), "author": entry.author, "text": entry.text,
             "buttons": entry.buttons or [], "agent_staff_id": entry.agent_staff_id,
-            "client_msg_id": entry.client_msg_id, "reply_to_seq": entry.reply_to_seq}
+            "client_msg_id": entry.client_msg_id, "reply_to_seq": entry.reply_to_seq,
+            # What kind of system entry this is (owner change, push, push_undeliverable…), for the agent console.
+            "kind": (entry.meta or {}).get("kind")}
 
 
 def conversation_view(session: Session, conversation: Conversation) -> dict:
@@ -48,7 +51,9 @@ def conversation_view(session: Session, conversation: Conversation) -> dict:
     return {"id": conversation.id, "channel": conversation.channel, "state": conversation.state,
             "town": {"code": town.code, "name": town.name} if town else None,
             "agent": {"id": agent.id, "name": agent.display_name, "credential_no": agent.credential_no} if agent else None,
-            "queue_reason": conversation.queue_reason, "queued_at": _iso(conversation.queued_at),
+            "queue_reason": conversation.queue_reason,
+            "queue_reason_text": service.REASON_TEXT.get(conversation.queue_reason) if conversation.queue_reason else None,
+            "queued_at": _iso(conversation.queued_at),
             "last_seq": conversation.last_seq,
             "last_resident_message_at": _iso(conversation.last_resident_message_at),
             "created_at": _iso(conversation.created_at), "updated_at": _iso(conversation.updated_at)}
@@ -103,6 +108,19 @@ def agent_inbox(principal: Principal = Depends(require_roles(*STAFF_ROLES)),
         view = conversation_view(session, conversation)
         view["wait_seconds"] = service.wait_seconds(conversation, now)
         items.append(view)
+    return {"items": items}
+
+
+@router.get("/agent/conversations")
+def agent_conversations(mine: bool = Query(default=True), principal: Principal = Depends(require_roles(*STAFF_ROLES)),
+                        session: Session = Depends(get_session)) -> dict:
+    """Conversations with an agent now: the caller's own (`mine=1`), or all the caller may see (`mine=0`),
+    most recently active first."""
+    query = select(Conversation).where(Conversation.state == "agent")
+    if mine:
+        query = query.where(Conversation.assigned_staff_id == (principal.staff.id if principal.staff else -1))
+    items = [conversation_view(session, c) for c in session.scalars(query.order_by(Conversation.updated_at.desc()))
+             if mine or service.can_see(principal, c)]
     return {"items": items}
 
 

@@ -26,6 +26,7 @@ def login(body: LoginIn, session: Session = Depends(get_session)) -> dict:
 @router.get("/me")
 def me(principal: Principal = Depends(get_principal)) -> dict:
     staff = principal.staff
-    return {"role": principal.role, "towns": sorted(principal.towns),
+    return {"id": staff.id if staff else None, "username": staff.username if staff else None,
+            "role": principal.role, "towns": sorted(principal.towns),
             "display_name": staff.display_name if staff else None,
             "credential_no": staff.credential_no if staff else None}

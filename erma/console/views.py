@@ -1,0 +1,127 @@
+"""Staff web pages: sign-in / sign-out, a landing page, and the agents' inbox.
+
+The pages hold no rule of their own: the inbox page's script calls the JSON API with the session
+cookie (and the CSRF header), and shows the platform's own messages."""
+from __future__ import annotations
+
+import hmac
+import html
+import secrets
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from erma.console.pages import (ROLE_NAMES, SECURITY_HEADERS, fill, forbidden_page, login_redirect, page,
+                                signed_in, static_file)
+from erma.db import get_session
+from erma.errors import Unauthorized
+from erma.staff.auth import (SESSION_COOKIE, authenticate, clear_session_cookies, csrf_ok, safe_next,
+                             set_session_cookies)
+
+router = APIRouter(prefix="/staff", include_in_schema=False)
+
+INBOX_ROLES = ("agent", "duty_lead", "admin")
+# Guards the sign-in form itself (login CSRF): the form carries the value of this short-lived cookie.
+LOGIN_CSRF_COOKIE = "erma_login_csrf"
+LOGIN_CSRF_MAX_AGE = 3600
+
+
+def home_for(role: str) -> str:
+    if role == "duty_lead":
+        return "/staff/lead"  # overdue 容缺, 差评 follow-ups, overdue cases (erma/console/lead.py)
+    if role == "admin":
+        return "/staff/admin"  # catalog, staff, aliases (erma/console/admin.py); the nav bar has the rest
+    if role == "town_reviewer":
+        return "/staff/review"  # the town's review queue (erma/console/review.py)
+    return "/staff/inbox" if role in INBOX_ROLES else "/staff/"
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def _login_form(request: Request, *, next_path: str, username: str = "", message: str = "", notice: str = "",
+                status_code: int = 200) -> HTMLResponse:
+    login_csrf = secrets.token_urlsafe(24)
+    body = fill("login.html", next=next_path, username=username, csrf=login_csrf,
+                raw={"message": f'<p class="error" role="alert" id="login-error">{html.escape(message)}</p>' if message else "",
+                     "notice": f'<p class="notice" role="status">{html.escape(notice)}</p>' if notice else ""})
+    response = page("工作人员登录", body, status_code=status_code, body_class="login-page")
+    response.set_cookie(LOGIN_CSRF_COOKIE, login_csrf, max_age=LOGIN_CSRF_MAX_AGE, path="/staff/login",
+                        httponly=True, samesite="lax", secure=_secure(request))
+    return response
+
+
+@router.get("/login")
+def login_page(request: Request, next: str | None = None, out: int = 0,
+               session: Session = Depends(get_session)) -> Response:
+    principal = signed_in(request, session)
+    if principal is not None and not out:
+        return RedirectResponse(safe_next(next, home_for(principal.role)), status_code=303, headers=SECURITY_HEADERS)
+    return _login_form(request, next_path=safe_next(next, ""), notice="您已退出登录" if out else "")
+
+
+@router.post("/login")
+def login_submit(request: Request, username: str = Form(default=""), password: str = Form(default=""),
+                 next: str = Form(default=""), csrf: str = Form(default=""),
+                 session: Session = Depends(get_session)) -> Response:
+    username = username.strip()[:64]
+    next_path = safe_next(next, "")
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not expected or not hmac.compare_digest(expected.encode(), csrf.encode()):
+        return _login_form(request, next_path=next_path, username=username, status_code=403,
+                           message="登录页面已过期，请再输入一次密码登录")
+    if not username or not password:
+        return _login_form(request, next_path=next_path, username=username, status_code=422,
+                           message="请填写用户名和密码")
+    try:
+        staff = authenticate(session, username, password)
+    except Unauthorized as exc:
+        return _login_form(request, next_path=next_path, username=username, status_code=401, message=exc.message)
+    response = RedirectResponse(safe_next(next_path, home_for(staff.role)), status_code=303, headers=SECURITY_HEADERS)
+    set_session_cookies(response, staff, secure=_secure(request))
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/staff/login")
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: str = Form(default=""), session: Session = Depends(get_session)) -> Response:
+    """Signs this browser out. With a live session the form must carry its CSRF token (another site
+    cannot sign a staff member out); an expired session is simply cleared."""
+    token = request.cookies.get(SESSION_COOKIE, "")
+    if signed_in(request, session) is not None and not csrf_ok(token, csrf):
+        return page("无法退出", fill("message.html", message="页面已过期，请刷新页面后再点“退出”"), status_code=403)
+    response = RedirectResponse("/staff/login?out=1", status_code=303, headers=SECURITY_HEADERS)
+    clear_session_cookies(response)
+    return response
+
+
+@router.get("/")
+def staff_home(request: Request, session: Session = Depends(get_session)) -> Response:
+    principal = signed_in(request, session)
+    if principal is None:
+        return login_redirect(request)
+    if home_for(principal.role) != "/staff/":
+        return RedirectResponse(home_for(principal.role), status_code=303, headers=SECURITY_HEADERS)
+    body = fill("message.html", message=f"您好，{principal.staff.display_name}（{ROLE_NAMES.get(principal.role, '')}）。"
+                                        "您的工作页面还在建设中，请先通过原有方式办理。")
+    return page("工作台", body, principal=principal, request=request)
+
+
+@router.get("/inbox")
+def inbox_page(request: Request, session: Session = Depends(get_session)) -> Response:
+    principal = signed_in(request, session)
+    if principal is None:
+        return login_redirect(request)
+    if principal.role not in INBOX_ROLES:
+        return forbidden_page(principal, request)
+    staff = principal.staff
+    body = fill("inbox.html", staff_id=staff.id, role=principal.role)
+    return page("转人工会话", body, principal=principal, request=request, scripts=("console.js", "inbox.js"),
+                body_class="inbox-page")
+
+
+@router.get("/static/{name}")
+def static(name: str) -> Response:
+    return static_file(name)
