@@ -7,8 +7,9 @@ from sqlalchemy.orm import Session
 
 from erma.cases.lifecycle import get_case
 from erma.db import get_session
+from erma.review.case_file import review_file
 from erma.review.service import decide, resubmit, review_queue
-from erma.staff.auth import Principal, get_principal
+from erma.staff.auth import Principal, get_principal, require_roles
 
 router = APIRouter(prefix="/api/v1", tags=["review"])
 
@@ -28,6 +29,14 @@ class ResubmitIn(BaseModel):
 def town_queue(town_code: str, principal: Principal = Depends(get_principal),
                session: Session = Depends(get_session)) -> dict:
     return {"town_code": town_code, "items": review_queue(session, principal, town_code)}
+
+
+@router.get("/cases/{case_no}/review")
+def case_review_file(case_no: str,
+                     principal: Principal = Depends(require_roles("town_reviewer", "agent", "duty_lead", "admin")),
+                     session: Session = Depends(get_session)) -> dict:
+    """The materials checklist, earlier opinions and notices, the 容缺 record, and the decisions open to the caller."""
+    return review_file(session, get_case(session, case_no, principal), principal)
 
 
 @router.post("/cases/{case_no}/review")
