@@ -1,11 +1,13 @@
 """What a case looks like to each caller: personal data masked unless the role needs it."""
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from erma import pii
 from erma.cases.models import Case
 from erma.cases.stages import NEXT_STEP, STAGE_TEXT, Stage
+from erma.catalog.models import ServiceItem
 from erma.catalog.service import get_item
 from erma.places.models import IntakePoint, Town
 from erma.staff.auth import Principal
@@ -39,7 +41,21 @@ def stage_words(session: Session, case: Case) -> tuple[str, str]:
     return STAGE_TEXT[stage], NEXT_STEP[stage].format(town=town.name, department=department)
 
 
-def case_view(session: Session, case: Case, principal: Principal) -> dict:
+def preload_for_views(session: Session, cases: list[Case]) -> list:
+    """The items, towns, intake points and agents a list of cases refers to, one query each. The
+    session's identity map holds rows only while something refers to them, so the caller keeps the
+    returned list while it builds the views: case_view's session.get then needs no query per case."""
+    wanted = ((ServiceItem, ServiceItem.code, {c.service_code for c in cases}),
+              (Town, Town.code, {c.hukou_town_code for c in cases}),
+              (IntakePoint, IntakePoint.code, {c.intake_point_code for c in cases}),
+              (Staff, Staff.id, {c.agent_id for c in cases if c.agent_id}))
+    return [row for model, key, values in wanted if values
+            for row in session.scalars(select(model).where(key.in_(values)))]
+
+
+def case_view(session: Session, case: Case, principal: Principal, *, masked: bool = False) -> dict:
+    """`masked=True`: ID number and phone masked even for a role that may see them (a page that
+    does not need them in full asks for less)."""
     item = get_item(session, case.service_code)
     town = session.get(Town, case.hukou_town_code)
     point = session.get(IntakePoint, case.intake_point_code)
@@ -54,8 +70,9 @@ def case_view(session: Session, case: Case, principal: Principal) -> dict:
         "stage_text": stage_text,
         "next_step": next_step,
         "applicant_name": case.applicant_name if is_staff else pii.mask_name(case.applicant_name),
-        "id_number": pii.decrypt(case.id_number_enc) if principal.role in FULL_ID_ROLES else case.id_number_masked,
-        "phone": pii.decrypt(case.phone_enc) if principal.role in FULL_PHONE_ROLES else case.phone_masked,
+        "id_number": (pii.decrypt(case.id_number_enc) if principal.role in FULL_ID_ROLES and not masked
+                      else case.id_number_masked),
+        "phone": pii.decrypt(case.phone_enc) if principal.role in FULL_PHONE_ROLES and not masked else case.phone_masked,
         "hukou_town": {"code": town.code, "name": town.name},
         "hukou_village": case.hukou_village,
         "current_location": case.current_location,

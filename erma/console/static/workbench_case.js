@@ -1,0 +1,250 @@
+// One case on the agent workbench: what it is (personal data masked), take it, record submission
+// to the department and the result, record a visit, and its 容缺 deferral (download the 一表一书,
+// record the supplement and the reclaim, or open one). Which buttons show is the platform's answer
+// to GET …/actions; every request's error is the platform's own message, shown next to its field,
+// and nothing typed is lost when a request fails.
+"use strict";
+
+(function () {
+  const { api, errorMessage, el, clock } = window.Erma;
+  const $ = (id) => document.getElementById(id);
+  const caseNo = $("case").dataset.caseNo;
+  const base = "/api/v1/cases/" + encodeURIComponent(caseNo);
+
+  const KIND = { transition: "办理阶段", assigned: "承办代办员", visit: "群众跑动", deficiency_notice: "一次性补正告知",
+                 deferral: "容缺", followup: "回访", rating: "评价" };
+  const DEFERRAL_STATUS = { open: "容缺办理中，等后补材料", supplied: "材料已补齐，待收回一表一书",
+                            closed: "容缺已办结（一表一书已收回）", overdue: "已超过补齐期限" };
+
+  let actions = null;
+  let department = "";
+  let busy = false;
+  let statusTimer = null;
+
+  // A short confirmation at the bottom of the screen, wherever the agent has scrolled to.
+  function status(message) {
+    clearTimeout(statusTimer);
+    $("page-status").textContent = message;
+    if (message) statusTimer = setTimeout(() => { $("page-status").textContent = ""; }, 8000);
+  }
+
+  // ------------------------------------------------------------------ showing the case
+
+  function text(id, value) {
+    $(id).textContent = value === null || value === undefined || value === "" ? "—" : String(value);
+  }
+
+  function day(iso) {
+    return iso ? iso.slice(0, 10) + " " + clock(iso) : "";
+  }
+
+  function renderCase(c) {
+    text("service-name", c.service_name);
+    const stage = $("stage");
+    stage.textContent = c.stage_text;
+    stage.className = "stage-badge stage-" + c.stage;
+    text("next-step", c.next_step);
+    text("promised", c.expected_completion_date);
+    text("applicant", c.applicant_name);
+    text("id-number", c.id_number);
+    text("phone", c.phone);
+    $("show-phone").hidden = false;
+    text("hukou", c.hukou_town.name + (c.hukou_village ? " " + c.hukou_village : ""));
+    text("intake", c.intake_point.name + "　" + c.created_at.slice(0, 10));
+    text("agent", c.agent ? c.agent.name + (c.agent.credential_no ? "（" + c.agent.credential_no + "）" : "") : "还没有代办员承办");
+    text("visits", c.visits + " 次");
+    text("materials-have", (c.materials_have || []).join("、"));
+    text("materials-missing", (c.materials_missing || []).join("、"));
+    $("result-label").hidden = $("result").hidden = !c.result;
+    text("result", c.result);
+  }
+
+  function renderActions(a) {
+    actions = a;
+    $("holder").textContent = a.holder === "me" ? "我的办件" : a.holder === "none" ? "待认领" : "";
+    $("holder").className = "holder holder-" + a.holder;
+    $("take-box").hidden = !a.can_take;
+    renderProgress(a.transitions);
+    $("visit-box").hidden = !a.can_record_visit;
+  }
+
+  function renderProgress(transitions) {
+    const box = $("progress-box");
+    box.hidden = !transitions.length;
+    const chosen = ($("progress-form").querySelector('input[name="to"]:checked') || {}).value;
+    // Nothing is chosen in advance: one tap on 确认 must never withdraw a case by accident.
+    $("progress-choices").replaceChildren(...transitions.map((t) => el("label", { class: "check choice" },
+      el("input", { type: "radio", name: "to", value: t.to, "data-note-required": t.note_required ? "1" : null,
+                    checked: chosen === t.to || null }),
+      " " + t.text)));
+    noteLabel();
+  }
+
+  function noteLabel() {
+    const chosen = $("progress-form").querySelector('input[name="to"]:checked');
+    const required = chosen && chosen.dataset.noteRequired === "1";
+    $("progress-note-label").textContent = required ? "办理结果（必填）" : "说明（可不填）";
+    $("progress-note").placeholder = required ? "如：已办好，证件已领回；或部门的审批结论"
+      : chosen && chosen.value === "at_department" ? "如：已送" + (department || "主管部门") + "，经办人、材料份数" : "";
+  }
+
+  function renderDeferral(a, d) {
+    const box = $("deferral-box");
+    box.hidden = !(a.deferral.exists || a.deferral.can_open);
+    $("deferral-record").hidden = !d;
+    if (d) {
+      $("deferral-status").textContent = DEFERRAL_STATUS[d.status] || d.status;
+      $("deferral-status").className = "stage-badge deferral-" + d.status;
+      text("form-no", d.form_no);
+      text("pledge-no", d.pledge_no);
+      text("deferral-missing", d.missing_materials.join("、"));
+      text("deferral-deadline", d.deadline);
+      text("deferral-supplied", d.supplied_at ? "已收到（" + day(d.supplied_at) + "）" : "还没有收到");
+      text("deferral-reclaimed", d.reclaimed_at ? "已收回（" + day(d.reclaimed_at) + "）" : "还没有收回");
+      const pdf = $("forms-pdf");
+      pdf.hidden = !a.deferral.can_print;
+      pdf.href = base + "/deferral/forms.pdf";
+      $("record-supplement").hidden = !a.deferral.can_record_supplement;
+      $("record-reclaim").hidden = !a.deferral.can_record_reclaim;
+      $("deferral-step-form").hidden = !(a.deferral.can_record_supplement || a.deferral.can_record_reclaim);
+    }
+    const openForm = $("deferral-open-form");
+    openForm.hidden = !a.deferral.can_open;
+    if (a.deferral.can_open) {
+      const ticked = new Set([...openForm.querySelectorAll('input[name="missing"]:checked')].map((i) => i.value));
+      $("deferral-choices").replaceChildren(...a.deferral.deferrable_materials.map((m) => el("label", { class: "check" },
+        el("input", { type: "checkbox", name: "missing", value: m, checked: ticked.has(m) || null }), " " + m)));
+    }
+  }
+
+  function renderHistory(items) {
+    $("history").replaceChildren(...items.slice().reverse().map((e) => {
+      const what = e.kind === "transition" && e.to_text
+        ? (e.from_text ? e.from_text + " → " : "") + e.to_text : KIND[e.kind] || e.kind;
+      return el("li", { class: "history-entry kind-" + e.kind },
+        el("div", { class: "history-meta" }, el("time", { datetime: e.at }, day(e.at)),
+           el("span", { class: "history-who" }, e.actor_name || e.actor)),
+        el("div", { class: "history-what" }, what),
+        e.note ? el("div", { class: "history-note" }, e.note) : null);
+    }));
+  }
+
+  async function load() {
+    const [c, a, h] = await Promise.all([api("GET", base + "?masked=true"), api("GET", base + "/actions"),
+                                         api("GET", base + "/events")]);
+    if (!c.ok || !a.ok) {
+      $("page-error").textContent = errorMessage(c.ok ? a : c);
+      if (c.status === 404 || a.status === 404 || a.status === 403) $("case-body").hidden = true;
+      return false;
+    }
+    $("page-error").textContent = "";
+    $("case-body").hidden = false;
+    renderCase(c.data);
+    renderActions(a.data);
+    if (h.ok) renderHistory(h.data.items);
+    let d = null;
+    if (a.data.deferral.exists) {
+      const r = await api("GET", base + "/deferral");
+      if (r.ok) d = r.data;
+    }
+    renderDeferral(a.data, d);
+    if (!department) {
+      const s = await api("GET", "/api/v1/services/" + encodeURIComponent(c.data.service_code));
+      if (s.ok) {
+        department = s.data.department || "";
+        noteLabel();
+      }
+    }
+    return true;
+  }
+
+  // ------------------------------------------------------------------ requests
+
+  function clearErrors(scope) {
+    for (const p of scope.querySelectorAll("[data-error-for]")) p.textContent = "";
+  }
+
+  function showError(scope, r) {
+    const error = (r.data && r.data.error) || {};
+    const slot = scope.querySelector(`[data-error-for="${error.field}"]`) || scope.querySelector('[data-error-for="_form"]')
+      || scope.querySelector("[data-error-for]");
+    slot.textContent = errorMessage(r);
+    const input = error.field && scope.querySelector(`[name="${error.field}"]`);
+    if (input) input.focus();
+  }
+
+  // Sends one request; on success clears what the form held (`reset`) and reloads the case.
+  async function send(scope, button, method, path, body, done, reset) {
+    if (busy) return;
+    clearErrors(scope);
+    status("");
+    busy = true;
+    button.disabled = true;
+    const r = await api(method, path, body);
+    busy = false;
+    button.disabled = false;
+    if (!r.ok) {
+      showError(scope, r);
+      return;
+    }
+    if (reset) reset();
+    await load();
+    status(typeof done === "function" ? done(r.data) : done);
+  }
+
+  function noteOf(id) {
+    return $(id).value.trim() || null;
+  }
+
+  $("take").addEventListener("click", () => send($("take-box"), $("take"), "POST", base + "/assignment", {},
+                                                 "已认领，这个办件现在由您办理"));
+
+  $("progress-form").addEventListener("change", (event) => { if (event.target.name === "to") noteLabel(); });
+  $("progress-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const chosen = $("progress-form").querySelector('input[name="to"]:checked');
+    if (!chosen) {
+      clearErrors($("progress-form"));
+      $("progress-form").querySelector('[data-error-for="to"]').textContent = "请先选择要把办件改为哪一步";
+      return;
+    }
+    send($("progress-form"), $("progress-submit"), "POST", base + "/transitions",
+         { to: chosen.value, note: $("progress-note").value.trim() || null },
+         (data) => `已改为“${data.stage_text}”`, () => { $("progress-note").value = ""; });
+  });
+
+  $("visit-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    send($("visit-form"), $("visit-submit"), "POST", base + "/visits", { note: noteOf("visit-note") },
+         (data) => `已登记群众跑动，累计 ${data.visits} 次`, () => { $("visit-note").value = ""; });
+  });
+
+  $("record-supplement").addEventListener("click", () => send($("deferral-step-form"), $("record-supplement"), "POST",
+    base + "/deferral/supplement", { note: noteOf("deferral-note") }, "已登记后补材料收到，请收回审核表和背书单",
+    () => { $("deferral-note").value = ""; }));
+  $("record-reclaim").addEventListener("click", () => send($("deferral-step-form"), $("record-reclaim"), "POST",
+    base + "/deferral/reclaim", { note: noteOf("deferral-note") }, "已收回一表一书，容缺办结",
+    () => { $("deferral-note").value = ""; }));
+
+  $("deferral-open-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const missing = [...$("deferral-open-form").querySelectorAll('input[name="missing"]:checked')].map((i) => i.value);
+    send($("deferral-open-form"), $("deferral-open"), "POST", base + "/deferral",
+         { missing, note: noteOf("deferral-open-note") },
+         (data) => `已容缺受理，一表一书 ${data.form_no}，请在 ${data.deadline} 前收齐材料`,
+         () => { $("deferral-open-note").value = ""; });
+  });
+
+  $("show-phone").addEventListener("click", async () => {
+    // The full number only when the agent is about to call (the page otherwise keeps it masked).
+    const r = await api("GET", base);
+    if (!r.ok) {
+      $("page-error").textContent = errorMessage(r);
+      return;
+    }
+    $("phone").replaceChildren(el("a", { href: "tel:" + r.data.phone }, r.data.phone));
+    $("show-phone").hidden = true;
+  });
+
+  load();
+})();

@@ -1,0 +1,48 @@
+"""The agent workbench pages: /staff/cases (my cases, my towns' unassigned cases) and one case
+/staff/cases/{case_no} (take it, record submission and result, visits, the 容缺 一表一书).
+
+The pages are shells: their scripts ask the JSON API what the case is and what this staff member
+may do with it (GET /api/v1/cases/{case_no}/actions), and show the platform's own messages."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from erma.console.pages import fill, forbidden_page, login_redirect, page, signed_in
+from erma.db import get_session
+
+router = APIRouter(prefix="/staff/cases", include_in_schema=False)
+
+WORKBENCH_ROLES = ("agent", "duty_lead", "admin")
+
+
+def _guard(request: Request, session: Session):
+    """The signed-in principal allowed here, or the response to send instead."""
+    principal = signed_in(request, session)
+    if principal is None:
+        return None, login_redirect(request)
+    if principal.role not in WORKBENCH_ROLES:
+        return None, forbidden_page(principal, request)
+    return principal, None
+
+
+@router.get("")
+def workbench_page(request: Request, session: Session = Depends(get_session)) -> Response:
+    principal, refused = _guard(request, session)
+    if refused is not None:
+        return refused
+    body = fill("workbench.html", role=principal.role)
+    return page("办件工作台", body, principal=principal, request=request,
+                scripts=("console.js", "workbench.js"), body_class="workbench-page")
+
+
+@router.get("/{case_no}")
+def case_page(case_no: str, request: Request, session: Session = Depends(get_session)) -> Response:
+    principal, refused = _guard(request, session)
+    if refused is not None:
+        return refused
+    case_no = case_no.strip().upper()[:24]
+    body = fill("workbench_case.html", case_no=case_no, role=principal.role)
+    return page(f"办件 {case_no}", body, principal=principal, request=request,
+                scripts=("console.js", "workbench_case.js"), body_class="workbench-page case-page")
