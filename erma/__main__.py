@@ -25,13 +25,16 @@ def load() -> None:
     from erma.county_data import CountyDataError, load_places, load_staff
     from erma.db import get_sessionmaker
 
+    from erma.admin.audit import admin_owned_keys
+
     settings = get_settings()
     try:
         items = load_catalog(settings.catalog_path)
         with get_sessionmaker()() as session:
-            load_places(session, settings.places_path)
-            load_staff(session, settings.staff_path)
-            sync_catalog(session, items)
+            # What a county admin changed in the database stays as the admin left it.
+            load_places(session, settings.places_path, frozenset(admin_owned_keys(session, "town_alias")))
+            load_staff(session, settings.staff_path, frozenset(admin_owned_keys(session, "staff")))
+            sync_catalog(session, items, frozenset(admin_owned_keys(session, "service_item")))
             session.commit()
     except (CatalogError, CountyDataError) as exc:
         print(f"错误：{exc}", file=sys.stderr)
@@ -48,7 +51,8 @@ def main(argv: list[str] | None = None) -> None:
     serve = sub.add_parser("serve", help="run the platform")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    sub.add_parser("worker", help="run the outbox worker")
+    worker = sub.add_parser("worker", help="run the outbox worker")
+    worker.add_argument("--interval", type=float, default=5.0, help="seconds between polls when idle")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -66,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
         from erma.outbox.worker import run_forever
 
         log_redaction.install()
-        run_forever(get_sessionmaker())
+        run_forever(get_sessionmaker(), interval=args.interval)
 
 
 if __name__ == "__main__":

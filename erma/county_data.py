@@ -29,15 +29,18 @@ def _read(path: Path) -> dict:
         raise CountyDataError(f"无法读取 {path}：{exc}") from None
 
 
-def load_places(session: Session, path: Path) -> None:
+def load_places(session: Session, path: Path, keep_aliases: frozenset[str] = frozenset()) -> None:
+    """Aliases in `keep_aliases` (added, changed or removed by a county admin) stay as they are."""
     data = _read(path)
     for t in data.get("towns", []):
         town = session.get(Town, t["code"]) or Town(code=t["code"])
         town.name, town.county_seat = t["name"], bool(t.get("county_seat"))
         session.merge(town)
     session.flush()
-    session.execute(delete(TownAlias))
+    session.execute(delete(TownAlias).where(TownAlias.alias.not_in(keep_aliases)))
     for a in data.get("aliases", []):
+        if a["name"] in keep_aliases:
+            continue
         session.add(TownAlias(alias=a["name"], town_code=a["town_code"], confirmed=bool(a.get("confirmed"))))
     existing = {(v.town_code, v.name) for v in session.scalars(select(Village))}
     for t in data.get("towns", []):
@@ -54,7 +57,8 @@ def service_point_facts(path: Path) -> dict:
     return _read(path).get("service_point", {})
 
 
-def load_staff(session: Session, path: Path) -> None:
+def load_staff(session: Session, path: Path, keep_usernames: frozenset[str] = frozenset()) -> None:
+    """Accounts in `keep_usernames` (changed by a county admin) stay as they are."""
     data = _read(path)
     default_password = data.get("demo_password")
     by_username: dict[str, Staff] = {}
@@ -70,6 +74,9 @@ def load_staff(session: Session, path: Path) -> None:
         except Exception:  # noqa: BLE001 - reported with the entry's name below
             raise CountyDataError(f"{where} 的手机号码无效") from None
         staff = session.scalar(select(Staff).where(Staff.username == s["username"])) or Staff(username=s["username"])
+        if staff.id is not None and staff.username in keep_usernames:
+            by_username[staff.username] = staff
+            continue
         if not staff.password_hash or not verify_password(staff.password_hash, password):
             staff.password_hash = hash_password(password)
         staff.display_name = s["display_name"]

@@ -79,6 +79,11 @@ def _reason(error: dict) -> str:
     return _TYPE_REASONS.get(error["type"], error["msg"])
 
 
+def field_reason(error: dict) -> str:
+    """The Chinese reason for one schema error: the same words for the file and the admin's item editor."""
+    return _reason(error)
+
+
 def load_catalog(path: Path | str) -> list[ServiceItemSpec]:
     """All items of the catalog file, or CatalogError with one clear message."""
     path = Path(path)

@@ -28,9 +28,10 @@ class SyncResult:
     kept: tuple[str, ...]  # removed from the file but still referred to by cases
 
 
-def sync_catalog(session: Session, items: Sequence[ServiceItemSpec]) -> SyncResult:
+def sync_catalog(session: Session, items: Sequence[ServiceItemSpec], keep: frozenset[str] = frozenset()) -> SyncResult:
     """Make the table match the validated file: upsert every item and drop items no longer in
-    the file. Nothing is committed here — the caller commits once, so start-up loads all of the
+    the file. Items in `keep` (edited by a county admin in the database, erma/admin/audit.py) stay as
+    they are. Nothing is committed here — the caller commits once, so start-up loads all of the
     county data or none of it."""
     existing = {row.code: row for row in session.scalars(select(ServiceItem))}
     added = updated = unchanged = 0
@@ -38,6 +39,9 @@ def sync_catalog(session: Session, items: Sequence[ServiceItemSpec]) -> SyncResu
     for item in items:
         data = item.model_dump(mode="json")
         row = existing.pop(item.code, None)
+        if row is not None and item.code in keep:
+            unchanged += 1
+            continue
         if row is None:
             row = ServiceItem(code=item.code)
             session.add(row)

@@ -1,0 +1,24 @@
+"""The county admin's page (/staff/admin): catalog items, staff and agents, towns' aliases, and the
+audit trail. Its script calls /api/v1/admin/… and shows the platform's messages next to the fields;
+every check (the catalog schema included) is the platform's."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from erma.console.pages import fill, forbidden_page, login_redirect, page, signed_in
+from erma.db import get_session
+
+router = APIRouter(prefix="/staff/admin", include_in_schema=False)
+
+
+@router.get("")
+def admin_page(request: Request, session: Session = Depends(get_session)) -> Response:
+    principal = signed_in(request, session)
+    if principal is None:
+        return login_redirect(request)
+    if principal.role != "admin":
+        return forbidden_page(principal, request)
+    return page("县级管理", fill("admin.html", me=principal.staff.username), principal=principal, request=request,
+                scripts=("console.js", "admin.js"), body_class="admin-page")
