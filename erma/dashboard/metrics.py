@@ -1,0 +1,345 @@
+"""The county dashboard's figures, computed by SQL aggregates over the cases opened in a date range.
+
+Every figure describes the cohort of cases *opened* (Case.created_at) between `from` and `to`
+(China dates, both inclusive), whatever happened to them afterwards. Two grouped queries return
+additive counts per (household town, item[, stage]) — one over all the cases, one over the open
+ones for their age; towns, items and the county total are sums of those groups in Python (at most
+towns × items × stages rows, never one row per case). Definitions — the JSON, the CSV and the page
+use the same ones:
+
+- Cases by stage: the cases' current stage (erma.cases.stages.Stage).
+- Open cases: current stage in OPEN_STAGES (received, town review, returned for correction,
+  approved, 容缺 accepted, at the department). Age = time since the case was opened, in whole
+  calendar days, counted in buckets [0,3) [3,7) [7,15) [15,30) [30,∞) days; `oldest_days` is the
+  age of the oldest open case; `overdue` counts open cases whose promised date
+  (expected_completion_date) is before today.
+- On-time completion rate: of the cases that reached `completed` (a transition event into
+  completed — later stages delivered/rated/followed_up passed through it), the share completed on
+  a China date on or before the case's promised date (expected_completion_date as it stands, i.e.
+  already moved on by the pauses while the resident corrected materials).
+- Visits: mean of Case.visits over the cases; "最多跑一次" share = cases with at most one visit /
+  all cases (design §2 rule 8). Open cases count with the visits recorded so far.
+- 容缺 share: cases with a deferral / all cases. On-time supplement rate: deferrals whose deferred
+  materials arrived on a China date on or before the deadline / deferrals that are due, i.e.
+  supplied (on time or late) or overdue (not supplied and the deadline before today). A deferral
+  still inside its deadline and not supplied is in neither count.
+- Ratings: count per level 5 非常满意 … 1 非常不满意; 差评 = levels 1 and 2 (不满意, 非常不满意),
+  the ones that open a follow-up task (erma.followup.service.BAD_LEVELS).
+- Handoff rate (per case, so it splits by town and item): of the cases opened from a conversation
+  (conversation_id set — web chat, WeChat, the assistant), the share whose conversation was ever
+  handed to a person, i.e. has at least one handoff request. Every 转人工 records one (resident
+  asked, the assistant did not understand, a form was abandoned, the assistant was unavailable).
+- Conversation handoff rate (county-wide views only): gateway conversations started in the range
+  with at least one handoff request / all gateway conversations started in the range. A
+  conversation gets a town only when it is queued for a person, so this figure has no town split.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import Date, and_, cast, func, select
+from sqlalchemy.orm import Session
+
+from erma.cases.models import Case, CaseEvent
+from erma.cases.stages import OPEN_STAGES, STAGE_TEXT, Stage
+from erma.catalog.models import ServiceItem
+from erma.clock import local_midnight_utc, local_zone, today_local
+from erma.conversations.models import Conversation
+from erma.db import as_utc, utcnow
+from erma.deferral.models import Deferral
+from erma.errors import Forbidden, ValidationFailed
+from erma.followup.models import Rating
+from erma.followup.service import BAD_LEVELS, LEVELS
+from erma.handoff.models import HandoffRequest
+from erma.places.models import Town
+from erma.staff.auth import Principal
+
+DEFAULT_DAYS = 90
+MAX_DAYS = 3 * 366
+# Open cases' age in days: [low, high) with None = no upper end.
+AGE_BUCKETS = (("0-3", 0, 3), ("3-7", 3, 7), ("7-15", 7, 15), ("15-30", 15, 30), ("30+", 30, None))
+AGE_TEXT = {"0-3": "3天内", "3-7": "3至7天", "7-15": "7至15天", "15-30": "15至30天", "30+": "30天以上"}
+OPEN_VALUES = [s.value for s in OPEN_STAGES]
+OPEN_SET = frozenset(OPEN_VALUES)
+COMPLETED_STAGE = Stage.COMPLETED.value
+
+# Additive counts per (town, item) group; everything shown is derived from these.
+COUNT_KEYS = (
+    ["cases"] + [f"stage:{s.value}" for s in Stage]
+    + ["open", "open_overdue"] + [f"age:{key}" for key, _, _ in AGE_BUCKETS]
+    + ["completed", "completed_on_time", "visits", "visits_le1",
+       "deferrals", "deferrals_due", "supplied_on_time"]
+    + [f"rating:{level}" for level in sorted(LEVELS)]
+    + ["chat_cases", "handed_off"]
+)
+
+IDX = {key: i for i, key in enumerate(COUNT_KEYS)}
+OPEN_QUERY_KEYS = ["open_overdue"] + [f"age:{key}" for key, _, _ in AGE_BUCKETS]
+
+DEFINITIONS = {
+    "cases": "统计区间内新收的办件（按收件日期）",
+    "by_stage": "这些办件现在所处的办理阶段",
+    "open": "尚未办结的办件（已收件、审核中、退回补正、审核通过、容缺受理、已送部门）；已办天数从收件时算起，超期指已过承诺办结日期",
+    "on_time_rate": "已办结的办件中，在承诺办结日期当天或之前办结的比例（退回补正期间不计时）",
+    "visits": "每件群众平均跑动次数；最多跑一次比例＝跑动不超过一次的办件占全部办件的比例",
+    "deferral_share": "容缺受理的办件占全部办件的比例",
+    "on_time_supplement_rate": "已补齐或已超期的容缺办件中，在补齐期限当天或之前补齐材料的比例",
+    "ratings": "好差评各等级的件数；差评指“不满意”和“非常不满意”",
+    "handoff_rate": "经聊天（网页、微信）提交的办件中，该会话曾转人工的比例",
+    "conversation_handoff_rate": "统计区间内开始的聊天会话中，曾转人工的比例（仅全县视图）",
+}
+
+
+@dataclass(frozen=True)
+class Filters:
+    start: dt.date
+    end: dt.date
+    town: str | None  # the one town asked for, if any
+    towns: tuple[str, ...] | None  # towns the figures cover; None = the whole county
+
+    @property
+    def county_wide(self) -> bool:
+        return self.towns is None
+
+
+@dataclass
+class Dashboard:
+    filters: Filters
+    now: dt.datetime
+    town_names: dict[str, str]
+    item_names: dict[str, str]
+    # (town_code, service_code) → the additive counts of its cases
+    cells: dict[tuple[str, str], "Counts"] = field(default_factory=dict)
+    conversations: dict | None = None
+
+
+def _parse_date(raw: str | None, name: str, label: str) -> dt.date | None:
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return dt.date.fromisoformat(raw.strip())
+    except ValueError:
+        raise ValidationFailed("date_invalid", f"{label}格式不对，请写成 2026-01-31 这样的日期", field=name) from None
+
+
+def resolve_filters(session: Session, principal: Principal, from_raw: str | None, to_raw: str | None,
+                    town_raw: str | None, today: dt.date) -> Filters:
+    """The date range (default: the last 90 days up to today) and the towns this principal may see.
+
+    Duty leads and admins see the county; reviewers and agents only their own towns, and asking
+    for another town is refused (403) rather than silently answered with nothing."""
+    end = _parse_date(to_raw, "to", "结束日期") or today
+    start = _parse_date(from_raw, "from", "开始日期") or end - dt.timedelta(days=DEFAULT_DAYS - 1)
+    if start > end:
+        raise ValidationFailed("date_range_invalid", "开始日期不能晚于结束日期", field="from")
+    if (end - start).days >= MAX_DAYS:
+        raise ValidationFailed("date_range_too_long", "统计区间最长三年，请缩短日期范围", field="from")
+    town = None
+    if town_raw and town_raw.strip():
+        wanted = town_raw.strip()
+        town = session.scalar(select(Town.code).where((Town.code == wanted) | (Town.name == wanted)))
+        if town is None:
+            raise ValidationFailed("town_unknown", f"没有“{wanted}”这个镇", field="town")
+        if not principal.can_see_town(town):
+            raise Forbidden("town_forbidden", "您只能查看本镇的统计")
+    if town is not None:
+        towns: tuple[str, ...] | None = (town,)
+    elif principal.county_wide:
+        towns = None
+    else:
+        towns = tuple(sorted(principal.towns))
+    return Filters(start=start, end=end, town=town, towns=towns)
+
+
+def _local_date(column, dialect: str, now: dt.datetime):
+    """The China date of a stored UTC timestamp, in SQL.
+
+    The county's zone has a fixed offset (China keeps no daylight saving time), so the offset is
+    added as plain arithmetic: a named-zone conversion per row cost PostgreSQL more than the rest
+    of the dashboard's aggregates together."""
+    minutes = int(now.astimezone(local_zone()).utcoffset().total_seconds() // 60)
+    if dialect == "postgresql":
+        return cast(func.timezone("UTC", column) + dt.timedelta(minutes=minutes), Date)
+    return func.date(column, f"{minutes:+d} minutes")  # SQLite keeps UTC as text
+
+
+def _count(condition):
+    return func.count().filter(condition)
+
+
+def _range(filters: Filters):
+    conditions = [Case.created_at >= local_midnight_utc(filters.start),
+                  Case.created_at < local_midnight_utc(filters.end + dt.timedelta(days=1))]
+    if filters.towns is not None:
+        conditions.append(Case.hukou_town_code.in_(filters.towns))
+    return conditions
+
+
+def _stage_query(filters: Filters, dialect: str, now: dt.datetime, today: dt.date):
+    """Counts per (town, item, current stage); grouping by stage keeps the aggregates few."""
+    # The moment each case was completed. The lifecycle enters `completed` once at most (from
+    # at_department, and nothing leads back), so this join adds no rows; completion never precedes
+    # opening, so older events are skipped.
+    completed = (select(CaseEvent.case_id.label("case_id"), CaseEvent.at.label("at"))
+                 .where(CaseEvent.to_stage == COMPLETED_STAGE,
+                        CaseEvent.at >= local_midnight_utc(filters.start)).subquery("completed"))
+    # Conversations ever handed to a person (a hashed lookup, no join).
+    handed = select(HandoffRequest.conversation_id).scalar_subquery()
+    supplied_on_time = and_(Deferral.supplied_at.is_not(None),
+                            _local_date(Deferral.supplied_at, dialect, now) <= Deferral.deadline)
+    deferral_due = and_(Deferral.id.is_not(None),
+                        (Deferral.supplied_at.is_not(None)) | (Deferral.deadline < today))
+    columns = [  # the first one must stay the number of cases (compute() relies on it)
+        func.count().label("cases"),
+        _count(completed.c.case_id.is_not(None)).label("completed"),
+        _count(_local_date(completed.c.at, dialect, now) <= Case.expected_completion_date).label("completed_on_time"),
+        func.sum(Case.visits).label("visits"),
+        _count(Case.visits <= 1).label("visits_le1"),
+        _count(Deferral.id.is_not(None)).label("deferrals"),
+        _count(deferral_due).label("deferrals_due"),
+        _count(supplied_on_time).label("supplied_on_time"),
+        *[_count(Rating.level == level).label(f"rating:{level}") for level in sorted(LEVELS)],
+        _count(Case.conversation_id.is_not(None)).label("chat_cases"),
+        _count(Case.conversation_id.in_(handed)).label("handed_off"),
+    ]
+    return (select(Case.hukou_town_code.label("town"), Case.service_code.label("item"), Case.stage.label("stage"),
+                   *columns)
+            .select_from(Case)
+            .outerjoin(completed, completed.c.case_id == Case.id)
+            .outerjoin(Deferral, Deferral.case_id == Case.id)
+            .outerjoin(Rating, Rating.case_id == Case.id)
+            .where(*_range(filters))
+            .group_by(Case.hukou_town_code, Case.service_code, Case.stage))
+
+
+def _open_query(filters: Filters, now: dt.datetime, today: dt.date):
+    """Age and lateness of the open cases (a small share of all) per (town, item)."""
+    ages = []
+    for key, low, high in AGE_BUCKETS:
+        cond = Case.created_at <= now - dt.timedelta(days=low)
+        if high is not None:
+            cond = and_(cond, Case.created_at > now - dt.timedelta(days=high))
+        ages.append(_count(cond).label(f"age:{key}"))
+    return (select(Case.hukou_town_code.label("town"), Case.service_code.label("item"),
+                   _count(Case.expected_completion_date < today).label("open_overdue"), *ages,
+                   func.min(Case.created_at).label("oldest"))
+            .where(*_range(filters), Case.stage.in_(OPEN_VALUES))
+            .group_by(Case.hukou_town_code, Case.service_code))
+
+
+def _conversation_figures(session: Session, filters: Filters) -> dict:
+    handed = select(HandoffRequest.conversation_id).scalar_subquery()
+    total, handed_off = session.execute(
+        select(func.count(), _count(Conversation.id.in_(handed)))
+        .where(Conversation.created_at >= local_midnight_utc(filters.start),
+               Conversation.created_at < local_midnight_utc(filters.end + dt.timedelta(days=1)))).one()
+    return {"conversations": total, "handed_off": handed_off, "rate": rate(handed_off, total)}
+
+
+class Counts:
+    """The additive counts of one group of cases, in COUNT_KEYS order, and its oldest open case."""
+
+    __slots__ = ("values", "oldest")
+
+    def __init__(self) -> None:
+        self.values = [0] * len(COUNT_KEYS)
+        self.oldest: dt.datetime | None = None
+
+    def __getitem__(self, key: str) -> int:
+        return self.values[IDX[key]]
+
+    def add(self, other: "Counts") -> "Counts":
+        self.values = [a + b for a, b in zip(self.values, other.values)]
+        if other.oldest is not None and (self.oldest is None or other.oldest < self.oldest):
+            self.oldest = other.oldest
+        return self
+
+
+def compute(session: Session, filters: Filters, now: dt.datetime | None = None) -> Dashboard:
+    now = as_utc(now) or utcnow()
+    today = today_local(now)
+    dialect = session.get_bind().dialect.name
+    town_names = dict(session.execute(select(Town.code, Town.name).order_by(Town.code)).all())
+    item_names = dict(session.execute(select(ServiceItem.code, ServiceItem.name)).all())
+    board = Dashboard(filters=filters, now=now, town_names=town_names, item_names=item_names)
+    cells = board.cells
+    stmt = _stage_query(filters, dialect, now, today)
+    targets = [IDX[c.name] for c in list(stmt.selected_columns)[3:]]  # after town, item, stage
+    open_at, stage_at = IDX["open"], {s.value: IDX[f"stage:{s.value}"] for s in Stage}
+    for town, item, stage, *values in session.execute(stmt):
+        cell = cells.get((town, item)) or cells.setdefault((town, item), Counts())
+        v = cell.values
+        for i, x in zip(targets, values):
+            v[i] += x or 0
+        v[stage_at[stage]] += values[0]
+        if stage in OPEN_SET:
+            v[open_at] += values[0]
+    targets = [IDX[key] for key in OPEN_QUERY_KEYS]
+    for town, item, *values, oldest in session.execute(_open_query(filters, now, today)):
+        cell = cells[(town, item)]
+        for i, x in zip(targets, values):
+            cell.values[i] = x
+        cell.oldest = as_utc(oldest)
+    if filters.county_wide:
+        board.conversations = _conversation_figures(session, filters)
+    return board
+
+
+# ---------------------------------------------------------------- presenting
+
+def rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def figures(counts: Counts, now: dt.datetime) -> dict:
+    """The readable figures of one group of cases (a cell, a town, an item or the county)."""
+    cases = counts["cases"]
+    oldest = counts.oldest
+    by_level = {str(level): counts[f"rating:{level}"] for level in sorted(LEVELS, reverse=True)}
+    return {
+        "cases": cases,
+        "by_stage": {s.value: counts[f"stage:{s.value}"] for s in Stage},
+        "open": {"count": counts["open"], "overdue": counts["open_overdue"],
+                 "age_days": {key: counts[f"age:{key}"] for key, _, _ in AGE_BUCKETS},
+                 "oldest_days": (now - oldest).days if oldest is not None else None},
+        "completion": {"completed": counts["completed"], "on_time": counts["completed_on_time"],
+                       "on_time_rate": rate(counts["completed_on_time"], counts["completed"])},
+        "visits": {"total": counts["visits"], "mean": round(counts["visits"] / cases, 2) if cases else None,
+                   "at_most_one": counts["visits_le1"], "at_most_one_share": rate(counts["visits_le1"], cases)},
+        "deferral": {"cases": counts["deferrals"], "share": rate(counts["deferrals"], cases),
+                     "due": counts["deferrals_due"], "supplied_on_time": counts["supplied_on_time"],
+                     "on_time_supplement_rate": rate(counts["supplied_on_time"], counts["deferrals_due"])},
+        "ratings": {"count": sum(by_level.values()), "by_level": by_level,
+                    "bad": sum(counts[f"rating:{level}"] for level in BAD_LEVELS)},
+        "handoff": {"chat_cases": counts["chat_cases"], "handed_off": counts["handed_off"],
+                    "rate": rate(counts["handed_off"], counts["chat_cases"])},
+    }
+
+
+def as_json(board: Dashboard) -> dict:
+    f = board.filters
+    visible_towns = list(f.towns) if f.towns is not None else list(board.town_names)
+    by_town = {code: Counts() for code in visible_towns}
+    by_item: dict[str, Counts] = {}
+    total = Counts()
+    for (town, item), cell in board.cells.items():
+        (by_town.get(town) or by_town.setdefault(town, Counts())).add(cell)
+        (by_item.get(item) or by_item.setdefault(item, Counts())).add(cell)
+        total.add(cell)
+    items = sorted(by_item.items(), key=lambda kv: (-kv[1]["cases"], kv[0]))
+    return {
+        "from": f.start.isoformat(), "to": f.end.isoformat(), "town": f.town,
+        "scope": "county" if f.county_wide else "towns", "towns": visible_towns,
+        "generated_at": board.now.isoformat(),
+        "stage_text": {s.value: STAGE_TEXT[s] for s in Stage},
+        "age_text": AGE_TEXT,
+        "level_text": {str(level): text for level, text in LEVELS.items()},
+        "definitions": DEFINITIONS,
+        "totals": figures(total, board.now),
+        "by_town": [{"town_code": code, "town_name": board.town_names.get(code, code), **figures(c, board.now)}
+                    for code, c in sorted(by_town.items())],
+        "by_item": [{"service_code": code, "service_name": board.item_names.get(code, code), **figures(c, board.now)}
+                    for code, c in items],
+        "conversations": board.conversations,
+    }
