@@ -98,8 +98,16 @@ def complete_task(session: Session, task_id: int, principal: Principal, outcome:
     return task
 
 
-def task_view(session: Session, task: FollowUpTask) -> dict:
-    case = session.get(Case, task.case_id)
-    return {"id": task.id, "kind": task.kind, "case_no": case.case_no, "due_date": task.due_date.isoformat(),
+def task_view(session: Session, task: FollowUpTask, case_no: str | None = None) -> dict:
+    if case_no is None:
+        case_no = session.scalar(select(Case.case_no).where(Case.id == task.case_id))
+    return {"id": task.id, "kind": task.kind, "case_no": case_no, "due_date": task.due_date.isoformat(),
             "status": task.status, "reason": task.reason, "outcome": task.outcome,
             "assignee_id": task.assignee_id}
+
+
+def task_views(session: Session, tasks: list[FollowUpTask]) -> list[dict]:
+    """Views of many tasks with their case numbers read in one query (not one per task)."""
+    case_ids = {t.case_id for t in tasks}
+    numbers = dict(session.execute(select(Case.id, Case.case_no).where(Case.id.in_(case_ids))).all()) if case_ids else {}
+    return [task_view(session, t, numbers.get(t.case_id)) for t in tasks]

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from erma.cases.lifecycle import get_case
 from erma.db import get_session
-from erma.followup.service import complete_task, list_tasks, rate_case, task_view
+from erma.followup.service import complete_task, list_tasks, rate_case, task_view, task_views
 from erma.staff.auth import Principal, get_principal, require_roles
 
 router = APIRouter(prefix="/api/v1", tags=["ratings"])
@@ -34,7 +34,7 @@ def rate(case_no: str, body: RatingIn, principal: Principal = Depends(require_ro
 @router.get("/followup-tasks")
 def tasks(status: str = "open", principal: Principal = Depends(get_principal),
           session: Session = Depends(get_session)) -> dict:
-    return {"items": [task_view(session, t) for t in list_tasks(session, principal, status)]}
+    return {"items": task_views(session, list_tasks(session, principal, status))}
 
 
 @router.post("/followup-tasks/{task_id}/complete")
