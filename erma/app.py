@@ -9,19 +9,29 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from erma import log_redaction
+from erma.admin.views import router as admin_router
 from erma.catalog.views import router as catalog_router
 from erma.channels.wechat.views import router as wechat_router
+from erma.console.admin import router as admin_page_router
+from erma.console.dashboard import router as dashboard_page_router
+from erma.console.lead import router as lead_page_router
+from erma.console.review import router as review_page_router
+from erma.console.views import router as console_router
+from erma.console.workbench import router as workbench_router
 from erma.conversations.views import router as conversations_router
 from erma.cases.views import router as cases_router
+from erma.dashboard.views import router as dashboard_router
 from erma.db import get_sessionmaker
 from erma.deferral.views import router as deferral_router
 from erma.errors import DomainError
 from erma.followup.views import router as followup_router
 from erma.handoff.views import router as handoff_router
+from erma.lead.views import router as lead_router
 from erma.places.views import router as places_router
 from erma.review.views import router as review_router
 from erma.staff.views import router as staff_router
 from erma.validation_views import router as validation_router
+from erma.webchat.views import router as webchat_router
 
 log = logging.getLogger("erma")
 
@@ -63,4 +73,14 @@ def create_app() -> FastAPI:
     for router in (catalog_router, cases_router, review_router, deferral_router, followup_router,
                    places_router, validation_router, staff_router, handoff_router, conversations_router, wechat_router):
         app.include_router(router)
+    app.include_router(dashboard_router)  # county dashboard figures and CSV export
+    app.include_router(dashboard_page_router)  # /staff/dashboard: the county dashboard page
+    app.include_router(console_router)  # staff web pages: sign-in and the agents' inbox
+    app.include_router(workbench_router)  # staff web pages: the agent workbench /staff/cases
+    app.include_router(review_page_router)  # /staff/review: the town reviewer's queue and case pages
+    app.include_router(lead_router)  # the duty lead's lists
+    app.include_router(lead_page_router)  # /staff/lead: the duty lead's page
+    app.include_router(admin_router)  # county admins: catalog items, staff, town aliases, audit
+    app.include_router(admin_page_router)  # /staff/admin: the county admin's page
+    app.include_router(webchat_router)  # the residents' page /chat and its API
     return app
