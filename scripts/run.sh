@@ -17,17 +17,19 @@ wait_for "http://127.0.0.1:$RASA_PORT/status${RASA_AUTH_TOKEN:+?token=$RASA_AUTH
 cat <<MSG
 
 尔玛云 Erma Cloud is running (logs in $LOG_DIR/):
+  resident chat    http://127.0.0.1:$ERMA_PORT/chat   (mobile web chat; WeChat callback: /channels/wechat)
+  staff sign-in    http://127.0.0.1:$ERMA_PORT/staff/login
   platform API     http://127.0.0.1:$ERMA_PORT/docs   (OpenAPI: /openapi.json, health: /healthz)
   Rasa             http://127.0.0.1:$RASA_PORT   (REST: POST /webhooks/rest/webhook)
   action server    http://127.0.0.1:$ACTIONS_PORT/health
   service token    ${ERMA_SERVICE_TOKEN:-dev-service-token}   (Authorization: Bearer …)
 
-Demo logins (password erma-demo-2026; demo data in catalog/demo_staff.yaml):
-  admin            admin
-  duty lead        lead-1, lead-2, lead-3
-  town reviewer    reviewer-chibusu (赤不苏镇), reviewer-tumen (土门镇), … one per town
-  agent            agent-chibusu-1, agent-chibusu-2, … two per town except 凤仪镇
-  POST /api/v1/auth/login {"username": "...", "password": "..."} → bearer token
+Demo logins at /staff/login (password erma-demo-2026; demo data in catalog/demo_staff.yaml):
+  county admin     admin              → /staff/admin, /staff/dashboard
+  duty lead        lead-1 (also lead-2, lead-3)  → /staff/lead, /staff/dashboard
+  town reviewer    reviewer-chibusu (赤不苏镇; one per town, e.g. reviewer-tumen) → /staff/review
+  agent            agent-chibusu-1 (two per town except 凤仪镇) → /staff/inbox, /staff/cases
+  API clients: POST /api/v1/auth/login {"username": "...", "password": "..."} → bearer token
 
 Try the assistant:
   curl -s localhost:$RASA_PORT/webhooks/rest/webhook -d '{"sender":"demo","message":"低保要带些啥子"}'
