@@ -6,6 +6,7 @@ a result (an empty result is refused in Chinese, nothing typed is lost). At 360 
 width, a screenshot at each step."""
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import uuid
@@ -143,9 +144,13 @@ def test_an_agent_carries_a_deferral_case_end_to_end(agent_page: Page):
                            check=True).stdout
     assert no in words and form_no in words and "容缺快办审核表" in words
     assert ID_NUMBER not in words
-    # Rendered to PNG too, kept with the screenshots.
-    subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", "-singlefile", str(pdf_path),
-                    str(SHOTS / f"workbench-{size}-07-pdf-page1")], check=True)
+    # Rendered to PNG (kept with the screenshots) and read back: the case number is really drawn.
+    png = SHOTS / f"workbench-{size}-07-pdf-page1"
+    subprocess.run(["pdftoppm", "-png", "-r", "150", "-f", "1", "-l", "1", "-singlefile", str(pdf_path), str(png)],
+                   check=True)
+    ocr = subprocess.run(["tesseract", f"{png}.png", "-"], capture_output=True, text=True, check=True, timeout=120,
+                         env={**os.environ, "OMP_THREAD_LIMIT": "1"}).stdout
+    assert no in "".join(ocr.split()), ocr  # OCR may put spaces inside the number
 
     # Supplement received, then the form and pledge reclaimed: the deferral is closed.
     page.get_by_role("button", name="登记后补材料已收到").click()
