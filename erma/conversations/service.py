@@ -188,6 +188,12 @@ def queue_in_transaction(session: Session, conversation_id: str, reason: str, *,
     """bot (or closed) → queued, without committing; False when it already is queued / with an agent."""
     now = now or utcnow()
     state = _current_state(session, conversation_id)
+    if state == "queued" and town_code and session.get(Town, town_code) is not None:
+        # Already waiting, e.g. the assistant queued it before anyone knew the household town: a
+        # later request that names it puts the conversation in that town's inbox.
+        session.execute(update(Conversation).where(Conversation.id == conversation_id, Conversation.state == "queued",
+                                                   Conversation.town_code.is_(None))
+                        .values(town_code=town_code, updated_at=now).execution_options(synchronize_session=False))
     if state not in ("bot", "closed"):
         return False
     town = _town_for(session, conversation_id, town_code)

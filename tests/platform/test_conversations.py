@@ -183,6 +183,22 @@ def test_handoff_queues_the_gateway_conversation_and_keeps_its_contract(client, 
     assert handoff(client, "rasa-only-sender")["state"] == "queued"
 
 
+def test_a_later_handoff_naming_the_town_routes_a_queued_conversation_without_one(client, fake_rasa, login):
+    cid = open_conversation(client)
+    handoff(client, cid)  # the assistant queued it before anyone knew the household town
+    assert client.get(f"/api/v1/conversations/{cid}", headers=SERVICE).json()["town"] is None
+    r = client.post("/api/v1/handoffs", json={"conversation_id": cid, "channel": "web_chat", "reason": "requested",
+                                             "town_code": CHIBUSU}, headers=SERVICE)
+    assert r.status_code == 200, r.text
+    assert client.get(f"/api/v1/conversations/{cid}", headers=SERVICE).json()["town"]["code"] == CHIBUSU
+    inbox = client.get("/api/v1/agent/inbox", headers=login("agent-chibusu-1")).json()["items"]
+    assert cid in [c["id"] for c in inbox]
+    # A town once known is not moved by another request.
+    client.post("/api/v1/handoffs", json={"conversation_id": cid, "channel": "web_chat", "reason": "requested",
+                                         "town_code": TUMEN}, headers=SERVICE)
+    assert client.get(f"/api/v1/conversations/{cid}", headers=SERVICE).json()["town"]["code"] == CHIBUSU
+
+
 def test_queued_and_agent_states_never_call_rasa_and_keep_every_message(client, fake_rasa, login):
     cid = open_conversation(client)
     handoff(client, cid, town_code=CHIBUSU)
