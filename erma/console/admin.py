@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from erma.console.pages import fill, forbidden_page, login_redirect, page, signed_in
+from erma.console.pages import fill, gate, page
 from erma.db import get_session
 
 router = APIRouter(prefix="/staff/admin", include_in_schema=False)
@@ -15,10 +15,8 @@ router = APIRouter(prefix="/staff/admin", include_in_schema=False)
 
 @router.get("")
 def admin_page(request: Request, session: Session = Depends(get_session)) -> Response:
-    principal = signed_in(request, session)
-    if principal is None:
-        return login_redirect(request)
-    if principal.role != "admin":
-        return forbidden_page(principal, request)
+    principal, refused = gate(request, session, ("admin",))
+    if refused is not None:
+        return refused
     return page("县级管理", fill("admin.html", me=principal.staff.username), principal=principal, request=request,
                 scripts=("console.js", "admin.js"), body_class="admin-page")

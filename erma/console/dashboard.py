@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from erma.console.pages import fill, forbidden_page, login_redirect, page, signed_in
+from erma.console.pages import fill, gate, page
 from erma.db import get_session
 
 router = APIRouter(prefix="/staff/dashboard", include_in_schema=False)
@@ -21,10 +21,8 @@ DASHBOARD_ROLES = ("duty_lead", "admin")
 
 @router.get("")
 def dashboard_page(request: Request, session: Session = Depends(get_session)) -> Response:
-    principal = signed_in(request, session)
-    if principal is None:
-        return login_redirect(request)
-    if principal.role not in DASHBOARD_ROLES:
-        return forbidden_page(principal, request)
+    principal, refused = gate(request, session, DASHBOARD_ROLES)
+    if refused is not None:
+        return refused
     return page("统计看板", fill("dashboard.html"), principal=principal, request=request,
                 scripts=("console.js", "dashboard.js"), body_class="dashboard-page")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from erma.console.pages import fill, forbidden_page, login_redirect, page, signed_in
+from erma.console.pages import fill, gate, page
 from erma.db import get_session
 from erma.lead.service import LEAD_ROLES
 
@@ -18,10 +18,8 @@ router = APIRouter(prefix="/staff/lead", include_in_schema=False)
 
 @router.get("")
 def lead_page(request: Request, session: Session = Depends(get_session)) -> Response:
-    principal = signed_in(request, session)
-    if principal is None:
-        return login_redirect(request)
-    if principal.role not in LEAD_ROLES:
-        return forbidden_page(principal, request)
+    principal, refused = gate(request, session, LEAD_ROLES)
+    if refused is not None:
+        return refused
     return page("督办与回访", fill("lead.html"), principal=principal, request=request,
                 scripts=("console.js", "lead.js"), body_class="lead-page")

@@ -88,6 +88,17 @@ def login_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(f"{LOGIN_PATH}?next={quote(here, safe='')}", status_code=303, headers=SECURITY_HEADERS)
 
 
+def gate(request: Request, session: Session, roles) -> tuple[Principal | None, Response | None]:
+    """Every staff page's entry check: (the signed-in principal whose role may use the page, None),
+    or (None, the response to send instead: the sign-in redirect or the no-permission page)."""
+    principal = signed_in(request, session)
+    if principal is None:
+        return None, login_redirect(request)
+    if principal.role not in roles:
+        return None, forbidden_page(principal, request)
+    return principal, None
+
+
 def forbidden_page(principal: Principal, request: Request) -> HTMLResponse:
     body = fill("denied.html", role=ROLE_NAMES.get(principal.role, principal.role))
     return page("没有权限", body, principal=principal, request=request, status_code=403)

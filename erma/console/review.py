@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from erma.cases.lifecycle import get_case
-from erma.console.pages import fill, forbidden_page, login_redirect, page, signed_in
+from erma.console.pages import fill, gate, page
 from erma.db import get_session
 from erma.errors import NotFound
 from erma.places.models import Town
@@ -52,11 +52,9 @@ def _message(title: str, message: str, principal: Principal, request: Request, s
 
 @router.get("")
 def queue_page(request: Request, town: str | None = None, session: Session = Depends(get_session)) -> Response:
-    principal = signed_in(request, session)
-    if principal is None:
-        return login_redirect(request)
-    if principal.role not in REVIEW_ROLES:
-        return forbidden_page(principal, request)
+    principal, refused = gate(request, session, REVIEW_ROLES)
+    if refused is not None:
+        return refused
     towns = _towns(session, principal)
     if not towns:
         return _message("审核队列", "您的账号还没有分配负责审核的镇，请联系县级管理员。", principal, request, 200)
@@ -71,11 +69,9 @@ def queue_page(request: Request, town: str | None = None, session: Session = Dep
 
 @router.get("/cases/{case_no}")
 def case_page(case_no: str, request: Request, session: Session = Depends(get_session)) -> Response:
-    principal = signed_in(request, session)
-    if principal is None:
-        return login_redirect(request)
-    if principal.role not in REVIEW_ROLES:
-        return forbidden_page(principal, request)
+    principal, refused = gate(request, session, REVIEW_ROLES)
+    if refused is not None:
+        return refused
     try:
         case = get_case(session, case_no, principal)
     except NotFound as exc:  # unknown, or another town's: nothing of the case on this page

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from erma.console.pages import (ROLE_NAMES, SECURITY_HEADERS, fill, forbidden_page, login_redirect, page,
-                                signed_in, static_file)
+from erma.console.pages import (ROLE_NAMES, SECURITY_HEADERS, fill, gate, login_redirect, page, signed_in,
+                                static_file)
 from erma.db import get_session
 from erma.errors import Unauthorized
 from erma.staff.auth import (SESSION_COOKIE, authenticate, clear_session_cookies, csrf_ok, safe_next,
@@ -111,11 +111,9 @@ def staff_home(request: Request, session: Session = Depends(get_session)) -> Res
 
 @router.get("/inbox")
 def inbox_page(request: Request, session: Session = Depends(get_session)) -> Response:
-    principal = signed_in(request, session)
-    if principal is None:
-        return login_redirect(request)
-    if principal.role not in INBOX_ROLES:
-        return forbidden_page(principal, request)
+    principal, refused = gate(request, session, INBOX_ROLES)
+    if refused is not None:
+        return refused
     staff = principal.staff
     body = fill("inbox.html", staff_id=staff.id, role=principal.role)
     return page("转人工会话", body, principal=principal, request=request, scripts=("console.js", "inbox.js"),

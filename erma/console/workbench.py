@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from erma.console.pages import fill, forbidden_page, login_redirect, page, signed_in
+from erma.console.pages import fill, gate, page
 from erma.db import get_session
 
 router = APIRouter(prefix="/staff/cases", include_in_schema=False)
@@ -17,19 +17,9 @@ router = APIRouter(prefix="/staff/cases", include_in_schema=False)
 WORKBENCH_ROLES = ("agent", "duty_lead", "admin")
 
 
-def _guard(request: Request, session: Session):
-    """The signed-in principal allowed here, or the response to send instead."""
-    principal = signed_in(request, session)
-    if principal is None:
-        return None, login_redirect(request)
-    if principal.role not in WORKBENCH_ROLES:
-        return None, forbidden_page(principal, request)
-    return principal, None
-
-
 @router.get("")
 def workbench_page(request: Request, session: Session = Depends(get_session)) -> Response:
-    principal, refused = _guard(request, session)
+    principal, refused = gate(request, session, WORKBENCH_ROLES)
     if refused is not None:
         return refused
     body = fill("workbench.html", role=principal.role)
@@ -39,7 +29,7 @@ def workbench_page(request: Request, session: Session = Depends(get_session)) ->
 
 @router.get("/{case_no}")
 def case_page(case_no: str, request: Request, session: Session = Depends(get_session)) -> Response:
-    principal, refused = _guard(request, session)
+    principal, refused = gate(request, session, WORKBENCH_ROLES)
     if refused is not None:
         return refused
     case_no = case_no.strip().upper()[:24]
