@@ -78,7 +78,11 @@ def _count(session: Session, stmt: Select) -> int:
     return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
 
 
-def _page(session: Session, stmt: Select, limit: int) -> tuple[int, list]:
+def _page(session: Session, stmt: Select, town: str | None, limit: int) -> tuple[int, list]:
+    """One list's page: the town (if named) checked and applied, the total, then up to `limit` rows."""
+    town = _check_town(session, town)
+    if town:
+        stmt = stmt.where(Case.hukou_town_code == town)
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationFailed("limit_invalid", f"每页条数应在 1 到 {MAX_LIMIT} 之间", field="limit")
     return _count(session, stmt), session.execute(stmt.limit(limit)).all()
@@ -88,12 +92,8 @@ def overdue_deferrals(session: Session, principal: Principal, *, town: str | Non
                       limit: int = DEFAULT_LIMIT, now: dt.datetime | None = None) -> dict:
     """容缺 deferrals past their supplement deadline with the materials still missing."""
     require_lead(principal)
-    town = _check_town(session, town)
     today = today_local(now)
-    stmt = overdue_deferrals_query(today)
-    if town:
-        stmt = stmt.where(Case.hukou_town_code == town)
-    total, rows = _page(session, stmt, limit)
+    total, rows = _page(session, overdue_deferrals_query(today), town, limit)
     facts = _Facts(session, (case for _, case in rows), today)
     case_ids = [case.id for _, case in rows]
     # The escalation (outbox) opens a 督办 task; the lead records its outcome from this list.
@@ -111,12 +111,8 @@ def overdue_cases(session: Session, principal: Principal, *, town: str | None = 
                   limit: int = DEFAULT_LIMIT, now: dt.datetime | None = None) -> dict:
     """Cases not finished whose promised completion date has passed."""
     require_lead(principal)
-    town = _check_town(session, town)
     today = today_local(now)
-    stmt = overdue_cases_query(today)
-    if town:
-        stmt = stmt.where(Case.hukou_town_code == town)
-    total, rows = _page(session, stmt, limit)
+    total, rows = _page(session, overdue_cases_query(today), town, limit)
     facts = _Facts(session, (case for (case,) in rows), today)
     items = [{**facts.of(case), "overdue_days": days_between(case.expected_completion_date, today)}
              for (case,) in rows]
@@ -130,12 +126,8 @@ def followups_due(session: Session, principal: Principal, *, kind: str = "bad_ra
     if kind not in FOLLOWUP_KINDS:
         raise ValidationFailed("followup_kind_unknown", "回访任务类型只能是 差评回访（bad_rating）或 容缺逾期督办（deferral_overdue）",
                                field="kind")
-    town = _check_town(session, town)
     today = today_local(now)
-    stmt = open_followups_query(kind)
-    if town:
-        stmt = stmt.where(Case.hukou_town_code == town)
-    total, rows = _page(session, stmt, limit)
+    total, rows = _page(session, open_followups_query(kind), town, limit)
     facts = _Facts(session, (case for _, case in rows), today)
     case_ids = [case.id for _, case in rows]
     ratings = ({r.case_id: r for r in session.scalars(select(Rating).where(Rating.case_id.in_(case_ids)))}
