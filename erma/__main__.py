@@ -1,4 +1,4 @@
-"""Command line: `python -m erma migrate|load|serve|worker|setup`."""
+"""Command line: `python -m erma migrate|load|serve|worker|setup|dashboard-rebuild`."""
 from __future__ import annotations
 
 import argparse
@@ -42,6 +42,19 @@ def load() -> None:
     print(f"已载入事项目录 {len(items)} 项（容缺 {sum(1 for i in items if i.rongque_listed)} 项）、镇村与人员数据")
 
 
+def dashboard_rebuild() -> None:
+    """Recompute the dashboard's daily summary from every case (after SQL that bypassed the platform)."""
+    from erma.dashboard.summary import mark_all, refresh
+    from erma.db import get_sessionmaker
+
+    with get_sessionmaker()() as session:
+        days = mark_all(session)
+        session.commit()
+        print(f"正在重算统计看板的每日汇总：{days} 天……", flush=True)
+        refresh(session)
+    print("统计看板每日汇总已重算完毕")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="erma")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -53,6 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--port", type=int, default=8000)
     worker = sub.add_parser("worker", help="run the outbox worker")
     worker.add_argument("--interval", type=float, default=5.0, help="seconds between polls when idle")
+    sub.add_parser("dashboard-rebuild", help="recompute the dashboard's daily summary from every case")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -60,6 +74,8 @@ def main(argv: list[str] | None = None) -> None:
         migrate()
     if args.cmd in ("load", "setup"):
         load()
+    if args.cmd == "dashboard-rebuild":
+        dashboard_rebuild()
     if args.cmd == "serve":
         import uvicorn
 

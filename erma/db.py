@@ -58,7 +58,12 @@ def get_engine() -> Engine:
 
 @lru_cache
 def get_sessionmaker() -> sessionmaker[Session]:
-    return sessionmaker(bind=get_engine(), expire_on_commit=False)
+    factory = sessionmaker(bind=get_engine(), expire_on_commit=False)
+    # Every change to cases marks the dashboard's daily summary stale in the same transaction.
+    from erma.dashboard.summary import watch
+
+    watch(factory)
+    return factory
 
 
 def get_session() -> Iterator[Session]:

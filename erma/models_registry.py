@@ -4,6 +4,7 @@ from erma.cases import models as _cases  # noqa: F401
 from erma.catalog import models as _catalog  # noqa: F401
 from erma.channels.wechat import models as _wechat  # noqa: F401
 from erma.conversations import models as _conversations  # noqa: F401
+from erma.dashboard import models as _dashboard  # noqa: F401
 from erma.deferral import models as _deferral  # noqa: F401
 from erma.followup import models as _followup  # noqa: F401
 from erma.handoff import models as _handoff  # noqa: F401

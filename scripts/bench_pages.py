@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     port = args.port or free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    (ROOT / "var").mkdir(exist_ok=True)  # absent on a fresh clone
     log = open(ROOT / "var" / "bench-server.log", "w")
     server = subprocess.Popen([sys.executable, "-m", "erma", "serve", "--port", str(port)], cwd=ROOT, env=env,
                               stdout=log, stderr=subprocess.STDOUT)

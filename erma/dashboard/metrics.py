@@ -1,9 +1,11 @@
 """The county dashboard's figures, computed by SQL aggregates over the cases opened in a date range.
 
 Every figure describes the cohort of cases *opened* (Case.created_at) between `from` and `to`
-(China dates, both inclusive), whatever happened to them afterwards. Two grouped queries return
-additive counts per (household town, item[, stage]) — one over all the cases, one over the open
-ones for their age; towns, items and the county total are sums of those groups in Python (at most
+(China dates, both inclusive), whatever happened to them afterwards. Additive counts per
+(household town, item[, stage]) come from the daily summary (erma/dashboard/summary.py: the counts
+that follow from the records alone, summed over the days of the range) and from two live queries for
+what moves with the clock — the open cases' age and lateness, and deferrals past their deadline with
+nothing supplied. Towns, items and the county total are sums of those groups in Python (at most
 towns × items × stages rows, never one row per case). Definitions — the JSON, the CSV and the page
 use the same ones:
 
@@ -38,18 +40,19 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import Date, and_, cast, func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from erma.cases.models import Case, CaseEvent
+from erma.cases.models import Case
 from erma.cases.stages import OPEN_STAGES, STAGE_TEXT, Stage
 from erma.catalog.models import ServiceItem
-from erma.clock import local_midnight_utc, local_zone, today_local
+from erma.clock import local_midnight_utc, today_local
 from erma.conversations.models import Conversation
+from erma.dashboard.models import DayCounts
+from erma.dashboard.summary import COLUMN_KEYS, refresh
 from erma.db import as_utc, utcnow
 from erma.deferral.models import Deferral
 from erma.errors import Forbidden, ValidationFailed
-from erma.followup.models import Rating
 from erma.followup.service import BAD_LEVELS, LEVELS
 from erma.handoff.models import HandoffRequest
 from erma.places.models import Town
@@ -62,7 +65,6 @@ AGE_BUCKETS = (("0-3", 0, 3), ("3-7", 3, 7), ("7-15", 7, 15), ("15-30", 15, 30),
 AGE_TEXT = {"0-3": "3天内", "3-7": "3至7天", "7-15": "7至15天", "15-30": "15至30天", "30+": "30天以上"}
 OPEN_VALUES = [s.value for s in OPEN_STAGES]
 OPEN_SET = frozenset(OPEN_VALUES)
-COMPLETED_STAGE = Stage.COMPLETED.value
 
 # Additive counts per (town, item) group; everything shown is derived from these.
 COUNT_KEYS = (
@@ -152,18 +154,6 @@ def resolve_filters(session: Session, principal: Principal, from_raw: str | None
     return Filters(start=start, end=end, town=town, towns=towns)
 
 
-def _local_date(column, dialect: str, now: dt.datetime):
-    """The China date of a stored UTC timestamp, in SQL.
-
-    The county's zone has a fixed offset (China keeps no daylight saving time), so the offset is
-    added as plain arithmetic: a named-zone conversion per row cost PostgreSQL more than the rest
-    of the dashboard's aggregates together."""
-    minutes = int(now.astimezone(local_zone()).utcoffset().total_seconds() // 60)
-    if dialect == "postgresql":
-        return cast(func.timezone("UTC", column) + dt.timedelta(minutes=minutes), Date)
-    return func.date(column, f"{minutes:+d} minutes")  # SQLite keeps UTC as text
-
-
 def _count(condition):
     return func.count().filter(condition)
 
@@ -176,41 +166,23 @@ def _range(filters: Filters):
     return conditions
 
 
-def _stage_query(filters: Filters, dialect: str, now: dt.datetime, today: dt.date):
-    """Counts per (town, item, current stage); grouping by stage keeps the aggregates few."""
-    # The moment each case was completed. The lifecycle enters `completed` once at most (from
-    # at_department, and nothing leads back), so this join adds no rows; completion never precedes
-    # opening, so older events are skipped.
-    completed = (select(CaseEvent.case_id.label("case_id"), CaseEvent.at.label("at"))
-                 .where(CaseEvent.to_stage == COMPLETED_STAGE,
-                        CaseEvent.at >= local_midnight_utc(filters.start)).subquery("completed"))
-    # Conversations ever handed to a person (a hashed lookup, no join).
-    handed = select(HandoffRequest.conversation_id).scalar_subquery()
-    supplied_on_time = and_(Deferral.supplied_at.is_not(None),
-                            _local_date(Deferral.supplied_at, dialect, now) <= Deferral.deadline)
-    deferral_due = and_(Deferral.id.is_not(None),
-                        (Deferral.supplied_at.is_not(None)) | (Deferral.deadline < today))
-    columns = [  # the first one must stay the number of cases (compute() relies on it)
-        func.count().label("cases"),
-        _count(completed.c.case_id.is_not(None)).label("completed"),
-        _count(_local_date(completed.c.at, dialect, now) <= Case.expected_completion_date).label("completed_on_time"),
-        func.sum(Case.visits).label("visits"),
-        _count(Case.visits <= 1).label("visits_le1"),
-        _count(Deferral.id.is_not(None)).label("deferrals"),
-        _count(deferral_due).label("deferrals_due"),
-        _count(supplied_on_time).label("supplied_on_time"),
-        *[_count(Rating.level == level).label(f"rating:{level}") for level in sorted(LEVELS)],
-        _count(Case.conversation_id.is_not(None)).label("chat_cases"),
-        _count(Case.conversation_id.in_(handed)).label("handed_off"),
-    ]
-    return (select(Case.hukou_town_code.label("town"), Case.service_code.label("item"), Case.stage.label("stage"),
-                   *columns)
-            .select_from(Case)
-            .outerjoin(completed, completed.c.case_id == Case.id)
-            .outerjoin(Deferral, Deferral.case_id == Case.id)
-            .outerjoin(Rating, Rating.case_id == Case.id)
-            .where(*_range(filters))
-            .group_by(Case.hukou_town_code, Case.service_code, Case.stage))
+def _summary_query(filters: Filters):
+    """The stored counts per (town, item, current stage), summed over the days of the range."""
+    conditions = [DayCounts.day >= filters.start, DayCounts.day <= filters.end]
+    if filters.towns is not None:
+        conditions.append(DayCounts.town_code.in_(filters.towns))
+    return (select(DayCounts.town_code, DayCounts.service_code, DayCounts.stage,
+                   *[func.sum(getattr(DayCounts, column)) for column in COLUMN_KEYS])
+            .where(*conditions)
+            .group_by(DayCounts.town_code, DayCounts.service_code, DayCounts.stage))
+
+
+def _overdue_deferrals_query(filters: Filters, today: dt.date):
+    """Deferrals not supplied and past their deadline (due although nothing arrived), per (town, item)."""
+    return (select(Case.hukou_town_code, Case.service_code, func.count())
+            .join(Deferral, Deferral.case_id == Case.id)
+            .where(*_range(filters), Deferral.supplied_at.is_(None), Deferral.deadline < today)
+            .group_by(Case.hukou_town_code, Case.service_code))
 
 
 def _open_query(filters: Filters, now: dt.datetime, today: dt.date):
@@ -259,25 +231,29 @@ class Counts:
 def compute(session: Session, filters: Filters, now: dt.datetime | None = None) -> Dashboard:
     now = as_utc(now) or utcnow()
     today = today_local(now)
-    dialect = session.get_bind().dialect.name
     town_names = dict(session.execute(select(Town.code, Town.name).order_by(Town.code)).all())
     item_names = dict(session.execute(select(ServiceItem.code, ServiceItem.name)).all())
     board = Dashboard(filters=filters, now=now, town_names=town_names, item_names=item_names)
     cells = board.cells
-    stmt = _stage_query(filters, dialect, now, today)
-    targets = [IDX[c.name] for c in list(stmt.selected_columns)[3:]]  # after town, item, stage
-    open_at, stage_at = IDX["open"], {s.value: IDX[f"stage:{s.value}"] for s in Stage}
-    for town, item, stage, *values in session.execute(stmt):
+    refresh(session)  # recompute the days whose cases changed since the last look
+    targets = [IDX[key] for key in COLUMN_KEYS.values()]
+    open_at = IDX["open"]
+    stage_at = {s.value: IDX[f"stage:{s.value}"] for s in Stage}
+    for town, item, stage, *values in session.execute(_summary_query(filters)):
         cell = cells.get((town, item)) or cells.setdefault((town, item), Counts())
         v = cell.values
         for i, x in zip(targets, values):
             v[i] += x or 0
-        v[stage_at[stage]] += values[0]
+        cases = values[0] or 0
+        v[stage_at[stage]] += cases
         if stage in OPEN_SET:
-            v[open_at] += values[0]
+            v[open_at] += cases
+    due_at = IDX["deferrals_due"]
+    for town, item, overdue in session.execute(_overdue_deferrals_query(filters, today)):
+        (cells.get((town, item)) or cells.setdefault((town, item), Counts())).values[due_at] += overdue
     targets = [IDX[key] for key in OPEN_QUERY_KEYS]
     for town, item, *values, oldest in session.execute(_open_query(filters, now, today)):
-        cell = cells[(town, item)]
+        cell = cells.get((town, item)) or cells.setdefault((town, item), Counts())
         for i, x in zip(targets, values):
             cell.values[i] = x
         cell.oldest = as_utc(oldest)

@@ -1,0 +1,52 @@
+"""The dashboard's daily summary tables (erma/dashboard/summary.py keeps them true)."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from erma.db import Base
+
+
+class DayCounts(Base):
+    """Additive counts of the cases opened on one China date, per household town, item and current stage.
+
+    Only counts that follow from the stored records alone; the ones that move with the clock are
+    counted live (erma/dashboard/metrics.py)."""
+
+    __tablename__ = "dashboard_day_counts"
+
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    town_code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    service_code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(32), primary_key=True)
+    cases: Mapped[int]
+    completed: Mapped[int]
+    completed_on_time: Mapped[int]
+    visits: Mapped[int]
+    visits_le1: Mapped[int]
+    deferrals: Mapped[int]
+    deferrals_supplied: Mapped[int]
+    supplied_on_time: Mapped[int]
+    rating_1: Mapped[int]
+    rating_2: Mapped[int]
+    rating_3: Mapped[int]
+    rating_4: Mapped[int]
+    rating_5: Mapped[int]
+    chat_cases: Mapped[int]
+    handed_off: Mapped[int]
+
+    __table_args__ = (Index("ix_dashboard_day_counts_town_day", "town_code", "day"),)
+
+
+class StaleDay(Base):
+    """A China date whose cases changed after its summary was computed.
+
+    A row per change (not one per day): the refresh removes exactly the rows it saw, so a change
+    committed while it runs keeps its own mark for the next refresh."""
+
+    __tablename__ = "dashboard_stale_days"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[dt.date] = mapped_column(index=True)

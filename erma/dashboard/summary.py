@@ -1,0 +1,194 @@
+"""The dashboard's daily summary: additive counts of the cases opened on each China date, per household
+town, item and current stage (erma/dashboard/models.DayCounts), and how it is kept true.
+
+Why: the dashboard describes the cases *opened* in a date range. Summing the summary rows of the
+range, instead of joining every case with its completion event, deferral, rating and handoffs, keeps a
+year's view with 100,000 cases inside the page budget. Only counts that follow from the stored
+records alone are kept; what moves with the clock (open cases' age and lateness, deferrals past
+their deadline) is counted live by metrics.py over the small sets it concerns.
+
+Freshness: every ORM flush that adds or changes a case, a case event, a deferral, a rating or a
+handoff request marks the opening day of each case concerned stale (dashboard_stale_days), in the
+same transaction, so a change and its mark commit together. Before reading, the dashboard refreshes:
+it recomputes the stale days and deletes exactly the marks it saw. SQL written past the ORM (bulk
+loads such as scripts/seed_bench.py) must call `mark_all` — `python -m erma dashboard-rebuild`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from sqlalchemy import Date, and_, cast, delete, event, func, insert, literal_column, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from erma.cases.models import Case, CaseEvent
+from erma.cases.stages import Stage
+from erma.clock import local_midnight_utc, local_zone
+from erma.db import as_utc, utcnow
+from erma.deferral.models import Deferral
+from erma.followup.models import Rating
+from erma.followup.service import LEVELS
+from erma.handoff.models import HandoffRequest
+from erma.dashboard.models import DayCounts, StaleDay
+
+COMPLETED_STAGE = Stage.COMPLETED.value
+# Summary column → the dashboard's count it adds to (metrics.COUNT_KEYS). Supplied deferrals are
+# "due" whatever the date; the unsupplied ones past their deadline are added live.
+COLUMN_KEYS = {
+    "cases": "cases", "completed": "completed", "completed_on_time": "completed_on_time",
+    "visits": "visits", "visits_le1": "visits_le1", "deferrals": "deferrals",
+    "deferrals_supplied": "deferrals_due", "supplied_on_time": "supplied_on_time",
+    **{f"rating_{level}": f"rating:{level}" for level in sorted(LEVELS)},
+    "chat_cases": "chat_cases", "handed_off": "handed_off",
+}
+# Any key will do: it only has to be the same in every process of this platform.
+_PG_LOCK_KEY = 0x45524D41  # "ERMA"
+
+
+# ---------------------------------------------------------------- SQL helpers
+
+def _offset_minutes() -> int:
+    # China keeps one offset all year; reading it off the zone keeps ERMA_TIMEZONE honoured.
+    return int(utcnow().astimezone(local_zone()).utcoffset().total_seconds() // 60)
+
+
+def local_date(column, dialect: str):
+    """The China date of a stored UTC timestamp, in SQL.
+
+    The offset is written literally (not a bound parameter): PostgreSQL must see the expression in
+    GROUP BY as the very one selected. Plain arithmetic, because a named-zone conversion per row cost
+    PostgreSQL more than the rest of the aggregates together."""
+    minutes = _offset_minutes()
+    if dialect == "postgresql":
+        return cast(func.timezone("UTC", column) + literal_column(f"INTERVAL '{minutes} minutes'"), Date)
+    return func.date(column, literal_column(f"'{minutes:+d} minutes'"))  # SQLite keeps UTC as text
+
+
+def local_day(moment: dt.datetime) -> dt.date:
+    return as_utc(moment).astimezone(local_zone()).date()
+
+
+def _count(condition):
+    return func.count().filter(condition)
+
+
+def _day_counts_query(first: dt.date, last: dt.date, dialect: str):
+    """The summary rows of the cases opened from `first` to `last` (China dates, inclusive)."""
+    start, end = local_midnight_utc(first), local_midnight_utc(last + dt.timedelta(days=1))
+    # The lifecycle enters `completed` once at most (nothing leads back), so this join adds no rows;
+    # completion never precedes opening, so older events are skipped.
+    completed = (select(CaseEvent.case_id.label("case_id"), CaseEvent.at.label("at"))
+                 .where(CaseEvent.to_stage == COMPLETED_STAGE, CaseEvent.at >= start).subquery("completed"))
+    handed = select(HandoffRequest.conversation_id).scalar_subquery()  # ever handed to a person
+    day = local_date(Case.created_at, dialect)
+    columns = {
+        "cases": func.count(),
+        "completed": _count(completed.c.case_id.is_not(None)),
+        "completed_on_time": _count(local_date(completed.c.at, dialect) <= Case.expected_completion_date),
+        "visits": func.coalesce(func.sum(Case.visits), 0),
+        "visits_le1": _count(Case.visits <= 1),
+        "deferrals": _count(Deferral.id.is_not(None)),
+        "deferrals_supplied": _count(Deferral.supplied_at.is_not(None)),
+        "supplied_on_time": _count(and_(Deferral.supplied_at.is_not(None),
+                                        local_date(Deferral.supplied_at, dialect) <= Deferral.deadline)),
+        **{f"rating_{level}": _count(Rating.level == level) for level in sorted(LEVELS)},
+        "chat_cases": _count(Case.conversation_id.is_not(None)),
+        "handed_off": _count(Case.conversation_id.in_(handed)),
+    }
+    return (select(day.label("day"), Case.hukou_town_code, Case.service_code, Case.stage,
+                   *[expr.label(name) for name, expr in columns.items()])
+            .select_from(Case)
+            .outerjoin(completed, completed.c.case_id == Case.id)
+            .outerjoin(Deferral, Deferral.case_id == Case.id)
+            .outerjoin(Rating, Rating.case_id == Case.id)
+            .where(Case.created_at >= start, Case.created_at < end)
+            .group_by(day, Case.hukou_town_code, Case.service_code, Case.stage))
+
+
+INSERT_COLUMNS = ["day", "town_code", "service_code", "stage", *COLUMN_KEYS]
+
+
+def _runs(days: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    """Consecutive dates folded into (first, last) runs, so each run is one range scan."""
+    runs: list[list[dt.date]] = []
+    for day in sorted(set(days)):
+        if runs and day - runs[-1][1] == dt.timedelta(days=1):
+            runs[-1][1] = day
+        else:
+            runs.append([day, day])
+    return [(a, b) for a, b in runs]
+
+
+# ---------------------------------------------------------------- keeping it true
+
+def refresh(session: Session) -> int:
+    """Recompute the stale days and commit; returns how many days were recomputed."""
+    if session.scalar(select(StaleDay.id).limit(1)) is None:
+        return 0
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        # One refresher at a time; whoever waited finds the marks gone and has nothing to do.
+        session.execute(select(func.pg_advisory_xact_lock(_PG_LOCK_KEY)))
+    marks = session.execute(select(StaleDay.id, StaleDay.day)).all()
+    runs = _runs(day for _, day in marks)
+    for first, last in runs:
+        session.execute(delete(DayCounts.__table__).where(DayCounts.day >= first, DayCounts.day <= last))
+        session.execute(insert(DayCounts.__table__).from_select(INSERT_COLUMNS, _day_counts_query(first, last, dialect)))
+    ids = [mark_id for mark_id, _ in marks]
+    for i in range(0, len(ids), 500):
+        session.execute(delete(StaleDay.__table__).where(StaleDay.id.in_(ids[i:i + 500])))
+    session.commit()
+    return sum((last - first).days + 1 for first, last in runs)
+
+
+def mark_days(session: Session, days: Iterable[dt.date]) -> None:
+    rows = [{"day": day} for day in sorted(set(days))]
+    if rows:
+        session.execute(insert(StaleDay.__table__), rows)
+
+
+def mark_all(session: Session) -> int:
+    """Mark every day that has cases (after SQL that bypassed the ORM, or to rebuild from scratch)."""
+    day = local_date(Case.created_at, session.get_bind().dialect.name)
+    days = [d for d in session.scalars(select(day).distinct()) if d is not None]
+    # SQLite returns the date as text.
+    days = [d if isinstance(d, dt.date) else dt.date.fromisoformat(d) for d in days]
+    session.execute(delete(DayCounts.__table__))
+    mark_days(session, days)
+    return len(days)
+
+
+def _days_touched(session: Session) -> set[dt.date]:
+    """The opening days of the cases whose figures this flush may change."""
+    days: set[dt.date] = set()
+    case_ids: set[int] = set()
+    conversations: set[str] = set()
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, Case):
+            days.add(local_day(obj.created_at or utcnow()))  # a new case gets created_at = now at insert
+        elif isinstance(obj, (CaseEvent, Deferral, Rating)):
+            case = obj.__dict__.get("case")  # a loaded relationship only: never a lazy load mid-flush
+            if case is not None and case.created_at is not None:
+                days.add(local_day(case.created_at))
+            elif obj.case_id is not None:
+                case_ids.add(obj.case_id)
+        elif isinstance(obj, HandoffRequest) and obj.conversation_id:
+            conversations.add(obj.conversation_id)
+    # Autoflush is off while flushing, so these lookups cannot recurse.
+    moments = []
+    ids = sorted(case_ids)
+    for i in range(0, len(ids), 500):
+        moments += session.scalars(select(Case.created_at).where(Case.id.in_(ids[i:i + 500]))).all()
+    if conversations:
+        moments += session.scalars(select(Case.created_at).where(Case.conversation_id.in_(sorted(conversations)))).all()
+    days.update(local_day(m) for m in moments if m is not None)
+    return days
+
+
+def _before_flush(session: Session, _context, _instances) -> None:
+    mark_days(session, _days_touched(session))
+
+
+def watch(factory: sessionmaker) -> None:
+    """Make every session of `factory` mark the days its changes touch."""
+    event.listen(factory, "before_flush", _before_flush)
