@@ -9,9 +9,18 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from erma.db import Base, utcnow
 
 
+DASHBOARD_COLUMNS = ["id", "service_code", "stage", "visits", "expected_completion_date", "conversation_id"]
+
+
 class Case(Base):
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_town_stage_created", "hukou_town_code", "stage", "created_at"),)
+    __table_args__ = (
+        Index("ix_cases_town_stage_created", "hukou_town_code", "stage", "created_at"),
+        # The dashboard's live queries and staff case lists (migration 0006): on PostgreSQL these carry
+        # the columns they read, so the wide rows (encrypted identity columns) are never touched.
+        Index("ix_cases_created_at", "created_at", postgresql_include=["hukou_town_code", *DASHBOARD_COLUMNS]),
+        Index("ix_cases_town_created", "hukou_town_code", "created_at", postgresql_include=DASHBOARD_COLUMNS),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_no: Mapped[str] = mapped_column(String(24), unique=True)
@@ -55,6 +64,7 @@ class CaseEvent(Base):
     """Every change to a case: who, when, from, to, and a note."""
 
     __tablename__ = "case_events"
+    __table_args__ = (Index("ix_case_events_to_stage_at", "to_stage", "at", "case_id"),)  # completions by date
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)

@@ -23,6 +23,7 @@ AUTHORS = ("resident", "assistant", "agent", "system")
 class Conversation(Base):
     __tablename__ = "conversations"
     __table_args__ = (Index("ix_conversations_state_queued_at", "state", "queued_at"),
+                      Index("ix_conversations_created_at", "created_at", "id"),  # the dashboard's range
                       Index("ix_conversations_channel_user", "channel", "external_user_id"))
 
     # Also the Rasa sender id and the `conversation_id` cases and handoffs refer to.
