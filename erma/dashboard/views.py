@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from erma.cases.stages import STAGE_TEXT, Stage
 from erma.clock import today_local
-from erma.dashboard.metrics import AGE_BUCKETS, AGE_TEXT, Dashboard, as_json, compute, rate, resolve_filters
+from erma.dashboard.metrics import (AGE_BUCKETS, AGE_TEXT, Dashboard, as_json, compute, mean, percent_text,
+                                    resolve_filters)
 from erma.db import get_session, utcnow
 from erma.followup.service import BAD_LEVELS, LEVELS
 from erma.staff.auth import Principal, require_roles
@@ -38,10 +39,6 @@ def dashboard(from_: str | None = Query(None, alias="from", description="收件�
     return JSONResponse(as_json(_board(session, principal, from_, to, town)))
 
 
-def _percent(value: float | None) -> str:
-    return "" if value is None else f"{value * 100:.1f}"
-
-
 def _text(value: str) -> str:
     # A cell starting with = + - @ would be run as a formula by Excel.
     return "'" + value if value[:1] in ("=", "+", "-", "@") else value
@@ -61,10 +58,6 @@ LEVEL_KEYS = [f"rating:{level}" for level in sorted(LEVELS, reverse=True)]
 BAD_KEYS = [f"rating:{level}" for level in BAD_LEVELS]
 
 
-def _share(part: int, whole: int) -> str:
-    return _percent(rate(part, whole))
-
-
 def csv_rows(board: Dashboard) -> list[list]:
     """One row per (town, item), straight from the additive counts (the same figures as `figures`)."""
     rows = []
@@ -73,13 +66,13 @@ def csv_rows(board: Dashboard) -> list[list]:
         rows.append([town, _text(board.town_names.get(town, town)), item, _text(board.item_names.get(item, item)),
                      cases, *[c[k] for k in STAGE_KEYS], c["open"], c["open_overdue"], *[c[k] for k in AGE_KEYS],
                      "" if oldest is None else (board.now - oldest).days,
-                     c["completed"], c["completed_on_time"], _share(c["completed_on_time"], c["completed"]),
-                     c["visits"], f"{c['visits'] / cases:.2f}" if cases else "",
-                     c["visits_le1"], _share(c["visits_le1"], cases),
-                     c["deferrals"], _share(c["deferrals"], cases), c["deferrals_due"], c["supplied_on_time"],
-                     _share(c["supplied_on_time"], c["deferrals_due"]),
+                     c["completed"], c["completed_on_time"], percent_text(c["completed_on_time"], c["completed"]),
+                     c["visits"], f"{mean(c['visits'], cases):.2f}" if cases else "",
+                     c["visits_le1"], percent_text(c["visits_le1"], cases),
+                     c["deferrals"], percent_text(c["deferrals"], cases), c["deferrals_due"], c["supplied_on_time"],
+                     percent_text(c["supplied_on_time"], c["deferrals_due"]),
                      sum(c[k] for k in LEVEL_KEYS), *[c[k] for k in LEVEL_KEYS], sum(c[k] for k in BAD_KEYS),
-                     c["chat_cases"], c["handed_off"], _share(c["handed_off"], c["chat_cases"])])
+                     c["chat_cases"], c["handed_off"], percent_text(c["handed_off"], c["chat_cases"])])
     return rows
 
 

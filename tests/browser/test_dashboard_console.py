@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from fractions import Fraction
 import io
 import os
 import re
@@ -163,8 +164,14 @@ def read_records(db: Path) -> SimpleNamespace:
                            conversations=conversations, towns=towns, items=items, staff=staff)
 
 
-def rate(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole else None
+def rate(part: int, whole: int) -> Fraction | None:
+    return Fraction(part, whole) if whole else None
+
+
+def half_up(x: Fraction, places: int) -> str:
+    """x (not negative) with `places` decimals, halves rounded up (四舍五入)."""
+    scaled = (x * 10 ** places * 2 + 1) // 2
+    return f"{scaled // 10 ** places}.{scaled % 10 ** places:0{places}d}" if places else str(scaled)
 
 
 def figures(rec: SimpleNamespace, group: list[dict], now: dt.datetime) -> dict:
@@ -189,7 +196,7 @@ def figures(rec: SimpleNamespace, group: list[dict], now: dt.datetime) -> dict:
         "ages": {key: sum(1 for a in ages if a >= low and (high is None or a < high)) for key, low, high in AGE_BUCKETS},
         "oldest_days": int(max(ages)) if ages else None,
         "completed": len(done), "on_time": len(on_time), "on_time_rate": rate(len(on_time), len(done)),
-        "visits": visits, "visits_mean": round(visits / n, 2) if n else None,
+        "visits": visits, "visits_mean": rate(visits, n),
         "one_visit": one_visit, "one_visit_share": rate(one_visit, n),
         "deferrals": len(deferred), "deferral_share": rate(len(deferred), n),
         "due": len(due), "supplied_on_time": len(supplied_on_time), "supplement_rate": rate(len(supplied_on_time), len(due)),
@@ -211,14 +218,14 @@ def expected(rec: SimpleNamespace, start: dt.date, end: dt.date, town: str | Non
     }
 
 
-# How the dashboard writes its figures (the CSV export the same): a rate rounded to four places is
-# shown as a percentage with one decimal; the mean with two.
-def pct(value: float | None) -> str | None:
-    return None if value is None else f"{value * 100:.1f}%"
+# How the dashboard writes its figures (the CSV export the same): a rate as a percentage with one
+# decimal, the mean with two, halves rounded up.
+def pct(value: Fraction | None) -> str | None:
+    return None if value is None else half_up(value * 100, 1) + "%"
 
 
-def mean(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2f}"
+def mean(value: Fraction | None) -> str:
+    return "—" if value is None else half_up(value, 2)
 
 
 # ---------------------------------------------------------------- reading the page

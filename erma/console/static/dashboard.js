@@ -18,30 +18,17 @@
 
   // ------------------------------------------------------------------ numbers
 
-  // Python's f"{x:.Nf}" (the exact binary value, halves to even), so that the page shows the very
-  // digits of the CSV export, which is formatted by the platform in Python.
-  function fixed(x, digits) {
-    const [whole, frac] = Math.abs(x).toFixed(100).split(".");
-    const keep = frac.slice(0, digits);
-    const next = frac.charCodeAt(digits) - 48;
-    const beyond = /[1-9]/.test(frac.slice(digits + 1));
-    const last = Number((whole + keep).slice(-1));
-    const up = next > 5 || (next === 5 && (beyond || last % 2 === 1));
-    let number = whole + keep;
-    if (up) {
-      const d = number.split("").map(Number);
-      let i = d.length - 1;
-      while (i >= 0 && d[i] === 9) d[i--] = 0;
-      if (i < 0) d.unshift(1);
-      else d[i] += 1;
-      number = d.join("");
-    }
-    const text = digits ? number.slice(0, number.length - digits) + "." + number.slice(number.length - digits) : number;
-    return (x < 0 && /[1-9]/.test(text) ? "-" : "") + text;
+  // part/whole as a percentage with one decimal, halves rounded up (四舍五入) from the exact fraction —
+  // the platform's percent_text, so the page shows the very digits of the CSV export.
+  function pct(part, whole) {
+    if (!whole) return null;
+    const tenths = Math.floor((2000 * part + whole) / (2 * whole));
+    return Math.floor(tenths / 10) + "." + (tenths % 10) + "%";
   }
 
-  function pct(rate) {
-    return rate === null || rate === undefined ? null : fixed(rate * 100, 1) + "%";
+  // Means arrive rounded to two places by the platform.
+  function fixed(x, digits) {
+    return x.toFixed(digits);
   }
 
   function dateText(iso) {
@@ -124,7 +111,7 @@
   }
 
   function percentRow(rate, part, whole, unit, none) {
-    const text = pct(rate);
+    const text = pct(part, whole);
     return {
       total: 1,
       value: text === null ? none : text,
@@ -215,8 +202,8 @@
       sub ? el("span", { class: "kpi-sub" }, sub) : null);
   }
 
-  function rateKpi(key, label, rate, sub, none) {
-    const text = pct(rate);
+  function rateKpi(key, label, part, whole, sub, none) {
+    const text = pct(part, whole);
     return kpi(key, label, text === null ? none : text, text === null ? "" : sub, text === null);
   }
 
@@ -226,21 +213,21 @@
       kpi("cases", "收件", count(t.cases, "件")),
       kpi("open", "未办结", count(t.open.count, "件"),
           t.open.count ? "已超期 " + t.open.overdue + " 件 · 最长 " + t.open.oldest_days + " 天" : "全部办完"),
-      rateKpi("on_time", "按时办结率", t.completion.on_time_rate, t.completion.on_time + "/" + t.completion.completed + " 件",
+      rateKpi("on_time", "按时办结率", t.completion.on_time, t.completion.completed, t.completion.on_time + "/" + t.completion.completed + " 件",
               "暂无办结"),
-      rateKpi("one_visit", "最多跑一次", t.visits.at_most_one_share,
+      rateKpi("one_visit", "最多跑一次", t.visits.at_most_one, t.cases,
               t.visits.at_most_one + "/" + t.cases + " 件 · 平均跑动 " + (t.visits.mean === null ? "" : fixed(t.visits.mean, 2)) + " 次",
               "暂无办件"),
-      rateKpi("deferral", "容缺受理比例", t.deferral.share, t.deferral.cases + "/" + t.cases + " 件", "暂无办件"),
-      rateKpi("supplement", "容缺按期补齐率", t.deferral.on_time_supplement_rate,
+      rateKpi("deferral", "容缺受理比例", t.deferral.cases, t.cases, t.deferral.cases + "/" + t.cases + " 件", "暂无办件"),
+      rateKpi("supplement", "容缺按期补齐率", t.deferral.supplied_on_time, t.deferral.due,
               t.deferral.supplied_on_time + "/" + t.deferral.due + " 件", "暂无到期的容缺件"),
       kpi("ratings", "评价", count(t.ratings.count, "条"), "差评 " + t.ratings.bad + " 条"),
-      rateKpi("handoff", "聊天办件转人工", t.handoff.rate, t.handoff.handed_off + "/" + t.handoff.chat_cases + " 件",
+      rateKpi("handoff", "聊天办件转人工", t.handoff.handed_off, t.handoff.chat_cases, t.handoff.handed_off + "/" + t.handoff.chat_cases + " 件",
               "暂无聊天办件"),
     ];
     if (data.conversations) {
       const c = data.conversations;
-      tiles.push(rateKpi("conversations", "聊天会话转人工", c.rate, c.handed_off + "/" + c.conversations + " 个会话",
+      tiles.push(rateKpi("conversations", "聊天会话转人工", c.handed_off, c.conversations, c.handed_off + "/" + c.conversations + " 个会话",
                          "暂无聊天会话"));
     }
     $("kpis").replaceChildren(...tiles);
@@ -292,7 +279,7 @@
   }
 
   function rateCell(key, rate, part, whole) {
-    const text = pct(rate);
+    const text = pct(part, whole);
     return text === null ? cell(key, "—", "", true) : cell(key, text, part + "/" + whole);
   }
 
