@@ -185,10 +185,25 @@ def _days_touched(session: Session) -> set[dt.date]:
     return days
 
 
+_MARKED = "dashboard_marked_days"  # session.info: days already marked in the open transaction
+
+
 def _before_flush(session: Session, _context, _instances) -> None:
-    mark_days(session, _days_touched(session))
+    # One mark per day per transaction is enough: it commits or rolls back with all the changes.
+    marked = session.info.setdefault(_MARKED, set())
+    days = _days_touched(session) - marked
+    mark_days(session, days)
+    marked |= days
+
+
+def _forget_marks(session: Session, transaction) -> None:
+    # The real transaction's end, or a savepoint's (a mark inside a rolled-back savepoint is gone);
+    # not the subtransaction every flush opens.
+    if transaction.parent is None or transaction.nested:
+        session.info.pop(_MARKED, None)
 
 
 def watch(factory: sessionmaker) -> None:
     """Make every session of `factory` mark the days its changes touch."""
     event.listen(factory, "before_flush", _before_flush)
+    event.listen(factory, "after_transaction_end", _forget_marks)

@@ -25,6 +25,7 @@ import time
 from sqlalchemy import and_, exists, func, not_, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
+from erma.dashboard.summary import refresh
 from erma.db import utcnow
 from erma.deferral.scheduled import handle_overdue, handle_reminder
 from erma.outbox.kinds import MAX_ATTEMPTS, Kind
@@ -38,7 +39,8 @@ KINDS: dict[str, Kind] = {
     "deferral_overdue": Kind(handle_overdue),
     **PUSH_KINDS,
 }
-__all__ = ["KINDS", "MAX_ATTEMPTS", "run_forever", "run_once", "worker_id"]
+__all__ = ["KINDS", "MAX_ATTEMPTS", "refresh_dashboard", "run_forever", "run_once", "worker_id"]
+DASHBOARD_REFRESH_SECONDS = 60.0
 
 _NOT_PREPARED = object()
 
@@ -159,14 +161,28 @@ def run_once(factory: sessionmaker[Session], me: str | None = None, now: dt.date
     return done
 
 
+def refresh_dashboard(factory: sessionmaker[Session]) -> int:
+    """Recompute the dashboard days whose cases changed, so the marks never pile up while nobody looks
+    and a look finds little left to do. Returns the number of days recomputed."""
+    with factory() as session:
+        return refresh(session)
+
+
 def run_forever(factory: sessionmaker[Session], interval: float = 5.0) -> None:
     me = worker_id()
     log.info("outbox worker %s started", me)
+    summarised = time.monotonic()
     while True:
         try:
             handled = run_once(factory, me)
         except Exception:  # noqa: BLE001 - keep the worker alive across database hiccups
             log.exception("outbox worker pass failed")
             handled = 0
+        if time.monotonic() - summarised >= DASHBOARD_REFRESH_SECONDS:
+            summarised = time.monotonic()
+            try:
+                refresh_dashboard(factory)
+            except Exception:  # noqa: BLE001 - the dashboard refreshes itself when looked at anyway
+                log.exception("dashboard summary refresh failed")
         if not handled:  # after a busy pass, look again at once (its handlers may have enqueued more)
             time.sleep(interval)

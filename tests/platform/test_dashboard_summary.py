@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import event, func, select, text
 
 from erma.__main__ import main as erma_main
 from erma.cases.models import Case
@@ -18,6 +18,7 @@ from erma.db import utcnow
 from erma.deferral.models import Deferral
 from erma.deferral.service import record_supplement
 from erma.handoff.service import request_handoff
+from erma.outbox.worker import refresh_dashboard
 from erma.review.service import decide
 from tests.platform.test_dashboard import CB, NX, TM, _expected, _now_of, _strip, seed
 
@@ -164,3 +165,42 @@ def test_a_change_committed_while_a_refresh_runs_keeps_its_mark(client, login, d
     with db() as s:
         assert s.scalar(select(StaleDay.id).limit(1)) is not None
     _assert_true(client, login, db)  # this look recomputes the writer's day
+
+
+def _marks(s) -> int:
+    return s.scalar(select(func.count()).select_from(StaleDay))
+
+
+def test_the_worker_keeps_the_summary_fresh_while_nobody_looks(db):
+    with db() as s:
+        seed(s, utcnow())
+        assert _marks(s) > 0
+    assert refresh_dashboard(db) >= 1
+    with db() as s:
+        assert _marks(s) == 0
+        assert s.scalar(select(func.sum(DayCounts.cases))) == s.scalar(select(func.count()).select_from(Case))
+    assert refresh_dashboard(db) == 0  # nothing changed since
+
+
+def test_one_mark_per_day_and_transaction_and_none_lost_with_a_savepoint(db):
+    with db() as s:
+        seed(s, utcnow())
+    refresh_dashboard(db)
+    with db() as s:
+        case = s.scalars(select(Case).order_by(Case.id)).first()
+        for _ in range(3):
+            case.visits += 1
+            s.flush()
+        s.commit()
+        assert _marks(s) == 1
+    refresh_dashboard(db)
+    with db() as s:
+        case = s.scalars(select(Case).order_by(Case.id)).first()
+        savepoint = s.begin_nested()
+        case.visits += 1
+        s.flush()  # marked inside the savepoint ...
+        savepoint.rollback()  # ... and the mark is gone with it
+        case.visits += 5
+        s.flush()
+        s.commit()
+        assert _marks(s) == 1
