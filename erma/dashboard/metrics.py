@@ -48,14 +48,11 @@ from erma.cases.models import Case
 from erma.cases.stages import OPEN_STAGES, STAGE_TEXT, Stage
 from erma.catalog.models import ServiceItem
 from erma.clock import local_midnight_utc, today_local
-from erma.conversations.models import Conversation
-from erma.dashboard.models import DayCounts
-from erma.dashboard.summary import COLUMN_KEYS, refresh
+from erma.dashboard.summary import COLUMN_KEYS, conversations_in_range, counts_in_range, refresh
 from erma.db import as_utc, utcnow
 from erma.deferral.models import Deferral
 from erma.errors import Forbidden, ValidationFailed
 from erma.followup.service import BAD_LEVELS, LEVELS
-from erma.handoff.models import HandoffRequest
 from erma.places.models import Town
 from erma.staff.auth import Principal
 
@@ -167,17 +164,6 @@ def _range(filters: Filters):
     return conditions
 
 
-def _summary_query(filters: Filters):
-    """The stored counts per (town, item, current stage), summed over the days of the range."""
-    conditions = [DayCounts.day >= filters.start, DayCounts.day <= filters.end]
-    if filters.towns is not None:
-        conditions.append(DayCounts.town_code.in_(filters.towns))
-    return (select(DayCounts.town_code, DayCounts.service_code, DayCounts.stage,
-                   *[func.sum(getattr(DayCounts, column)) for column in COLUMN_KEYS])
-            .where(*conditions)
-            .group_by(DayCounts.town_code, DayCounts.service_code, DayCounts.stage))
-
-
 def _overdue_deferrals_query(filters: Filters, today: dt.date):
     """Deferrals not supplied and past their deadline (due although nothing arrived), per (town, item)."""
     return (select(Case.hukou_town_code, Case.service_code, func.count())
@@ -202,11 +188,7 @@ def _open_query(filters: Filters, now: dt.datetime, today: dt.date):
 
 
 def _conversation_figures(session: Session, filters: Filters) -> dict:
-    handed = select(HandoffRequest.conversation_id).scalar_subquery()
-    total, handed_off = session.execute(
-        select(func.count(), _count(Conversation.id.in_(handed)))
-        .where(Conversation.created_at >= local_midnight_utc(filters.start),
-               Conversation.created_at < local_midnight_utc(filters.end + dt.timedelta(days=1)))).one()
+    total, handed_off = session.execute(conversations_in_range(filters.start, filters.end)).one()
     return {"conversations": total, "handed_off": handed_off, "rate": rate(handed_off, total)}
 
 
@@ -240,7 +222,7 @@ def compute(session: Session, filters: Filters, now: dt.datetime | None = None) 
     targets = [IDX[key] for key in COLUMN_KEYS.values()]
     open_at = IDX["open"]
     stage_at = {s.value: IDX[f"stage:{s.value}"] for s in Stage}
-    for town, item, stage, *values in session.execute(_summary_query(filters)):
+    for town, item, stage, *values in session.execute(counts_in_range(filters.start, filters.end, filters.towns)):
         cell = cells.get((town, item)) or cells.setdefault((town, item), Counts())
         v = cell.values
         for i, x in zip(targets, values):

@@ -1,4 +1,4 @@
-"""The dashboard's daily summary tables (erma/dashboard/summary.py keeps them true)."""
+"""The dashboard's summary tables (erma/dashboard/summary.py keeps them true)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,15 +9,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 from erma.db import Base
 
 
-class DayCounts(Base):
-    """Additive counts of the cases opened on one China date, per household town, item and current stage.
+class CaseCounts:
+    """Additive counts of a group of cases, per household town, item and current stage.
 
     Only counts that follow from the stored records alone; the ones that move with the clock are
     counted live (erma/dashboard/metrics.py)."""
 
-    __tablename__ = "dashboard_day_counts"
-
-    day: Mapped[dt.date] = mapped_column(primary_key=True)
     town_code: Mapped[str] = mapped_column(String(16), primary_key=True)
     service_code: Mapped[str] = mapped_column(String(16), primary_key=True)
     stage: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -37,11 +34,37 @@ class DayCounts(Base):
     chat_cases: Mapped[int]
     handed_off: Mapped[int]
 
+
+class DayCounts(CaseCounts, Base):
+    """The cases opened on one China date."""
+
+    __tablename__ = "dashboard_day_counts"
     __table_args__ = (Index("ix_dashboard_day_counts_town_day", "town_code", "day"),)
+
+    day: Mapped[dt.date] = mapped_column(primary_key=True, sort_order=-1)  # first: ranges of days
+
+
+class MonthCounts(CaseCounts, Base):
+    """The cases opened in one calendar month (China dates): the sum of its days' rows, so that a
+    long range reads a row per month for its whole months instead of one per day."""
+
+    __tablename__ = "dashboard_month_counts"
+
+    month: Mapped[dt.date] = mapped_column(primary_key=True, sort_order=-1)  # its first day
+
+
+class ConversationDay(Base):
+    """Gateway conversations started on one China date, and how many of them went to a person."""
+
+    __tablename__ = "dashboard_conversation_days"
+
+    day: Mapped[dt.date] = mapped_column(primary_key=True, sort_order=-1)  # first: ranges of days
+    conversations: Mapped[int]
+    handed_off: Mapped[int]
 
 
 class StaleDay(Base):
-    """A China date whose cases changed after its summary was computed.
+    """A China date whose cases or conversations changed after its summary was computed.
 
     A row per change (not one per day): the refresh removes exactly the rows it saw, so a change
     committed while it runs keeps its own mark for the next refresh."""

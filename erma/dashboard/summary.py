@@ -1,24 +1,27 @@
 """The dashboard's daily summary: additive counts of the cases opened on each China date, per household
 town, item and current stage (erma/dashboard/models.DayCounts), and how it is kept true.
 
-Why: the dashboard describes the cases *opened* in a date range. Summing the summary rows of the
-range, instead of joining every case with its completion event, deferral, rating and handoffs, keeps a
-year's view with 100,000 cases inside the page budget. Only counts that follow from the stored
-records alone are kept; what moves with the clock (open cases' age and lateness, deferrals past
-their deadline) is counted live by metrics.py over the small sets it concerns.
+Why: the dashboard describes the cases *opened* in a date range. Summing summary rows — a row per
+month for the range's whole months, per day for the days at its ends — instead of joining every case
+with its completion event, deferral, rating and handoffs keeps a year's view with 100,000 cases
+inside the page budget. Only counts that follow from the stored records alone are kept; what moves
+with the clock (open cases' age and lateness, deferrals past their deadline) is counted live by
+metrics.py over the small sets it concerns. Gateway conversations (the county-wide handoff rate)
+are counted per day the same way (ConversationDay).
 
-Freshness: every ORM flush that adds or changes a case, a case event, a deferral, a rating or a
-handoff request marks the opening day of each case concerned stale (dashboard_stale_days), in the
-same transaction, so a change and its mark commit together. Before reading, the dashboard refreshes:
-it recomputes the stale days and deletes exactly the marks it saw. SQL written past the ORM (bulk
-loads such as scripts/seed_bench.py) must call `mark_all` — `python -m erma dashboard-rebuild`.
+Freshness: every ORM flush that adds or changes a case, a case event, a deferral, a rating, a
+conversation or a handoff request marks the China dates concerned stale (dashboard_stale_days), in
+the same transaction, so a change and its mark commit together. The outbox worker refreshes every
+minute and the dashboard before reading: it recomputes the stale days and their months and deletes
+exactly the marks it saw. SQL written past the ORM (bulk loads such as scripts/seed_bench.py) must
+call `mark_all` — `python -m erma dashboard-rebuild`.
 """
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
 
-from sqlalchemy import Date, and_, cast, delete, event, func, insert, literal_column, select
+from sqlalchemy import Date, and_, cast, delete, event, func, insert, literal, literal_column, select, union_all
 from sqlalchemy.orm import Session, sessionmaker
 
 from erma.cases.models import Case, CaseEvent
@@ -29,7 +32,8 @@ from erma.deferral.models import Deferral
 from erma.followup.models import Rating
 from erma.followup.service import LEVELS
 from erma.handoff.models import HandoffRequest
-from erma.dashboard.models import DayCounts, StaleDay
+from erma.conversations.models import Conversation
+from erma.dashboard.models import ConversationDay, DayCounts, MonthCounts, StaleDay
 
 COMPLETED_STAGE = Stage.COMPLETED.value
 # Summary column → the dashboard's count it adds to (metrics.COUNT_KEYS). Supplied deferrals are
@@ -106,6 +110,72 @@ def _day_counts_query(first: dt.date, last: dt.date, dialect: str):
 
 
 INSERT_COLUMNS = ["day", "town_code", "service_code", "stage", *COLUMN_KEYS]
+GROUP_COLUMNS = ["town_code", "service_code", "stage"]
+
+
+def _month_counts_query(month: dt.date):
+    """A month's rows: the sums of its days' rows."""
+    return (select(literal(month, Date).label("month"), *[getattr(DayCounts, c) for c in GROUP_COLUMNS],
+                   *[func.sum(getattr(DayCounts, c)).label(c) for c in COLUMN_KEYS])
+            .where(DayCounts.day >= month, DayCounts.day < _next_month(month))
+            .group_by(*[getattr(DayCounts, c) for c in GROUP_COLUMNS]))
+
+
+def _conversation_days_query(first: dt.date, last: dt.date, dialect: str):
+    handed = select(HandoffRequest.conversation_id).scalar_subquery()
+    day = local_date(Conversation.created_at, dialect)
+    return (select(day.label("day"), func.count().label("conversations"),
+                   _count(Conversation.id.in_(handed)).label("handed_off"))
+            .where(Conversation.created_at >= local_midnight_utc(first),
+                   Conversation.created_at < local_midnight_utc(last + dt.timedelta(days=1)))
+            .group_by(day))
+
+
+def _month_of(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def _next_month(month: dt.date) -> dt.date:
+    return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def counts_in_range(start: dt.date, end: dt.date, towns: tuple[str, ...] | None):
+    """(town, item, stage, *COLUMN_KEYS sums) over the cases opened from `start` to `end` (inclusive):
+    month rows for the whole months inside the range, day rows for the rest."""
+    first_month = start if start.day == 1 else _next_month(start)
+    months = []
+    month = first_month
+    while _next_month(month) - dt.timedelta(days=1) <= end:
+        months.append(month)
+        month = _next_month(month)
+    parts = []
+
+    def rows(table, key, low, high):
+        conditions = [key >= low, key <= high]
+        if towns is not None:
+            conditions.append(table.town_code.in_(towns))
+        return select(*[getattr(table, c) for c in GROUP_COLUMNS], *[getattr(table, c) for c in COLUMN_KEYS]) \
+            .where(*conditions)
+
+    if months:
+        parts.append(rows(MonthCounts, MonthCounts.month, months[0], months[-1]))
+        if start < months[0]:
+            parts.append(rows(DayCounts, DayCounts.day, start, months[0] - dt.timedelta(days=1)))
+        after = _next_month(months[-1])
+        if after <= end:
+            parts.append(rows(DayCounts, DayCounts.day, after, end))
+    else:
+        parts.append(rows(DayCounts, DayCounts.day, start, end))
+    both = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("counts")
+    return (select(*[both.c[c] for c in GROUP_COLUMNS], *[func.sum(both.c[c]) for c in COLUMN_KEYS])
+            .group_by(*[both.c[c] for c in GROUP_COLUMNS]))
+
+
+def conversations_in_range(start: dt.date, end: dt.date):
+    """(conversations, handed_off) started from `start` to `end` (inclusive)."""
+    return select(func.coalesce(func.sum(ConversationDay.conversations), 0),
+                  func.coalesce(func.sum(ConversationDay.handed_off), 0)) \
+        .where(ConversationDay.day >= start, ConversationDay.day <= end)
 
 
 def _runs(days: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
@@ -134,6 +204,13 @@ def refresh(session: Session) -> int:
     for first, last in runs:
         session.execute(delete(DayCounts.__table__).where(DayCounts.day >= first, DayCounts.day <= last))
         session.execute(insert(DayCounts.__table__).from_select(INSERT_COLUMNS, _day_counts_query(first, last, dialect)))
+        session.execute(delete(ConversationDay.__table__).where(ConversationDay.day >= first, ConversationDay.day <= last))
+        session.execute(insert(ConversationDay.__table__).from_select(
+            ["day", "conversations", "handed_off"], _conversation_days_query(first, last, dialect)))
+    for month in sorted({_month_of(day) for _, day in marks}):
+        session.execute(delete(MonthCounts.__table__).where(MonthCounts.month == month))
+        session.execute(insert(MonthCounts.__table__).from_select(["month", *GROUP_COLUMNS, *COLUMN_KEYS],
+                                                                  _month_counts_query(month)))
     ids = [mark_id for mark_id, _ in marks]
     for i in range(0, len(ids), 500):
         session.execute(delete(StaleDay.__table__).where(StaleDay.id.in_(ids[i:i + 500])))
@@ -148,12 +225,16 @@ def mark_days(session: Session, days: Iterable[dt.date]) -> None:
 
 
 def mark_all(session: Session) -> int:
-    """Mark every day that has cases (after SQL that bypassed the ORM, or to rebuild from scratch)."""
-    day = local_date(Case.created_at, session.get_bind().dialect.name)
-    days = [d for d in session.scalars(select(day).distinct()) if d is not None]
-    # SQLite returns the date as text.
-    days = [d if isinstance(d, dt.date) else dt.date.fromisoformat(d) for d in days]
-    session.execute(delete(DayCounts.__table__))
+    """Forget the summary and mark every day with cases or conversations (after SQL that bypassed the
+    ORM, or to rebuild from scratch)."""
+    dialect = session.get_bind().dialect.name
+    days: set[dt.date] = set()
+    for column in (Case.created_at, Conversation.created_at):
+        for d in session.scalars(select(local_date(column, dialect)).distinct()):
+            if d is not None:
+                days.add(d if isinstance(d, dt.date) else dt.date.fromisoformat(d))  # SQLite: text
+    for table in (DayCounts, MonthCounts, ConversationDay):
+        session.execute(delete(table.__table__))
     mark_days(session, days)
     return len(days)
 
@@ -172,6 +253,8 @@ def _days_touched(session: Session) -> set[dt.date]:
                 days.add(local_day(case.created_at))
             elif obj.case_id is not None:
                 case_ids.add(obj.case_id)
+        elif isinstance(obj, Conversation) and obj in session.new:
+            days.add(local_day(obj.created_at or utcnow()))  # only its start date counts
         elif isinstance(obj, HandoffRequest) and obj.conversation_id:
             conversations.add(obj.conversation_id)
     # Autoflush is off while flushing, so these lookups cannot recurse.
@@ -179,8 +262,10 @@ def _days_touched(session: Session) -> set[dt.date]:
     ids = sorted(case_ids)
     for i in range(0, len(ids), 500):
         moments += session.scalars(select(Case.created_at).where(Case.id.in_(ids[i:i + 500]))).all()
-    if conversations:
-        moments += session.scalars(select(Case.created_at).where(Case.conversation_id.in_(sorted(conversations)))).all()
+    if conversations:  # its cases' figures, and the day the conversation started
+        wanted = sorted(conversations)
+        moments += session.scalars(select(Case.created_at).where(Case.conversation_id.in_(wanted))).all()
+        moments += session.scalars(select(Conversation.created_at).where(Conversation.id.in_(wanted))).all()
     days.update(local_day(m) for m in moments if m is not None)
     return days
 

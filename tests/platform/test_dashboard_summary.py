@@ -11,16 +11,19 @@ from sqlalchemy import event, func, select, text
 from erma.__main__ import main as erma_main
 from erma.cases.models import Case
 from erma.cases.stages import Stage
+from erma.conversations.models import Conversation
+from erma.conversations.service import open_conversation
 from erma.clock import today_local
 from erma.dashboard.models import DayCounts, StaleDay
 from erma.dashboard.summary import mark_all, refresh
 from erma.db import utcnow
 from erma.deferral.models import Deferral
 from erma.deferral.service import record_supplement
+from erma.handoff.models import HandoffRequest
 from erma.handoff.service import request_handoff
 from erma.outbox.worker import refresh_dashboard
 from erma.review.service import decide
-from tests.platform.test_dashboard import CB, NX, TM, _expected, _now_of, _strip, seed
+from tests.platform.test_dashboard import CB, NX, TM, _expected, _local_date, _now_of, _strip, seed
 
 YEAR = 365
 
@@ -33,16 +36,54 @@ def _look(client, login) -> dict:
     return r.json()
 
 
-def _assert_true(client, login, db) -> dict:
-    body = _look(client, login)
+def _conversations(s, start: dt.date, end: dt.date) -> dict:
+    handed = {h.conversation_id for h in s.scalars(select(HandoffRequest))}
+    started = [c.id for c in s.scalars(select(Conversation)) if start <= _local_date(c.created_at) <= end]
+    n, k = len(started), sum(1 for cid in started if cid in handed)
+    return {"conversations": n, "handed_off": k, "rate": round(k / n, 4) if n else None}
+
+
+def _assert_true(client, login, db, start: dt.date | None = None, end: dt.date | None = None) -> dict:
     today = today_local()
+    start, end = start or today - dt.timedelta(days=YEAR), end or today
+    r = client.get("/api/v1/dashboard", params={"from": start.isoformat(), "to": end.isoformat()},
+                   headers=login("lead-1"))
+    assert r.status_code == 200, r.text
+    body = r.json()
     with db() as s:
-        want = _expected(s, today - dt.timedelta(days=YEAR), today, None, _now_of(body))
-    assert body["totals"] == want["totals"]
+        want = _expected(s, start, end, None, _now_of(body))
+        assert body["conversations"] == _conversations(s, start, end)
+    assert body["totals"] == want["totals"], (start, end)
     by_town = {t["town_code"]: _strip(t) for t in body["by_town"] if t["cases"]}
     assert by_town == want["by_town"]
     assert {i["service_code"]: _strip(i) for i in body["by_item"]} == want["by_item"]
     return body
+
+
+def _month_start(day: dt.date, back: int = 0) -> dt.date:
+    month = day.replace(day=1)
+    for _ in range(back):
+        month = (month - dt.timedelta(days=1)).replace(day=1)
+    return month
+
+
+def test_ranges_cut_anywhere_in_a_month_give_the_same_figures(client, login, db):
+    """Whole months are read from month rows, the ends from day rows: no case counted twice or missed."""
+    with db() as s:
+        seed(s, utcnow())
+    today = today_local()
+    this_month = _month_start(today)
+    ranges = [
+        (_month_start(today, 3), _month_start(today, 2) - dt.timedelta(days=1)),  # exactly one month
+        (_month_start(today, 3), today),  # whole months, then this month's days
+        (_month_start(today, 3) + dt.timedelta(days=9), this_month - dt.timedelta(days=1)),  # days, then months
+        (_month_start(today, 7) + dt.timedelta(days=14), today - dt.timedelta(days=40)),  # days, months, days
+        (this_month - dt.timedelta(days=1), this_month),  # across a month's end only
+        (_month_start(today, 2) + dt.timedelta(days=3), _month_start(today, 2) + dt.timedelta(days=20)),
+        (today - dt.timedelta(days=3 * 365), today),  # the longest range allowed
+    ]
+    for start, end in ranges:
+        _assert_true(client, login, db, start, end)
 
 
 def _summary_rows(s) -> list[tuple]:
@@ -101,6 +142,13 @@ def test_each_kind_of_change_shows_on_the_next_look(client, login, db):
     steps.append(_assert_true(client, login, db))
     assert steps[-1]["totals"]["handoff"]["handed_off"] == steps[-2]["totals"]["handoff"]["handed_off"] + 1
 
+    with db() as s:  # a new conversation that goes to a person at once
+        conversation, _ = open_conversation(s, "web_chat", now=now - dt.timedelta(minutes=8))
+        request_handoff(s, conversation.id, "web_chat", "requested", now=now - dt.timedelta(minutes=7))
+        s.commit()
+    steps.append(_assert_true(client, login, db))
+    assert steps[-1]["conversations"]["handed_off"] == steps[-2]["conversations"]["handed_off"] + 1
+
     with db() as s:  # a review decision, and a new case
         sd.s = s
         c = _case(s, CB, "MX-001", Stage.RECEIVED.value) or _case(s, CB, "MX-001", Stage.TOWN_REVIEW.value)
@@ -124,9 +172,11 @@ def test_cases_written_past_the_platform_count_after_a_rebuild(client, login, db
     with db() as s:
         seed(s, utcnow())
     seeded = _look(client, login)["totals"]["cases"]
-    with db() as s, s.begin():  # as a bulk load (COPY) would: no ORM flush, no marks
-        s.execute(text("DELETE FROM dashboard_day_counts"))
-    assert _look(client, login)["totals"]["cases"] == 0  # the summary is all the dashboard reads
+    with db() as s, s.begin():  # the summary knows nothing of them, as after a bulk load (COPY)
+        for table in ("dashboard_day_counts", "dashboard_month_counts", "dashboard_conversation_days"):
+            s.execute(text(f"DELETE FROM {table}"))
+    body = _look(client, login)
+    assert body["totals"]["cases"] == 0 and body["conversations"]["conversations"] == 0
     erma_main(["dashboard-rebuild"])
     assert "统计看板每日汇总已重算完毕" in capsys.readouterr().out
     assert _look(client, login)["totals"]["cases"] == seeded
