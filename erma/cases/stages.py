@@ -59,6 +59,11 @@ FLOW_ONLY = {S.RETURNED: "审核退回须通过审核接口并附一次性补正
 OPEN_STAGES = frozenset({S.RECEIVED, S.TOWN_REVIEW, S.RETURNED, S.APPROVED,
                          S.DEFERRAL_ACCEPTED, S.AT_DEPARTMENT})
 
+# Open stages whose promised-date clock runs, so a case in them can be overdue. Not 退回补正: the case
+# waits for the resident, and the promised date moves on by the pause when it is resubmitted
+# (erma.cases.timing.shift_for_pause; domain-notes §2.6 补齐补正 pauses the clock).
+CLOCK_RUNNING_STAGES = OPEN_STAGES - {S.RETURNED}
+
 STAGE_TEXT = {
     S.RECEIVED: "已收件",
     S.TOWN_REVIEW: "户籍地镇审核中",

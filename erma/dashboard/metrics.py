@@ -13,8 +13,10 @@ use the same ones:
 - Open cases: current stage in OPEN_STAGES (received, town review, returned for correction,
   approved, 容缺 accepted, at the department). Age = time since the case was opened, in whole
   calendar days, counted in buckets [0,3) [3,7) [7,15) [15,30) [30,∞) days; `oldest_days` is the
-  age of the oldest open case; `overdue` counts open cases whose promised date
-  (expected_completion_date) is before today.
+  age of the oldest open case; `overdue` counts open cases whose promised-date clock is running
+  (CLOCK_RUNNING_STAGES: not returned for correction, which waits for the resident and moves the
+  promised date on when resubmitted) and whose promised date (expected_completion_date) is before
+  today — the same definition as the duty lead's overdue cases (erma.lead.overdue).
 - On-time completion rate: of the cases that reached `completed` (a transition event into
   completed — later stages delivered/rated/followed_up passed through it), the share completed on
   a China date on or before the case's promised date (expected_completion_date as it stands, i.e.
@@ -45,7 +47,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from erma.cases.models import Case
-from erma.cases.stages import OPEN_STAGES, STAGE_TEXT, Stage
+from erma.cases.stages import CLOCK_RUNNING_STAGES, OPEN_STAGES, STAGE_TEXT, Stage
 from erma.catalog.models import ServiceItem
 from erma.clock import local_midnight_utc, today_local
 from erma.dashboard.summary import COLUMN_KEYS, conversations_in_range, counts_in_range, refresh
@@ -63,6 +65,7 @@ AGE_BUCKETS = (("0-3", 0, 3), ("3-7", 3, 7), ("7-15", 7, 15), ("15-30", 15, 30),
 AGE_TEXT = {"0-3": "3天内", "3-7": "3至7天", "7-15": "7至15天", "15-30": "15至30天", "30+": "30天以上"}
 OPEN_VALUES = [s.value for s in OPEN_STAGES]
 OPEN_SET = frozenset(OPEN_VALUES)
+CLOCK_RUNNING_VALUES = [s.value for s in CLOCK_RUNNING_STAGES]
 
 # Additive counts per (town, item) group; everything shown is derived from these.
 COUNT_KEYS = (
@@ -80,7 +83,7 @@ OPEN_QUERY_KEYS = ["open_overdue"] + [f"age:{key}" for key, _, _ in AGE_BUCKETS]
 DEFINITIONS = {
     "cases": "统计区间内新收的办件（按收件日期）",
     "by_stage": "这些办件现在所处的办理阶段",
-    "open": "尚未办结的办件（已收件、审核中、退回补正、审核通过、容缺受理、已送部门）；已办天数从收件时算起，超期指已过承诺办结日期",
+    "open": "尚未办结的办件（已收件、审核中、退回补正、审核通过、容缺受理、已送部门）；已办天数从收件时算起，超期指已过承诺办结日期仍未办结；退回补正的办件在等群众补齐材料期间暂停计时，不算超期",
     "on_time_rate": "已办结的办件中，在承诺办结日期当天或之前办结的比例（退回补正期间不计时）",
     "visits": "每件群众平均跑动次数；最多跑一次比例＝跑动不超过一次的办件占全部办件的比例",
     "deferral_share": "容缺受理的办件占全部办件的比例",
@@ -181,7 +184,8 @@ def _open_query(filters: Filters, now: dt.datetime, today: dt.date):
             cond = and_(cond, Case.created_at > now - dt.timedelta(days=high))
         ages.append(_count(cond).label(f"age:{key}"))
     return (select(Case.hukou_town_code.label("town"), Case.service_code.label("item"),
-                   _count(Case.expected_completion_date < today).label("open_overdue"), *ages,
+                   _count(and_(Case.stage.in_(CLOCK_RUNNING_VALUES), Case.expected_completion_date < today))
+                   .label("open_overdue"), *ages,
                    func.min(Case.created_at).label("oldest"))
             .where(*_range(filters), Case.stage.in_(OPEN_VALUES))
             .group_by(Case.hukou_town_code, Case.service_code))

@@ -1,5 +1,6 @@
 """Opening a 容缺 deferral (numbered form + pledge, deadline, scheduled reminder and escalation),
-and closing it when the documents arrive and the form and pledge are reclaimed."""
+and closing it when the documents arrive (with the 督办 task of an escalated one) and the form and
+pledge are reclaimed."""
 from __future__ import annotations
 
 import datetime as dt
@@ -17,6 +18,7 @@ from erma.db import utcnow
 from erma.deferral.models import Deferral, DeferralFormCounter
 from erma.deferral.rules import check_deferral_allowed, reminder_date, supplement_deadline
 from erma.errors import Conflict, Forbidden, NotFound
+from erma.followup.service import close_deferral_followup
 from erma.outbox.service import enqueue
 from erma.pushes import templates
 from erma.places.models import Town
@@ -79,6 +81,7 @@ def record_supplement(session: Session, case: Case, principal: Principal, note: 
                           note=note or f"容缺后补材料已收到：{'、'.join(deferral.missing_materials)}", at=now))
     case.materials_have = list(dict.fromkeys([*case.materials_have, *deferral.missing_materials]))
     case.materials_missing = [m for m in case.materials_missing if m not in deferral.missing_materials]
+    close_deferral_followup(session, case, now)  # an escalated deferral's 督办 ends with the materials
     session.commit()
     return deferral
 

@@ -98,6 +98,24 @@ def complete_task(session: Session, task_id: int, principal: Principal, outcome:
     return task
 
 
+# The outcome written when the deferred materials arrive: the 督办 has reached its aim by itself.
+SUPPLIED_OUTCOME = "材料已补齐，系统自动办结"
+
+
+def close_deferral_followup(session: Session, case: Case, now: dt.datetime) -> FollowUpTask | None:
+    """Close the case's open 容缺逾期督办 task (if any) once the deferred materials are recorded as
+    received, so the duty lead no longer chases it; the case history says so. Does not commit.
+    A task the lead already closed keeps the lead's own outcome."""
+    task = session.scalar(select(FollowUpTask).where(FollowUpTask.kind == "deferral_overdue",
+                                                     FollowUpTask.case_id == case.id, FollowUpTask.status == "open"))
+    if task is None:
+        return None
+    task.status, task.outcome, task.done_at = "done", SUPPLIED_OUTCOME, now
+    session.add(CaseEvent(case_id=case.id, kind="followup", actor="system", actor_role="system",
+                          note=f"容缺逾期督办：{SUPPLIED_OUTCOME}", at=now))
+    return task
+
+
 def task_view(session: Session, task: FollowUpTask, case_no: str | None = None) -> dict:
     if case_no is None:
         case_no = session.scalar(select(Case.case_no).where(Case.id == task.case_id))

@@ -46,6 +46,8 @@ DEFERRABLE = "社会保障卡（或惠民惠农“一卡通”）账户信息复
 STAGES = ["received", "town_review", "returned_for_correction", "rejected", "approved", "deferral_accepted",
           "at_department", "completed", "delivered", "rated", "followed_up", "withdrawn", "terminated"]
 OPEN = {"received", "town_review", "returned_for_correction", "approved", "deferral_accepted", "at_department"}
+# 退回补正 pauses the promised-date clock (domain-notes §2.6): such a case waits for the resident, never overdue.
+CLOCK_RUNNING = OPEN - {"returned_for_correction"}
 AGE_BUCKETS = [("0-3", 0, 3), ("3-7", 3, 7), ("7-15", 7, 15), ("15-30", 15, 30), ("30+", 30, None)]
 LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 
@@ -192,7 +194,8 @@ def figures(rec: SimpleNamespace, group: list[dict], now: dt.datetime) -> dict:
     return {
         "cases": n,
         "by_stage": {s: sum(1 for c in group if c["stage"] == s) for s in STAGES},
-        "open": len(opened), "overdue": sum(1 for c in opened if c["expected_completion_date"] < today),
+        "open": len(opened), "overdue": sum(1 for c in opened if c["stage"] in CLOCK_RUNNING
+                                                     and c["expected_completion_date"] < today),
         "ages": {key: sum(1 for a in ages if a >= low and (high is None or a < high)) for key, low, high in AGE_BUCKETS},
         "oldest_days": int(max(ages)) if ages else None,
         "completed": len(done), "on_time": len(on_time), "on_time_rate": rate(len(on_time), len(done)),

@@ -25,7 +25,8 @@ from erma.followup.models import Rating
 from erma.followup.service import rate_case
 from erma.handoff.models import HandoffRequest
 from erma.handoff.service import request_handoff
-from erma.review.service import decide
+from erma.lead.service import overdue_cases
+from erma.review.service import decide, resubmit
 from erma.staff.auth import Principal
 from erma.staff.models import Staff
 from tests.platform.conftest import SERVICE
@@ -203,6 +204,9 @@ def _expected(s, start: dt.date, end: dt.date, towns: set[str] | None, now: dt.d
     ratings = {r.case_id: r.level for r in s.scalars(select(Rating))}
     handed_off = {h.conversation_id for h in s.scalars(select(HandoffRequest))}
     open_values = {st.value for st in OPEN_STAGES}
+    # 退回补正 pauses the promised-date clock (domain-notes §2.6): such a case waits for the resident and
+    # is never overdue; the pause moves its promised date on when it is resubmitted.
+    paused = {"returned_for_correction"}
 
     def figures(group: list[Case]) -> dict:
         opened = [c for c in group if c.stage in open_values]
@@ -219,7 +223,7 @@ def _expected(s, start: dt.date, end: dt.date, towns: set[str] | None, now: dt.d
             "cases": n,
             "by_stage": {st.value: sum(1 for c in group if c.stage == st.value) for st in Stage},
             "open": {"count": len(opened),
-                     "overdue": sum(1 for c in opened if c.expected_completion_date < today),
+                     "overdue": sum(1 for c in opened if c.stage not in paused and c.expected_completion_date < today),
                      "age_days": {"0-3": sum(1 for a in ages if a < 3), "3-7": sum(1 for a in ages if 3 <= a < 7),
                                   "7-15": sum(1 for a in ages if 7 <= a < 15),
                                   "15-30": sum(1 for a in ages if 15 <= a < 30), "30+": sum(1 for a in ages if a >= 30)},
@@ -292,6 +296,40 @@ def test_county_figures_match_the_records(client, login, db, seeded):
     for code, fig in want["by_item"].items():
         assert _strip(by_item[code]) == fig, code
     assert body["by_item"][0]["service_code"] == "MX-001"  # most cases first
+
+
+def test_a_returned_case_is_not_overdue_until_resubmitted_and_late_again(client, login, db):
+    now = utcnow()
+    today = today_local(now)
+    with db() as s:
+        sd = Seeder(s, now)
+        waiting = sd.case(NX, "MX-001", sd.at(80))
+        decide(s, waiting, sd.reviewer(waiting), "return", "户口簿页不清楚", ["户口簿"], now=sd.at(79))
+        late = sd.case(NX, "MX-001", sd.at(80, 13))  # in town review all along
+        waiting_no, late_no, original = waiting.case_no, late.case_no, waiting.expected_completion_date
+        assert original < today and late.expected_completion_date < today
+
+    def overdue() -> tuple[int, int]:
+        r = client.get("/api/v1/dashboard", headers=login("lead-1"))
+        assert r.status_code == 200, r.text
+        body = r.json()
+        with db() as s:
+            assert body["totals"] == _expected(s, today - dt.timedelta(days=89), today, None, _now_of(body))["totals"]
+        return body["totals"]["open"]["count"], body["totals"]["open"]["overdue"]
+
+    # Past its promised date while it waits for the resident: open, not overdue — as on the lead's list.
+    assert overdue() == (2, 1)
+    with db() as s:
+        assert [row["case_no"] for row in overdue_cases(s, Principal(role="duty_lead"))["items"]] == [late_no]
+    # Resubmitted after a week: the promised date moves on by the pause, and that is past too.
+    with db() as s:
+        case = s.scalar(select(Case).where(Case.case_no == waiting_no))
+        resubmit(s, case, Principal(role="service"), [], now=sd.at(72))
+        assert original < case.expected_completion_date < today
+    assert overdue() == (2, 2)
+    with db() as s:
+        assert sorted(row["case_no"] for row in overdue_cases(s, Principal(role="duty_lead"))["items"]) == sorted(
+            [waiting_no, late_no])
 
 
 def test_date_range_and_town_filter(client, login, db, seeded):

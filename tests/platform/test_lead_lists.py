@@ -14,6 +14,7 @@ from erma.clock import local_midnight_utc, today_local
 from erma.deferral.models import Deferral
 from erma.deferral.scheduled import handle_overdue
 from erma.lead.service import followups_due, overdue_cases, overdue_deferrals
+from erma.review.service import resubmit
 from erma.staff.auth import Principal
 from tests.platform.conftest import SERVICE, VALID_PHONE
 
@@ -110,6 +111,40 @@ def test_an_escalated_deferral_stays_listed_with_its_task_until_the_materials_ar
     assert r.status_code == 200, r.text
     with db() as s:
         assert overdue_deferrals(s, LEAD, now=late)["items"] == []
+    # The lead's own outcome stays what the lead wrote.
+    done = client.get("/api/v1/followup-tasks", params={"status": "done"}, headers=lead).json()["items"]
+    assert [t["outcome"] for t in done] == ["已电话督促，群众答应周五前补交"]
+
+
+def test_the_overdue_deferral_s_task_closes_itself_when_the_materials_arrive(client, login, open_case, db):
+    supplied, first = _deferral(client, login, open_case)
+    waiting, second = _deferral(client, login, open_case)
+    late = on(max(dt.date.fromisoformat(d["deadline"]) for d in (first, second)) + dt.timedelta(days=2))
+    with db() as s:
+        for d in s.scalars(select(Deferral)):
+            handle_overdue(s, {"deferral_id": d.id}, late)  # the outbox escalates both to the duty lead
+        s.commit()
+    lead = login("lead-1")
+    tasks = client.get("/api/v1/lead/followups", params={"kind": "deferral_overdue"}, headers=lead).json()
+    assert sorted(_nos(tasks)) == sorted([supplied["case_no"], waiting["case_no"]])
+
+    r = client.post(f"/api/v1/cases/{supplied['case_no']}/deferral/supplement", json={},
+                    headers=login("agent-chibusu-1"))
+    assert r.status_code == 200, r.text
+    # The lead no longer chases it; the other case's 督办 is still open.
+    tasks = client.get("/api/v1/lead/followups", params={"kind": "deferral_overdue"}, headers=lead).json()
+    assert _nos(tasks) == [waiting["case_no"]]
+    assert [t["case_no"] for t in client.get("/api/v1/followup-tasks", headers=lead).json()["items"]] == [waiting["case_no"]]
+    done = client.get("/api/v1/followup-tasks", params={"status": "done"}, headers=lead).json()["items"]
+    assert [(t["case_no"], t["kind"], t["status"], t["outcome"]) for t in done] == [
+        (supplied["case_no"], "deferral_overdue", "done", "材料已补齐，系统自动办结")]
+    # The case history says why the 督办 ended, after the materials were recorded.
+    events = client.get(f"/api/v1/cases/{supplied['case_no']}/events", headers=lead).json()["items"]
+    notes = [(e["kind"], e["actor_name"], e["note"]) for e in events]
+    received = next(i for i, n in enumerate(notes) if n[2].startswith("容缺后补材料已收到"))
+    assert notes[received + 1] == ("followup", "系统", "容缺逾期督办：材料已补齐，系统自动办结")
+    assert not any("督办：材料已补齐" in (e["note"] or "")
+                   for e in client.get(f"/api/v1/cases/{waiting['case_no']}/events", headers=lead).json()["items"])
 
 
 def test_a_terminated_case_s_deferral_is_not_chased(client, login, open_case, db):
@@ -167,16 +202,37 @@ def test_finished_and_ended_cases_are_not_overdue(client, login, open_case, db):
     withdrawn = open_case()["case_no"]
     r = client.post(f"/api/v1/cases/{withdrawn}/transitions", json={"to": "withdrawn", "note": "不办了"}, headers=SERVICE)
     assert r.status_code == 200, r.text
-    returned = open_case()["case_no"]
-    r = client.post(f"/api/v1/cases/{returned}/review", headers=login("reviewer-chibusu"),
-                    json={"decision": "return", "opinion": "请补齐", "deficiencies": ["户口簿"]})
-    assert r.status_code == 200, r.text
     still_open = open_case()["case_no"]
     with db() as s:
         promised = max(s.scalars(select(Case.expected_completion_date)))
         listing = overdue_cases(s, LEAD, now=on(promised + dt.timedelta(days=30)))
-    # Still open (town review, and returned for correction) are listed; completed and withdrawn are not.
-    assert sorted(_nos(listing)) == sorted([returned, still_open])
+    # Still open (town review) is listed; completed and withdrawn are not.
+    assert _nos(listing) == [still_open]
+
+
+def test_a_returned_case_is_not_overdue_while_it_waits_for_the_resident(client, login, open_case, db):
+    case = open_case()
+    no, promised = case["case_no"], dt.date.fromisoformat(case["expected_completion_date"])
+    r = client.post(f"/api/v1/cases/{no}/review", headers=login("reviewer-chibusu"),
+                    json={"decision": "return", "opinion": "户口簿页不清楚", "deficiencies": ["户口簿"]})
+    assert r.status_code == 200, r.text
+    back = on(promised + dt.timedelta(days=20)) + dt.timedelta(hours=10)
+    with db() as s:
+        # Long past the promised date, but the clock stopped when it went back to the resident (补齐补正).
+        for day in (promised + dt.timedelta(days=1), promised + dt.timedelta(days=20)):
+            assert overdue_cases(s, LEAD, now=on(day))["total"] == 0
+        # The corrections arrive: back to town review, the promised date moved on by the pause …
+        resubmit(s, s.scalar(select(Case).where(Case.case_no == no)), Principal(role="service"), [], now=back)
+        moved = s.scalar(select(Case.expected_completion_date).where(Case.case_no == no))
+        assert moved > today_local(back)
+        assert overdue_cases(s, LEAD, now=back)["items"] == []
+        assert overdue_cases(s, LEAD, now=on(moved + dt.timedelta(days=1)) - SECOND)["items"] == []
+        # … and past the moved date it is overdue again.
+        listing = overdue_cases(s, LEAD, now=on(moved + dt.timedelta(days=1)))
+    assert _nos(listing) == [no]
+    row = listing["items"][0]
+    assert row["overdue_days"] == 1 and row["expected_completion_date"] == moved.isoformat()
+    assert row["stage"] == "town_review"
 
 
 def test_overdue_cases_longest_first_and_by_town(client, open_case, db):

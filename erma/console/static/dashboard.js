@@ -139,7 +139,7 @@
       },
       {
         key: "open", title: "未办结与超期", legend: [["seg-late", "已超期"], ["seg-open", "未超期"]],
-        note: "超期：已过承诺办结日期仍未办结",
+        note: "超期：已过承诺办结日期仍未办结（退回补正等群众补材料期间暂停计时）",
         row(f) {
           const o = f.open;
           return {
