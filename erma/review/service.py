@@ -60,6 +60,9 @@ def decide(session: Session, case: Case, principal: Principal, decision: str, op
     if target in (Stage.RETURNED, Stage.REJECTED) and not opinion:
         raise ValidationFailed("opinion_required", "请写明审核意见（退回或不予受理的理由）", field="opinion")
     opinion = opinion or "同意，材料齐全，请代办员送办。"
+    repeated = _same_decision_already_made(session, case, principal, decision, target, opinion, deficiencies)
+    if repeated is not None:
+        return repeated
 
     words = templates.case_words(session, case)
     told = {Stage.RETURNED: ("deficiency_notice", templates.deficiency_list(words, deficiencies, opinion)),
@@ -72,7 +75,33 @@ def decide(session: Session, case: Case, principal: Principal, decision: str, op
     if target == Stage.RETURNED:
         notice = _deficiency_notice(session, case, principal, deficiencies, opinion, now)
     session.commit()
-    return {"case_no": case.case_no, "stage": case.stage, "opinion": opinion,
+    return {"case_no": case.case_no, "stage": case.stage, "opinion": opinion, "repeated": False,
+            "deficiency_notice": None if notice is None else
+            {"seq": notice.seq, "is_repeat": notice.is_repeat, "materials": notice.materials}}
+
+
+def _same_decision_already_made(session: Session, case: Case, principal: Principal, decision: str, target: Stage,
+                                opinion: str, deficiencies: list[str]) -> dict | None:
+    """The answer already given, when this is a retry of the decision the case last received.
+
+    A reviewer on a mountain phone connection often sends again when the answer was lost; the case
+    already sits in the decided stage, and a second transition would be refused (409) although
+    nothing is wrong. Same reviewer, same decision, same opinion and list: nothing more is done or
+    pushed, and the answer says it had been saved (`repeated`)."""
+    if case.stage != target.value:
+        return None
+    last = session.scalar(select(ReviewOpinion).where(ReviewOpinion.case_id == case.id)
+                          .order_by(ReviewOpinion.id.desc()).limit(1))
+    reviewer_id = principal.staff.id if principal.staff else None
+    if last is None or (last.reviewer_id, last.decision, last.opinion) != (reviewer_id, decision, opinion):
+        return None
+    notice = None
+    if target == Stage.RETURNED:
+        notice = session.scalar(select(DeficiencyNotice).where(DeficiencyNotice.case_id == case.id)
+                                .order_by(DeficiencyNotice.seq.desc()).limit(1))
+        if notice is None or list(notice.materials) != deficiencies:
+            return None
+    return {"case_no": case.case_no, "stage": case.stage, "opinion": opinion, "repeated": True,
             "deficiency_notice": None if notice is None else
             {"seq": notice.seq, "is_repeat": notice.is_repeat, "materials": notice.materials}}
 

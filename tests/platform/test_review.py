@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from erma.cases.models import Case
 from erma.review.models import DeficiencyNotice, ReviewOpinion
@@ -70,3 +70,31 @@ def test_returned_clock_pauses(client, login, open_case, db):
     client.post(f"/api/v1/cases/{no}/resubmit", json={"materials_have": ["户口簿"]}, headers=login("agent-chibusu-1"))
     after = client.get(f"/api/v1/cases/{no}", headers=login("agent-chibusu-1")).json()
     assert after["expected_completion_date"] > case["expected_completion_date"]
+
+
+def test_a_decision_sent_again_after_a_lost_answer_is_answered_again_not_refused(client, login, open_case, db):
+    """On a weak phone connection the reviewer sends again; the decision is recorded, pushed and
+    noticed once, and the retry gets the same answer instead of a 409."""
+    from erma.outbox.models import OutboxMessage
+
+    no = open_case()["case_no"]
+    reviewer = login("reviewer-chibusu")
+    body = {"decision": "return", "opinion": "请补齐", "deficiencies": ["户口簿"]}
+    first = client.post(f"/api/v1/cases/{no}/review", headers=reviewer, json=body)
+    assert first.status_code == 200 and first.json()["repeated"] is False
+    with db() as s:
+        pushes = s.scalar(select(func.count()).select_from(OutboxMessage))
+    again = client.post(f"/api/v1/cases/{no}/review", headers=reviewer, json=body)
+    assert again.status_code == 200, again.text
+    assert again.json() == {**first.json(), "repeated": True}
+    with db() as s:
+        case = s.scalar(select(Case).where(Case.case_no == no))
+        assert s.scalar(select(func.count()).select_from(OutboxMessage)) == pushes  # nothing pushed twice
+        assert len(s.scalars(select(DeficiencyNotice).where(DeficiencyNotice.case_id == case.id)).all()) == 1
+        assert len(s.scalars(select(ReviewOpinion).where(ReviewOpinion.case_id == case.id)).all()) == 1
+    # A different decision on the decided case is still refused, with the reason in Chinese.
+    r = client.post(f"/api/v1/cases/{no}/review", headers=reviewer, json={"decision": "approve"})
+    assert r.status_code == 409 and r.json()["error"]["message"]
+    # So is the same list from another reviewer of the town (not a retry of theirs).
+    r = client.post(f"/api/v1/cases/{no}/review", headers=login("admin"), json=body)
+    assert r.status_code == 409
