@@ -295,7 +295,8 @@ def figures(counts: Counts, now: dt.datetime) -> dict:
     }
 
 
-def as_json(board: Dashboard) -> dict:
+def group_sums(board: Dashboard) -> tuple[dict[str, Counts], dict[str, Counts], Counts]:
+    """The cells summed per town (every town in view, even without cases), per item, and in all."""
     f = board.filters
     visible_towns = list(f.towns) if f.towns is not None else list(board.town_names)
     by_town = {code: Counts() for code in visible_towns}
@@ -305,6 +306,13 @@ def as_json(board: Dashboard) -> dict:
         (by_town.get(town) or by_town.setdefault(town, Counts())).add(cell)
         (by_item.get(item) or by_item.setdefault(item, Counts())).add(cell)
         total.add(cell)
+    return by_town, by_item, total
+
+
+def as_json(board: Dashboard) -> dict:
+    f = board.filters
+    visible_towns = list(f.towns) if f.towns is not None else list(board.town_names)
+    by_town, by_item, total = group_sums(board)
     items = sorted(by_item.items(), key=lambda kv: (-kv[1]["cases"], kv[0]))
     return {
         "from": f.start.isoformat(), "to": f.end.isoformat(), "town": f.town,

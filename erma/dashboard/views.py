@@ -1,6 +1,7 @@
 """HTTP for the county dashboard: the figures as JSON, and a CSV export without personal data.
 
-The CSV has one row per household town × item with cases in the range: codes, names of towns and
+The CSV has one row per household town × item with cases in the range, then total rows (per town,
+per item, and the whole view, marked （全部事项）/（全部镇）/（合计）): codes, names of towns and
 items, and figures only — never an applicant's name, ID number, phone or a case number. It is UTF-8
 with a byte-order mark so that Excel opens the Chinese headers correctly."""
 from __future__ import annotations
@@ -14,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from erma.cases.stages import STAGE_TEXT, Stage
 from erma.clock import today_local
-from erma.dashboard.metrics import (AGE_BUCKETS, AGE_TEXT, Dashboard, as_json, compute, mean, percent_text,
-                                    resolve_filters)
+from erma.dashboard.metrics import (AGE_BUCKETS, AGE_TEXT, Counts, Dashboard, as_json, compute, group_sums, mean,
+                                    percent_text, resolve_filters)
 from erma.db import get_session, utcnow
 from erma.followup.service import BAD_LEVELS, LEVELS
 from erma.staff.auth import Principal, require_roles
@@ -58,21 +59,36 @@ LEVEL_KEYS = [f"rating:{level}" for level in sorted(LEVELS, reverse=True)]
 BAD_KEYS = [f"rating:{level}" for level in BAD_LEVELS]
 
 
+ALL_ITEMS, ALL_TOWNS, ALL = "（全部事项）", "（全部镇）", "（合计）"
+
+
+def _row(board: Dashboard, town: str, town_name: str, item: str, item_name: str, c: Counts) -> list:
+    cases, oldest = c["cases"], c.oldest
+    return [town, _text(town_name), item, _text(item_name),
+            cases, *[c[k] for k in STAGE_KEYS], c["open"], c["open_overdue"], *[c[k] for k in AGE_KEYS],
+            "" if oldest is None else (board.now - oldest).days,
+            c["completed"], c["completed_on_time"], percent_text(c["completed_on_time"], c["completed"]),
+            c["visits"], f"{mean(c['visits'], cases):.2f}" if cases else "",
+            c["visits_le1"], percent_text(c["visits_le1"], cases),
+            c["deferrals"], percent_text(c["deferrals"], cases), c["deferrals_due"], c["supplied_on_time"],
+            percent_text(c["supplied_on_time"], c["deferrals_due"]),
+            sum(c[k] for k in LEVEL_KEYS), *[c[k] for k in LEVEL_KEYS], sum(c[k] for k in BAD_KEYS),
+            c["chat_cases"], c["handed_off"], percent_text(c["handed_off"], c["chat_cases"])]
+
+
 def csv_rows(board: Dashboard) -> list[list]:
-    """One row per (town, item), straight from the additive counts (the same figures as `figures`)."""
-    rows = []
-    for (town, item), c in sorted(board.cells.items()):
-        cases, oldest = c["cases"], c.oldest
-        rows.append([town, _text(board.town_names.get(town, town)), item, _text(board.item_names.get(item, item)),
-                     cases, *[c[k] for k in STAGE_KEYS], c["open"], c["open_overdue"], *[c[k] for k in AGE_KEYS],
-                     "" if oldest is None else (board.now - oldest).days,
-                     c["completed"], c["completed_on_time"], percent_text(c["completed_on_time"], c["completed"]),
-                     c["visits"], f"{mean(c['visits'], cases):.2f}" if cases else "",
-                     c["visits_le1"], percent_text(c["visits_le1"], cases),
-                     c["deferrals"], percent_text(c["deferrals"], cases), c["deferrals_due"], c["supplied_on_time"],
-                     percent_text(c["supplied_on_time"], c["deferrals_due"]),
-                     sum(c[k] for k in LEVEL_KEYS), *[c[k] for k in LEVEL_KEYS], sum(c[k] for k in BAD_KEYS),
-                     c["chat_cases"], c["handed_off"], percent_text(c["handed_off"], c["chat_cases"])])
+    """One row per (town, item), straight from the additive counts (the same figures as `figures`);
+    then, so that nobody has to add up rates in Excel, the totals the page shows: per town and per
+    item when the view has more than one town, and the whole of the view last."""
+    names_t, names_i = board.town_names, board.item_names
+    rows = [_row(board, town, names_t.get(town, town), item, names_i.get(item, item), c)
+            for (town, item), c in sorted(board.cells.items())]
+    by_town, by_item, total = group_sums(board)
+    if len(by_town) > 1:
+        rows += [_row(board, town, names_t.get(town, town), "", ALL_ITEMS, c)
+                 for town, c in sorted(by_town.items()) if c["cases"]]
+        rows += [_row(board, "", ALL_TOWNS, item, names_i.get(item, item), c) for item, c in sorted(by_item.items())]
+    rows.append(_row(board, "", ALL, "", ALL_ITEMS, total))
     return rows
 
 

@@ -484,7 +484,12 @@ def test_the_dashboard_shows_the_figures_of_a_seeded_data_set(platform, dash_pag
 def check_csv(raw: bytes, rec: SimpleNamespace, want: dict, town: str) -> None:
     assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM: Excel reads the Chinese
     text = raw.decode("utf-8-sig")
-    rows = list(csv.DictReader(io.StringIO(text)))
+    every_row = list(csv.DictReader(io.StringIO(text)))
+    rows, total = every_row[:-1], every_row[-1]  # one town in view: its town × item rows, then the total
+    assert (total["镇代码"], total["镇"], total["事项编码"], total["事项"]) == ("", "（合计）", "", "（全部事项）")
+    assert (total["收件数"], total["按时办结"], total["差评数"]) == \
+        (str(want["totals"]["cases"]), str(want["totals"]["on_time"]), str(want["totals"]["bad"]))
+    assert total["按时办结率(%)"] == ("" if want["totals"]["on_time_rate"] is None else pct(want["totals"]["on_time_rate"])[:-1])
     assert {(r["镇代码"], r["事项编码"]) for r in rows} == set(want["by_cell"])
     for r in rows:
         f = want["by_cell"][(r["镇代码"], r["事项编码"])]
@@ -509,7 +514,7 @@ def check_csv(raw: bytes, rec: SimpleNamespace, want: dict, town: str) -> None:
     assert sum(int(r["按时办结"]) for r in rows) == totals["on_time"]
     assert sum(int(r["差评数"]) for r in rows) == totals["bad"]
     # Nothing personal: besides the town's and items' names, every cell is a number (or empty) …
-    for r in rows:
+    for r in every_row:
         for column, value in r.items():
             if column not in ("镇", "事项", "事项编码"):
                 assert re.fullmatch(r"(\d+(\.\d+)?)?", value), (column, value)

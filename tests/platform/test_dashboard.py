@@ -377,7 +377,8 @@ def test_town_staff_see_only_their_towns(client, login, db, seeded):
             r = client.get(path, params={"town": TM}, headers=login(user))
             assert r.status_code == 403 and r.json()["error"]["code"] == "town_forbidden"
     csv_text = client.get("/api/v1/dashboard.csv", headers=login("reviewer-chibusu")).content.decode("utf-8-sig")
-    assert {row["镇代码"] for row in csv.DictReader(io.StringIO(csv_text))} == {CB}
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    assert {row["镇代码"] for row in rows[:-1]} == {CB} and rows[-1]["镇"] == "（合计）"
 
 
 def test_only_signed_in_staff(client):
@@ -423,12 +424,26 @@ def test_csv_rows_per_town_and_item_without_personal_data(client, login, db, see
     assert "attachment" in r.headers["content-disposition"]
     assert r.content.startswith(b"\xef\xbb\xbf")  # BOM: Excel reads the Chinese correctly
     text = r.content.decode("utf-8-sig")
-    rows = list(csv.DictReader(io.StringIO(text)))
+    every_row = list(csv.DictReader(io.StringIO(text)))
+    rows = [row for row in every_row if row["镇代码"] and row["事项编码"]]
     with db() as s:
         want = _expected(s, start, today, None, utcnow())  # ages: seconds after the export, far from any bucket edge
         agents = [st.display_name for st in s.scalars(select(Staff))]
     assert {(row["镇代码"], row["事项编码"]) for row in rows} == set(want["by_cell"])
     assert list(rows[0])[:5] == ["镇代码", "镇", "事项编码", "事项", "收件数"]
+    # After the town × item rows, the totals: per town, per item, and the county last.
+    totals = every_row[len(rows):]
+    assert every_row[:len(rows)] == rows
+    figures_of = lambda row: {k: v for k, v in row.items() if k not in ("镇代码", "镇", "事项编码", "事项")}  # noqa: E731
+    by_town = {row["镇代码"]: row for row in totals if row["事项"] == "（全部事项）" and row["镇代码"]}
+    assert {code: figures_of(row) for code, row in by_town.items()} == \
+        {code: _csv_columns(fig) for code, fig in want["by_town"].items()}
+    assert all(row["镇"] == TOWN_NAME[code] and row["事项编码"] == "" for code, row in by_town.items())
+    by_item = {row["事项编码"]: row for row in totals if row["镇"] == "（全部镇）"}
+    assert {code: figures_of(row) for code, row in by_item.items()} == \
+        {code: _csv_columns(fig) for code, fig in want["by_item"].items()}
+    assert totals[-1]["镇"] == "（合计）" and figures_of(totals[-1]) == _csv_columns(want["totals"])
+    assert len(totals) == len(by_town) + len(by_item) + 1
     for row in rows:
         assert row["镇"] == TOWN_NAME[row["镇代码"]]
         assert {k: v for k, v in row.items() if k not in ("镇代码", "镇", "事项编码", "事项")} \

@@ -57,7 +57,10 @@ def test_the_page_reads_its_figures_and_export_with_the_session_cookie(client):
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     assert "attachment" in r.headers["content-disposition"]
     rows = r.content.decode("utf-8-sig").splitlines()
-    assert len(rows) == 2 and rows[1].startswith("513223114,赤不苏镇,MX-001,")
+    # The header, the one town × item row, that town's and that item's totals, and the county's.
+    assert len(rows) == 5 and rows[1].startswith("513223114,赤不苏镇,MX-001,")
+    assert rows[2].startswith("513223114,赤不苏镇,,（全部事项）,1,") and rows[3].startswith(",（全部镇）,MX-001,")
+    assert rows[4].startswith(",（合计）,,（全部事项）,1,")
 
 
 def test_the_duty_leads_page_links_to_the_dashboard(client):
