@@ -79,7 +79,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.cmd == "serve":
         import uvicorn
 
-        uvicorn.run("erma.app:create_app", factory=True, host=args.host, port=args.port)
+        # Only the configured proxies may say the request was https or name the client's address.
+        uvicorn.run("erma.app:create_app", factory=True, host=args.host, port=args.port, proxy_headers=True,
+                    forwarded_allow_ips=get_settings().erma_trusted_proxies)
     if args.cmd == "worker":
         from erma import log_redaction
         from erma.db import get_sessionmaker

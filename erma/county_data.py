@@ -16,6 +16,7 @@ from erma.phones import validate_mobile
 from erma.places.models import IntakePoint, Town, TownAlias, Village
 from erma.staff.auth import hash_password, verify_password
 from erma.staff.models import ROLES, DutyRota, Staff
+from erma.staff.sessions import end_all_sessions
 
 
 class CountyDataError(Exception):
@@ -77,7 +78,9 @@ def load_staff(session: Session, path: Path, keep_usernames: frozenset[str] = fr
         if staff.id is not None and staff.username in keep_usernames:
             by_username[staff.username] = staff
             continue
-        if not staff.password_hash or not verify_password(staff.password_hash, password):
+        before = (staff.role, list(staff.town_codes or []), staff.active) if staff.id is not None else None
+        password_changed = not staff.password_hash or not verify_password(staff.password_hash, password)
+        if password_changed:
             staff.password_hash = hash_password(password)
         staff.display_name = s["display_name"]
         staff.role = s["role"]
@@ -86,6 +89,10 @@ def load_staff(session: Session, path: Path, keep_usernames: frozenset[str] = fr
         staff.phone_enc = pii.encrypt(phone) if phone else None
         staff.phone_masked = pii.mask_phone(phone) if phone else None
         staff.active = bool(s.get("active", True))
+        # Like an admin's change: a new password, role or towns, or deactivation ends the sessions.
+        if before is not None and (password_changed or before[:2] != (staff.role, staff.town_codes)
+                                   or (before[2] and not staff.active)):
+            end_all_sessions(session, staff.id)
         session.add(staff)
         by_username[staff.username] = staff
     session.flush()

@@ -32,6 +32,16 @@ class Settings(BaseSettings):
     # Status lookups: failures allowed per case number in the window before answers slow down.
     status_max_failures: int = 5
     status_failure_window_seconds: int = 900
+    # Staff sign-in: this many failures for one username, or from one client address, within the
+    # window refuse further attempts (even with the right password) for the lock time.
+    sign_in_max_failures_per_username: int = 5
+    sign_in_max_failures_per_client: int = 20
+    sign_in_failure_window_seconds: int = 900
+    sign_in_lock_seconds: int = 900
+    # Reverse proxies whose X-Forwarded-Proto / X-Forwarded-For `python -m erma serve` believes
+    # (comma-separated addresses or networks, `*` = any): https as the proxy saw it makes the
+    # staff cookies Secure, and the client address counts sign-in failures.
+    erma_trusted_proxies: str = "127.0.0.1"
     # Chinese font embedded in printable PDFs (一表一书); TTC files need the face index.
     # If unusable, fontconfig (`fc-match :lang=zh-cn`) is asked; without any, PDFs answer 503.
     erma_pdf_font: str = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"

@@ -1,6 +1,8 @@
 """Staff and agents as a county admin keeps them: list, add, change towns / credential / phone,
 deactivate and reactivate, reset a password (argon2, erma.staff.auth). Every change is audited;
-no password or hash ever goes into the audit or an answer."""
+no password or hash ever goes into the audit or an answer. A password reset, a deactivation or a
+change of role or towns ends the member's sessions (erma.staff.sessions): what they may do changed,
+so they sign in again."""
 from __future__ import annotations
 
 import datetime as dt
@@ -20,6 +22,7 @@ from erma.phones import validate_mobile
 from erma.places.models import Town
 from erma.staff.auth import Principal, hash_password
 from erma.staff.models import ROLES, Staff
+from erma.staff.sessions import end_all_sessions
 
 USERNAME = re.compile(r"^[a-z][a-z0-9._-]{2,63}$")
 MIN_PASSWORD = 8
@@ -197,13 +200,15 @@ def update_staff(session: Session, principal: Principal, username: str, body: di
         record(session, principal, "staff", staff.username, "update",
                f"修改人员 {staff.display_name}（{staff.username}）：{'、'.join(words[k] for k in changed)}",
                {k: before[k] for k in changed}, {k: after[k] for k in changed}, now=now)
+    if "role" in changed or "towns" in changed:
+        end_all_sessions(session, staff.id, now=now)
     session.commit()
     return staff_view(staff, towns, _open_cases(session, [staff.id]).get(staff.id, 0))
 
 
 def set_active(session: Session, principal: Principal, username: str, active: bool,
                now: dt.datetime | None = None) -> dict:
-    """Deactivating signs the account out everywhere (tokens of inactive staff are refused) and
+    """Deactivating signs the account out everywhere (its sessions end) and
     takes an agent out of new-case assignment; cases already held are named for reassignment."""
     require_admin(principal)
     staff = _get(session, username)
@@ -214,6 +219,8 @@ def set_active(session: Session, principal: Principal, username: str, active: bo
     if staff.active != active:
         before = _snapshot(staff)
         staff.active = active
+        if not active:
+            end_all_sessions(session, staff.id, now=now)
         record(session, principal, "staff", staff.username, "activate" if active else "deactivate",
                f"{'启用' if active else '停用'}人员 {staff.display_name}（{staff.username}）", before, _snapshot(staff), now=now)
         session.commit()
@@ -233,6 +240,9 @@ def reset_password(session: Session, principal: Principal, username: str, passwo
     password = _check_password(password, staff.username, problems)
     refuse(problems, "password_invalid")
     staff.password_hash = hash_password(password)
+    # An admin resetting their own password stays signed in on this device only.
+    own = principal.session_id if principal.staff is not None and principal.staff.id == staff.id else None
+    end_all_sessions(session, staff.id, keep=own, now=now)
     record(session, principal, "staff", staff.username, "reset_password",
            f"重置 {staff.display_name}（{staff.username}）的密码", now=now)
     session.commit()

@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 from erma.console.pages import (ROLE_NAMES, SECURITY_HEADERS, fill, gate, login_redirect, page, signed_in,
                                 static_file)
 from erma.db import get_session
-from erma.errors import Unauthorized
-from erma.staff.auth import (SESSION_COOKIE, authenticate, clear_session_cookies, csrf_ok, safe_next,
-                             set_session_cookies)
+from erma.errors import TooManyRequests, Unauthorized
+from erma.staff.auth import (SESSION_COOKIE, clear_session_cookies, client_address, csrf_ok, safe_next,
+                             set_session_cookies, sign_in)
+from erma.staff.sessions import end_session
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
 
@@ -76,22 +77,28 @@ def login_submit(request: Request, username: str = Form(default=""), password: s
         return _login_form(request, next_path=next_path, username=username, status_code=422,
                            message="请填写用户名和密码")
     try:
-        staff = authenticate(session, username, password)
-    except Unauthorized as exc:
-        return _login_form(request, next_path=next_path, username=username, status_code=401, message=exc.message)
+        staff, token = sign_in(session, username, password, client_address(request))
+    except (Unauthorized, TooManyRequests) as exc:  # wrong password, or too many failures: wait
+        return _login_form(request, next_path=next_path, username=username, status_code=exc.status_code,
+                           message=exc.message)
     response = RedirectResponse(safe_next(next_path, home_for(staff.role)), status_code=303, headers=SECURITY_HEADERS)
-    set_session_cookies(response, staff, secure=_secure(request))
+    set_session_cookies(response, token, secure=_secure(request))
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/staff/login")
     return response
 
 
 @router.post("/logout")
 def logout(request: Request, csrf: str = Form(default=""), session: Session = Depends(get_session)) -> Response:
-    """Signs this browser out. With a live session the form must carry its CSRF token (another site
-    cannot sign a staff member out); an expired session is simply cleared."""
+    """Signs this browser out and ends its session on the server (the cookie opens nothing afterwards,
+    even if kept). With a live session the form must carry its CSRF token (another site cannot sign a
+    staff member out); an expired or ended session is simply cleared."""
     token = request.cookies.get(SESSION_COOKIE, "")
-    if signed_in(request, session) is not None and not csrf_ok(token, csrf):
-        return page("无法退出", fill("message.html", message="页面已过期，请刷新页面后再点“退出”"), status_code=403)
+    principal = signed_in(request, session)
+    if principal is not None:
+        if not csrf_ok(token, csrf):
+            return page("无法退出", fill("message.html", message="页面已过期，请刷新页面后再点“退出”"), status_code=403)
+        end_session(session, principal.session_id)
+        session.commit()
     response = RedirectResponse("/staff/login?out=1", status_code=303, headers=SECURITY_HEADERS)
     clear_session_cookies(response)
     return response

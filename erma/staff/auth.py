@@ -5,11 +5,16 @@ HttpOnly session cookie set by the sign-in page (staff web pages). A browser sen
 own, even on a request another site started, so a cookie-authenticated POST/PUT/PATCH/DELETE must
 also carry `X-CSRF-Token`: an HMAC of the session token that page scripts read from the readable
 `erma_csrf` cookie (another site can neither read it nor compute it). A bearer token is never sent
-by the browser on its own, so it needs no such check."""
+by the browser on its own, so it needs no such check.
+
+Either way the token names a server-side session (erma/staff/sessions.py) that sign-out and account
+changes revoke; sign-in attempts are throttled (erma/staff/sign_in_throttle.py)."""
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
@@ -19,12 +24,14 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from erma.db import get_session
+from erma.db import as_utc, get_session, utcnow
 from erma.errors import Forbidden, Unauthorized
 from erma.settings import get_settings
+from erma.staff import sign_in_throttle
 from erma.staff.models import Staff
+from erma.staff.sessions import SESSION_SECONDS, find_session, open_session
 
-TOKEN_MAX_AGE_SECONDS = 12 * 3600
+TOKEN_MAX_AGE_SECONDS = SESSION_SECONDS
 SESSION_COOKIE = "erma_session"
 CSRF_COOKIE = "erma_csrf"
 CSRF_HEADER = "x-csrf-token"
@@ -43,12 +50,18 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
+@lru_cache
+def _unknown_user_hash() -> str:
+    return _hasher.hash("no-such-account")
+
+
 def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(get_settings().erma_secret_key, salt="erma-staff-token")
 
 
-def issue_token(staff: Staff) -> str:
-    return _serializer().dumps({"sid": staff.id})
+def issue_token(staff: Staff, session_key: str = "") -> str:
+    """The signed token of one session of `staff` (erma.staff.sessions); without a live session key it opens nothing."""
+    return _serializer().dumps({"sid": staff.id, "key": session_key})
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,7 @@ class Principal:
     role: str  # service | town_reviewer | agent | duty_lead | admin
     staff: Staff | None = None
     towns: frozenset[str] = field(default_factory=frozenset)
+    session_id: int | None = None  # the staff session the request came with (None for the service token)
 
     @property
     def actor(self) -> str:
@@ -71,9 +85,37 @@ class Principal:
 
 def authenticate(session: Session, username: str, password: str) -> Staff:
     staff = session.scalar(select(Staff).where(Staff.username == username, Staff.active.is_(True)))
-    if staff is None or not verify_password(staff.password_hash, password):
+    if staff is None:
+        verify_password(_unknown_user_hash(), password)  # same time taken: the answer says nothing about the account
+        raise Unauthorized("bad_credentials", "用户名或密码不对")
+    if not verify_password(staff.password_hash, password):
         raise Unauthorized("bad_credentials", "用户名或密码不对")
     return staff
+
+
+def client_address(request: Request) -> str:
+    """The caller's address as uvicorn sees it (behind a trusted proxy: from X-Forwarded-For)."""
+    return request.client.host if request.client else "unknown"
+
+
+def sign_in(session: Session, username: str, password: str, client: str,
+            now: dt.datetime | None = None) -> tuple[Staff, str]:
+    """Checks the throttle, then the password, and opens a session; returns the account and its token.
+    Commits: a failure is counted even though the caller answers with an error."""
+    now = now or utcnow()
+    sign_in_throttle.refuse_if_locked(session, username, client, now)
+    try:
+        staff = authenticate(session, username, password)
+    except Unauthorized:
+        sign_in_throttle.record_failure(session, username, client, now)
+        session.commit()
+        # The failure that reaches the limit already says how long to wait.
+        sign_in_throttle.refuse_if_locked(session, username, client, now)
+        raise
+    sign_in_throttle.clear_username(session, username)
+    key = open_session(session, staff, now)
+    session.commit()
+    return staff, issue_token(staff, key)
 
 
 def principal_from_token(session: Session, token: str) -> Principal:
@@ -85,10 +127,18 @@ def principal_from_token(session: Session, token: str) -> Principal:
         raise Unauthorized("token_expired", "登录已过期，请重新登录") from None
     except BadSignature:
         raise Unauthorized("token_invalid", "身份凭证无效，请重新登录") from None
-    staff = session.get(Staff, data.get("sid"))
-    if staff is None or not staff.active:
+    key = data.get("key") if isinstance(data, dict) else None
+    found = find_session(session, key) if isinstance(key, str) and key else None
+    if found is None or found[0].staff_id != data.get("sid"):
         raise Unauthorized("token_invalid", "身份凭证无效，请重新登录")
-    return Principal(role=staff.role, staff=staff, towns=frozenset(staff.town_codes or []))
+    record, staff = found
+    if record.revoked_at is not None:
+        raise Unauthorized("session_ended", "登录已失效（已退出登录，或账号有变动），请重新登录")
+    if as_utc(record.expires_at) <= utcnow():
+        raise Unauthorized("token_expired", "登录已过期，请重新登录")
+    if not staff.active:
+        raise Unauthorized("token_invalid", "身份凭证无效，请重新登录")
+    return Principal(role=staff.role, staff=staff, towns=frozenset(staff.town_codes or []), session_id=record.id)
 
 
 def csrf_token_for(session_token: str) -> str:
@@ -113,15 +163,13 @@ def staff_from_cookie(request: Request, session: Session) -> Principal | None:
     return principal if principal.staff is not None else None
 
 
-def set_session_cookies(response: Response, staff: Staff, *, secure: bool) -> str:
-    """Signs the staff member in on this browser; returns the session token."""
-    token = issue_token(staff)
+def set_session_cookies(response: Response, token: str, *, secure: bool) -> None:
+    """Signs the staff member in on this browser with the token of a session opened by `sign_in`."""
     response.set_cookie(SESSION_COOKIE, token, max_age=TOKEN_MAX_AGE_SECONDS, path="/", httponly=True,
                         samesite="lax", secure=secure)
     # Readable by the page's own scripts (they echo it in X-CSRF-Token); useless without the session.
     response.set_cookie(CSRF_COOKIE, csrf_token_for(token), max_age=TOKEN_MAX_AGE_SECONDS, path="/",
                         httponly=False, samesite="lax", secure=secure)
-    return token
 
 
 def clear_session_cookies(response: Response) -> None:

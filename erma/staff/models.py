@@ -1,9 +1,10 @@
-"""Staff accounts (reviewers, agents, duty leads, admins) and the duty-lead rota."""
+"""Staff accounts (reviewers, agents, duty leads, admins), their signed-in sessions, failed
+sign-ins, and the duty-lead rota."""
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from erma.db import Base
@@ -34,3 +35,29 @@ class DutyRota(Base):
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     start_date: Mapped[dt.date]
     end_date: Mapped[dt.date]
+
+
+class StaffSession(Base):
+    """One sign-in (a browser or an API client). The signed token carries the random key; only its
+    hash is stored, so the table alone opens nothing. Revoked on sign-out and on account changes."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the token's key
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+
+
+class SignInFailure(Base):
+    """A failed staff sign-in, counted per username and per client address to slow down guessing."""
+
+    __tablename__ = "sign_in_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(80))  # "user:<username>" or "client:<address>"
+    at: Mapped[dt.datetime] = mapped_column(index=True)
+
+    __table_args__ = (Index("ix_sign_in_failures_key_at", "key", "at"),)
