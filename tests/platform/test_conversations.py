@@ -269,7 +269,8 @@ def test_two_threads_racing_to_take_exactly_one_wins(client, fake_rasa, db):
             assert conv.state == "agent"
             assert conv.assigned_staff_id == next(a.id for a in agents if a.username == winner)
             takes = s.scalars(select(TranscriptEntry).where(TranscriptEntry.conversation_id == cid,
-                                                            TranscriptEntry.author == "system")).all()
+                                                            TranscriptEntry.author == "system")
+                              .order_by(TranscriptEntry.seq)).all()  # (PostgreSQL keeps no insertion order)
             assert [t.meta["to"] for t in takes] == ["queued", "agent"]
 
 
