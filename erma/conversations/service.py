@@ -128,17 +128,26 @@ def add_system_note(session: Session, conversation_id: str, text: str, meta: dic
 
 def _change_owner(session: Session, conversation_id: str, from_state: str, to_state: str, text: str, *,
                   actor: str, now: dt.datetime, staff_id: int | None = None, condition=None,
-                  extra: dict | None = None, **values) -> bool:
-    """The conditional UPDATE every owner change goes through, plus its system transcript entry."""
+                  extra: dict | None = None, **values) -> TranscriptEntry | None:
+    """The conditional UPDATE every owner change goes through, plus its system transcript entry
+    (returned; None when the conversation was not in `from_state` or the condition failed)."""
     stmt = (update(Conversation).where(Conversation.id == conversation_id, Conversation.state == from_state)
             .values(state=to_state, updated_at=now, **values).execution_options(synchronize_session=False))
     if condition is not None:
         stmt = stmt.where(condition)
     if session.execute(stmt).rowcount != 1:
-        return False
-    _append(session, conversation_id, "system", text, now=now, agent_staff_id=staff_id,
-            meta={"kind": "owner", "from": from_state, "to": to_state, "actor": actor, **(extra or {})})
-    return True
+        return None
+    entry, _ = _append(session, conversation_id, "system", text, now=now, agent_staff_id=staff_id,
+                       meta={"kind": "owner", "from": from_state, "to": to_state, "actor": actor, **(extra or {})})
+    return entry
+
+
+def _tell_resident(session: Session, conversation: Conversation, entry: TranscriptEntry) -> None:
+    """A person taking, handing back or ending the conversation: the web page shows the transcript
+    entry itself; a WeChat resident is told through the outbox, in order with the replies."""
+    from erma.pushes.service import relay_owner_change  # pushes build on the gateway
+
+    relay_owner_change(session, conversation, entry)
 
 
 def _sync_handoff_requests(session: Session, conversation_id: str, state: str) -> None:
@@ -200,7 +209,7 @@ def queue_in_transaction(session: Session, conversation_id: str, reason: str, *,
     why = REASON_TEXT.get(reason, reason)
     return _change_owner(session, conversation_id, state, "queued", f"转人工排队（{why}），等待代办员接入",
                          actor=actor, now=now, extra={"reason": reason}, queued_at=now, queue_reason=reason,
-                         town_code=town, assigned_staff_id=None)
+                         town_code=town, assigned_staff_id=None) is not None
 
 
 def queue(session: Session, conversation: Conversation, reason: str, *, actor: str = "service",
@@ -241,6 +250,7 @@ def take(session: Session, conversation: Conversation, principal: Principal) -> 
             raise Conflict("already_taken", "这个会话已经由其他代办员接入了")
         raise Conflict("not_queued", "这个会话现在没有在排队等待人工，不能接入")
     _sync_handoff_requests(session, conversation.id, "taken")
+    _tell_resident(session, conversation, won)
     session.commit()
     return _refresh(session, conversation)
 
@@ -288,6 +298,7 @@ def hand_back(session: Session, conversation: Conversation, principal: Principal
         session.rollback()
         raise Conflict("not_your_conversation", "这个会话不在您这里，不能交回智能助手")
     _sync_handoff_requests(session, conversation.id, "closed")
+    _tell_resident(session, conversation, done)
     session.commit()
     return _refresh(session, conversation)
 
@@ -310,6 +321,7 @@ def close(session: Session, conversation: Conversation, principal: Principal) ->
         session.rollback()
         raise Conflict("conversation_changed", "这个会话刚被其他人处理了，请刷新后再试")
     _sync_handoff_requests(session, conversation.id, "closed")
+    _tell_resident(session, conversation, done)
     session.commit()
     return _refresh(session, conversation)
 

@@ -105,6 +105,15 @@ def queue_wechat(session: Session, conversation: Conversation, seq: int, text: s
             _due(now), sequence_key=wechat_sequence(openid))
 
 
+def relay_owner_change(session: Session, conversation: Conversation, entry: TranscriptEntry) -> None:
+    """A person took, handed back or ended a WeChat conversation: the resident reads the same words
+    the web page shows (who is serving them, with the credential number, or that the assistant is
+    back), in the outbox's order with the replies."""
+    if conversation.channel != "wechat" or not conversation.external_user_id:
+        return
+    queue_wechat(session, conversation, entry.seq, entry.text, staff_id=entry.agent_staff_id)
+
+
 def relay_agent_reply(session: Session, conversation: Conversation, entry: TranscriptEntry) -> None:
     """An agent's reply, in the reply's transaction. The web page reads the transcript itself; a
     WeChat resident gets it by the customer-service API."""

@@ -487,7 +487,7 @@ def test_exhausted_retries_are_shown_to_agents(client, login, open_case, db, ras
 
 # ------------------------------------------------------------------ agents and the assistant
 
-def test_an_agents_reply_reaches_a_wechat_resident_through_the_outbox(client, login, open_case, db, rasa, fake_wechat):
+def test_an_agents_joining_replies_and_hand_back_reach_a_wechat_resident_through_the_outbox(client, login, open_case, db, rasa, fake_wechat):
     wx = wechat_resident(client, db, "oWX-AGENT")
     new_case(open_case, wx, 14, channel="wechat")
     handoff(client, wx, channel="wechat")
@@ -498,15 +498,21 @@ def test_an_agents_reply_reaches_a_wechat_resident_through_the_outbox(client, lo
     again = client.post(f"/api/v1/conversations/{wx}/reply", headers=agent, json={"text": "您好，材料我来帮您准备", "client_msg_id": "a1"})
     assert again.status_code == 200  # a re-sent reply is stored once and sent once
     drain(db)
-    [text] = fake_wechat.texts("oWX-AGENT")
+    joined, text = fake_wechat.texts("oWX-AGENT")
+    # Who is serving them first, with the credential number, as the web page's banner says.
+    assert joined.startswith("代办员") and "证号" in joined and joined.endswith("已接入，为您服务")
     assert text.startswith("代办员") and text.endswith("：您好，材料我来帮您准备")
+    assert client.post(f"/api/v1/conversations/{wx}/hand-back", headers=agent).status_code == 200
+    drain(db)
+    assert fake_wechat.texts("oWX-AGENT")[2].endswith("已结束人工服务，智能助手继续为您服务")
 
     # On the web the page reads the transcript itself: nothing goes through the outbox.
     web = web_resident(client)
     handoff(client, web)
     client.post(f"/api/v1/conversations/{web}/take", headers=agent)
     client.post(f"/api/v1/conversations/{web}/reply", headers=agent, json={"text": "在的"})
-    assert len(outbox(db, "wechat_send")) == 1
+    client.post(f"/api/v1/conversations/{web}/close", headers=agent)
+    assert len(outbox(db, "wechat_send")) == 3
 
 
 def test_while_an_agent_holds_the_conversation_the_rating_request_is_the_template(client, login, open_case, db, rasa):
