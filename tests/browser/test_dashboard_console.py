@@ -86,7 +86,12 @@ def platform(tmp_path_factory):
                     pass
                 assert time.monotonic() < deadline, "the private platform did not start"
                 time.sleep(0.3)
-            add_todays_cases(url)
+            late = add_todays_cases(url)
+            # However the seeded history falls on today's calendar, one case in review is past its
+            # promised date (a date the platform only ever moves on; set here, not through the API).
+            with sqlite3.connect(db) as conn:
+                past = (dt.datetime.now(CHINA).date() - dt.timedelta(days=5)).isoformat()
+                conn.execute("UPDATE cases SET expected_completion_date = ? WHERE case_no = ?", (past, late))
             yield SimpleNamespace(url=url, db=db)
         finally:
             server.terminate()
@@ -97,9 +102,10 @@ def platform(tmp_path_factory):
                 server.wait()
 
 
-def add_todays_cases(url: str) -> None:
+def add_todays_cases(url: str) -> str:
     """Cases opened today through the API, which the seeded history lacks: a 容缺 whose supplement
-    deadline is still ahead (due neither on time nor late yet), and a case returned for correction."""
+    deadline is still ahead (due neither on time nor late yet), a case returned for correction, and
+    one left in review (its case number is returned, to be made overdue)."""
     def call(method: str, path: str, token: str | None = None, **kwargs) -> dict:
         auth = f"Bearer {token}" if token else SERVICE["Authorization"]
         r = httpx.request(method, url + path, headers={"Authorization": auth, **kwargs.pop("headers", {})},
@@ -123,6 +129,7 @@ def add_todays_cases(url: str) -> None:
     returned = open_case("MX-001")
     call("POST", f"/api/v1/cases/{returned}/review", reviewer,
          json={"decision": "return", "opinion": "户口簿页不清楚", "deficiencies": ["户口簿"]})
+    return open_case("MX-001")
 
 
 # ---------------------------------------------------------------- the figures, recomputed here
