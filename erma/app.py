@@ -30,6 +30,7 @@ from erma.lead.views import router as lead_router
 from erma.places.views import router as places_router
 from erma.review.views import router as review_router
 from erma.staff.views import router as staff_router
+from erma.staff.views import towns_router as town_agents_router
 from erma.validation_views import router as validation_router
 from erma.webchat.views import router as webchat_router
 
@@ -79,6 +80,7 @@ def create_app() -> FastAPI:
     app.include_router(workbench_router)  # staff web pages: the agent workbench /staff/cases
     app.include_router(review_page_router)  # /staff/review: the town reviewer's queue and case pages
     app.include_router(lead_router)  # the duty lead's lists
+    app.include_router(town_agents_router)  # a town's agents, for reassigning (改派) a case
     app.include_router(lead_page_router)  # /staff/lead: the duty lead's page
     app.include_router(admin_router)  # county admins: catalog items, staff, town aliases, audit
     app.include_router(admin_page_router)  # /staff/admin: the county admin's page

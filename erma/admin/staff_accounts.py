@@ -8,14 +8,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from erma import pii
 from erma.admin.access import refuse, require_admin
 from erma.admin.audit import changed_fields, record
-from erma.cases.models import Case
-from erma.cases.stages import OPEN_STAGES
+from erma.cases.assignment import open_case_counts
 from erma.console.pages import ROLE_NAMES
 from erma.errors import Conflict, NotFound, ValidationFailed
 from erma.phones import validate_mobile
@@ -31,14 +30,6 @@ COUNTY_WIDE_ROLES = ("duty_lead", "admin")
 
 def _towns(session: Session) -> dict[str, str]:
     return {t.code: t.name for t in session.scalars(select(Town).order_by(Town.code))}
-
-
-def _open_cases(session: Session, staff_ids: list[int]) -> dict[int, int]:
-    if not staff_ids:
-        return {}
-    return dict(session.execute(select(Case.agent_id, func.count(Case.id))
-                                .where(Case.agent_id.in_(staff_ids), Case.stage.in_([s.value for s in OPEN_STAGES]))
-                                .group_by(Case.agent_id)).all())
 
 
 def staff_view(staff: Staff, towns: dict[str, str], open_cases: int = 0) -> dict:
@@ -69,7 +60,7 @@ def list_staff(session: Session, principal: Principal, *, role: str | None = Non
         stmt = stmt.where(Staff.active.is_(True))
     rows = [s for s in session.scalars(stmt) if not town or town in (s.town_codes or [])]
     towns = _towns(session)
-    loads = _open_cases(session, [s.id for s in rows if s.role == "agent"])
+    loads = open_case_counts(session, [s.id for s in rows if s.role == "agent"])
     return [staff_view(s, towns, loads.get(s.id, 0)) for s in rows]
 
 
@@ -203,7 +194,7 @@ def update_staff(session: Session, principal: Principal, username: str, body: di
     if "role" in changed or "towns" in changed:
         end_all_sessions(session, staff.id, now=now)
     session.commit()
-    return staff_view(staff, towns, _open_cases(session, [staff.id]).get(staff.id, 0))
+    return staff_view(staff, towns, open_case_counts(session, [staff.id]).get(staff.id, 0))
 
 
 def set_active(session: Session, principal: Principal, username: str, active: bool,
@@ -215,7 +206,7 @@ def set_active(session: Session, principal: Principal, username: str, active: bo
     if not active and principal.staff is not None and principal.staff.id == staff.id:
         raise Conflict("cannot_deactivate_self", "不能停用自己的账号")
     towns = _towns(session)
-    held = _open_cases(session, [staff.id]).get(staff.id, 0)
+    held = open_case_counts(session, [staff.id]).get(staff.id, 0)
     if staff.active != active:
         before = _snapshot(staff)
         staff.active = active

@@ -22,14 +22,21 @@ def agents_of_town(session: Session, town_code: str) -> list[Staff]:
     return [a for a in agents if town_code in (a.town_codes or [])]
 
 
+def open_case_counts(session: Session, agent_ids: list[int]) -> dict[int, int]:
+    """Open cases held by each agent (their load), in one grouped query; agents holding none are absent."""
+    if not agent_ids:
+        return {}
+    return dict(session.execute(
+        select(Case.agent_id, func.count(Case.id))
+        .where(Case.agent_id.in_(agent_ids), Case.stage.in_([s.value for s in OPEN_STAGES]))
+        .group_by(Case.agent_id)).all())
+
+
 def least_loaded_agent(session: Session, town_code: str) -> Staff | None:
     agents = agents_of_town(session, town_code)
     if not agents:
         return None
-    loads = dict(session.execute(
-        select(Case.agent_id, func.count(Case.id))
-        .where(Case.agent_id.in_([a.id for a in agents]), Case.stage.in_([s.value for s in OPEN_STAGES]))
-        .group_by(Case.agent_id)).all())
+    loads = open_case_counts(session, [a.id for a in agents])
     # Ties go to the agent with the lower id, so assignment is predictable.
     return min(agents, key=lambda a: (loads.get(a.id, 0), a.id))
 

@@ -1,5 +1,6 @@
 """The agent workbench pages: /staff/cases (my cases, my towns' unassigned cases) and one case
-/staff/cases/{case_no} (take it, record submission and result, visits, the 容缺 一表一书).
+/staff/cases/{case_no} (take it, record submission and result, visits, the 容缺 一表一书; the duty
+lead, who opens it from /staff/lead, reassigns it there).
 
 The pages are shells: their scripts ask the JSON API what the case is and what this staff member
 may do with it (GET /api/v1/cases/{case_no}/actions), and show the platform's own messages."""

@@ -1,4 +1,4 @@
-"""Staff sign-in and sign-out for the API."""
+"""Staff sign-in and sign-out for the API, and a town's agents for the staff pages."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
@@ -8,11 +8,13 @@ from sqlalchemy.orm import Session
 
 from erma.db import get_session
 from erma.errors import DomainError
+from erma.staff.agents import town_agents
 from erma.staff.auth import (SESSION_COOKIE, Principal, clear_session_cookies, client_address, get_principal,
                              sign_in)
 from erma.staff.sessions import end_session
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+towns_router = APIRouter(prefix="/api/v1/towns", tags=["agents"])
 
 
 class LoginIn(BaseModel):
@@ -49,3 +51,11 @@ def me(principal: Principal = Depends(get_principal)) -> dict:
             "role": principal.role, "towns": sorted(principal.towns),
             "display_name": staff.display_name if staff else None,
             "credential_no": staff.credential_no if staff else None}
+
+
+@towns_router.get("/{town_code}/agents")
+def list_town_agents(town_code: str, principal: Principal = Depends(get_principal),
+                     session: Session = Depends(get_session)) -> dict:
+    """The town's active agents with their open cases, least loaded first (duty leads and admins:
+    any town; an agent: their own town). 404 for an unknown town, 403 for one out of reach."""
+    return town_agents(session, principal, town_code)

@@ -59,9 +59,12 @@
     ];
   }
 
+  // Each card opens its case on the workbench, where the lead can reassign (改派) it.
   function card(row, top, pairs, extra) {
     return el("li", { class: "lead-card", "data-case": row.case_no },
-      el("div", { class: "card-top" }, top, el("span", { class: "case-no" }, row.case_no)),
+      el("div", { class: "card-top" }, top,
+         el("a", { class: "case-no", href: "/staff/cases/" + encodeURIComponent(row.case_no),
+                   "aria-label": "打开办件 " + row.case_no }, row.case_no + " ›")),
       el("p", { class: "card-item" }, row.service.name),
       facts(pairs), extra || null);
   }

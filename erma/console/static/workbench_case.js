@@ -1,6 +1,7 @@
 // One case on the agent workbench: what it is (personal data masked), take it, record submission
 // to the department and the result, record a visit, and its 容缺 deferral (download the 一表一书,
-// record the supplement and the reclaim, or open one). Which buttons show is the platform's answer
+// record the supplement and the reclaim, or open one); the duty lead or an admin reassigns (改派) it
+// to another agent of its town or releases it back to the town's unassigned cases. Which buttons show is the platform's answer
 // to GET …/actions; every request's error is the platform's own message, shown next to its field,
 // and nothing typed is lost when a request fails.
 "use strict";
@@ -129,6 +130,43 @@
     }));
   }
 
+  // ------------------------------------------------------------------ reassigning (duty lead, admin)
+
+  const RELEASE = "release";
+
+  function agentLabel(agent) {
+    return agent.name + (agent.credential_no ? "（" + agent.credential_no + "）" : "");
+  }
+
+  // The town's agents as the platform lists them (the ones it accepts), with the cases each holds.
+  async function renderReassign(a, c) {
+    const box = $("reassign-box");
+    box.hidden = !a.can_reassign;
+    if (!a.can_reassign) return;
+    $("reassign-town").textContent = c.hukou_town.name;
+    const r = await api("GET", "/api/v1/towns/" + encodeURIComponent(c.hukou_town.code) + "/agents");
+    if (!r.ok) {
+      box.querySelector('[data-error-for="_form"]').textContent = errorMessage(r);
+      return;
+    }
+    const select = $("reassign-agent");
+    const chosen = select.value;  // a choice survives the reload that follows any other action
+    const holder = c.agent ? c.agent.credential_no : null;
+    const agents = r.data.items.map((agent) => {
+      const current = holder !== null && agent.credential_no === holder;
+      return el("option", { value: String(agent.id), disabled: current || null },
+        `${agent.display_name}（${agent.credential_no}）在办 ${agent.open_cases} 件` + (current ? "（现承办）" : ""));
+    });
+    if (!agents.length) agents.push(el("option", { value: "", disabled: true }, "本镇暂无在岗代办员"));
+    select.replaceChildren(
+      el("option", { value: "" }, "请选择代办员"),
+      el("optgroup", { label: r.data.town.name + "代办员" }, ...agents),
+      el("option", { value: RELEASE, disabled: c.agent ? null : true },
+         "释放（退回待认领）" + (c.agent ? "" : "（现在就是待认领）")));
+    const still = [...select.options].find((o) => o.value === chosen && !o.disabled);
+    select.value = still ? chosen : "";
+  }
+
   async function load() {
     const [c, a, h] = await Promise.all([api("GET", base + "?masked=true"), api("GET", base + "/actions"),
                                          api("GET", base + "/events")]);
@@ -142,6 +180,7 @@
     renderCase(c.data);
     renderActions(a.data);
     if (h.ok) renderHistory(h.data.items);
+    await renderReassign(a.data, c.data);
     let d = null;
     if (a.data.deferral.exists) {
       const r = await api("GET", base + "/deferral");
@@ -233,6 +272,17 @@
          { missing, note: noteOf("deferral-open-note") },
          (data) => `已容缺受理，一表一书 ${data.form_no}，请在 ${data.deadline} 前收齐材料`,
          () => { $("deferral-open-note").value = ""; });
+  });
+
+  $("reassign-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const value = $("reassign-agent").value;
+    // Nothing chosen: sent without an agent, so the platform's own message says what is missing.
+    const body = { note: noteOf("reassign-note") };
+    if (value) body.agent_id = value === RELEASE ? null : Number(value);
+    send($("reassign-form"), $("reassign-submit"), "POST", base + "/assignment", body,
+         (data) => data.agent ? `已改派给 ${agentLabel(data.agent)}` : "已释放，退回本镇待认领",
+         () => { $("reassign-agent").value = ""; $("reassign-note").value = ""; });
   });
 
   $("show-phone").addEventListener("click", async () => {
