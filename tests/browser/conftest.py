@@ -46,6 +46,22 @@ def phone_page(browser: Browser) -> Page:
     page.context.close()
 
 
+VIEWPORTS = {"phone": PHONE, "desktop": DESKTOP}
+
+
+@pytest.fixture(params=list(VIEWPORTS))
+def console_page(request, browser: Browser) -> Page:
+    """A staff page at each width the consoles are built for (a 360-px phone, a desktop), named by
+    `page.viewport_name`. A script error on the page (`page.script_errors`) fails the test."""
+    page = new_page(browser, VIEWPORTS[request.param])
+    page.viewport_name = request.param
+    page.script_errors = []
+    page.on("pageerror", lambda error: page.script_errors.append(str(error)))
+    yield page
+    page.context.close()
+    assert page.script_errors == []
+
+
 def screenshot(page: Page, name: str) -> pathlib.Path:
     """Saves a full-page PNG under test-artifacts/screenshots/ and returns its path."""
     SHOTS.mkdir(parents=True, exist_ok=True)

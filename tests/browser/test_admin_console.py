@@ -13,9 +13,8 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import DEMO_PASSWORD, DESKTOP, PHONE, PLATFORM, SERVICE, new_page, screenshot, staff_token
+from tests.browser.conftest import DEMO_PASSWORD, PLATFORM, SERVICE, screenshot, staff_token
 
-VIEWPORTS = {"phone": PHONE, "desktop": DESKTOP}
 ITEM = "MX-094"  # 婚姻登记记录证明: no other test uses it
 WEIMEN = "513223111"
 SHABA = "513223110"
@@ -28,16 +27,10 @@ def api(method: str, path: str, token: str | None = None, **kwargs) -> httpx.Res
     return r
 
 
-@pytest.fixture(params=list(VIEWPORTS))
-def admin_page(request, browser):
-    page = new_page(browser, VIEWPORTS[request.param])
-    page.viewport_name = request.param
-    page.on("dialog", lambda dialog: dialog.accept())
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    page.context.close()
-    assert errors == []
+@pytest.fixture
+def admin_page(console_page):
+    console_page.on("dialog", lambda dialog: dialog.accept())
+    return console_page
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from tests.browser.conftest import (DEMO_PASSWORD, DESKTOP, PHONE, PLATFORM, SER
                                    staff_token)
 
 CHIBUSU = "513223114"
-VIEWPORTS = {"phone": PHONE, "desktop": DESKTOP}
 
 
 def api(method: str, path: str, headers: dict | None = None, **kwargs) -> httpx.Response:
@@ -55,15 +54,10 @@ def sign_in(page: Page, username: str, start: str = "/staff/inbox") -> None:
     expect(page).to_have_url(f"{PLATFORM}{start}")
 
 
-@pytest.fixture(params=list(VIEWPORTS))
-def agent_page(request, browser):
-    page = new_page(browser, VIEWPORTS[request.param])
-    page.on("dialog", lambda dialog: dialog.accept())  # 交回/结束 ask for confirmation
-    page.viewport_name = request.param
-    page.script_errors = []
-    page.on("pageerror", lambda error: page.script_errors.append(str(error)))
-    yield page
-    page.context.close()
+@pytest.fixture
+def agent_page(console_page):
+    console_page.on("dialog", lambda dialog: dialog.accept())  # 交回/结束 ask for confirmation
+    return console_page
 
 
 def test_an_agent_takes_replies_opens_a_case_and_hands_back(agent_page: Page):

@@ -34,12 +34,11 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import DEMO_PASSWORD, DESKTOP, PHONE, SERVICE, new_page, screenshot
+from tests.browser.conftest import DEMO_PASSWORD, SERVICE, screenshot
 
 ROOT = Path(__file__).resolve().parents[2]
 CHINA = ZoneInfo("Asia/Shanghai")
 SEED, CASES, DAYS = 11, 150, 120  # seed_bench: cases opened over the last DAYS days
-VIEWPORTS = {"phone": PHONE, "desktop": DESKTOP}
 DEFERRABLE = "社会保障卡（或惠民惠农“一卡通”）账户信息复印件"  # MX-013 高龄津贴
 
 # The lifecycle's stages (erma.cases.stages), written out: the still-open ones and the order shown.
@@ -368,15 +367,9 @@ def figures_on_page(page: Page, url: str, *, wait_from: str | None = None) -> dt
 
 # ---------------------------------------------------------------- the test
 
-@pytest.fixture(params=list(VIEWPORTS))
-def dash_page(request, browser):
-    page = new_page(browser, VIEWPORTS[request.param])
-    page.viewport_name = request.param
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    page.context.close()
-    assert errors == []
+@pytest.fixture
+def dash_page(console_page):
+    return console_page
 
 
 def test_the_dashboard_shows_the_figures_of_a_seeded_data_set(platform, dash_page: Page):

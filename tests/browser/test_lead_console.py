@@ -20,9 +20,8 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import create_engine, text
 
-from tests.browser.conftest import DEMO_PASSWORD, DESKTOP, PHONE, PLATFORM, SERVICE, new_page, screenshot, staff_token
+from tests.browser.conftest import DEMO_PASSWORD, PLATFORM, SERVICE, screenshot, staff_token
 
-VIEWPORTS = {"phone": PHONE, "desktop": DESKTOP}
 DATABASE_URL = os.environ.get("ERMA_DATABASE_URL") or os.environ.get("DATABASE_URL")
 DEFERRABLE = "社会保障卡（或惠民惠农“一卡通”）账户信息复印件"  # MX-013 高龄津贴
 
@@ -86,15 +85,9 @@ def overdue_case() -> str:
     return no
 
 
-@pytest.fixture(params=list(VIEWPORTS))
-def lead_page(request, browser):
-    page = new_page(browser, VIEWPORTS[request.param])
-    page.viewport_name = request.param
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    page.context.close()
-    assert errors == []
+@pytest.fixture
+def lead_page(console_page):
+    return console_page
 
 
 def test_a_duty_lead_sees_the_three_lists_and_records_a_follow_up(lead_page: Page):

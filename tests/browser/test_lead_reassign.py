@@ -12,27 +12,17 @@ import datetime as dt
 import re
 import uuid
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import DEMO_PASSWORD, DESKTOP, PHONE, PLATFORM, SERVICE, new_page, screenshot, staff_token
-from tests.browser.test_lead_console import DATABASE_URL, county_today, in_the_database
+from tests.browser.conftest import DEMO_PASSWORD, PLATFORM, VIEWPORTS, new_page, screenshot, staff_token
+from tests.browser.test_lead_console import DATABASE_URL, api, county_today, in_the_database
 
-VIEWPORTS = {"phone": PHONE, "desktop": DESKTOP}
 # 黑虎镇: a town the other browser tests leave alone, so its agents' lists stay short.
 TOWN = "黑虎镇"
 AGENTS = {"茂代字2026-015": ("agent-heihu-1", "王泽郎"), "茂代字2026-016": ("agent-heihu-2", "毛国庆")}
 
 pytestmark = pytest.mark.skipif(not DATABASE_URL, reason="needs ERMA_DATABASE_URL (or DATABASE_URL): the platform's database")
-
-
-def api(method: str, path: str, token: str | None = None, **kwargs) -> httpx.Response:
-    headers = {"Authorization": f"Bearer {token}"} if token else dict(SERVICE)
-    headers.update(kwargs.pop("headers", {}))
-    r = httpx.request(method, f"{PLATFORM}{path}", headers=headers, timeout=30, **kwargs)
-    assert r.status_code < 400, r.text
-    return r
 
 
 def overdue_case() -> dict:
@@ -58,15 +48,9 @@ def no_sideways_scroll(page: Page) -> None:
     assert width <= page.viewport_size["width"], f"page is {width}px wide"
 
 
-@pytest.fixture(params=list(VIEWPORTS))
-def lead_page(request, browser):
-    page = new_page(browser, VIEWPORTS[request.param])
-    page.viewport_name = request.param
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    page.context.close()
-    assert errors == []
+@pytest.fixture
+def lead_page(console_page):
+    return console_page
 
 
 def test_the_duty_lead_reassigns_an_overdue_case_and_the_new_agent_has_it(lead_page: Page, browser):

@@ -13,10 +13,9 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import DEMO_PASSWORD, DESKTOP, PHONE, PLATFORM, SERVICE, new_page, screenshot, staff_token
+from tests.browser.conftest import DEMO_PASSWORD, PLATFORM, SERVICE, VIEWPORTS, new_page, screenshot, staff_token
 
 CHIBUSU = "513223114"
-VIEWPORTS = {"phone": PHONE, "desktop": DESKTOP}
 MX001_REQUIRED = ["低保申请书（审批表）", "申请人居民身份证", "户口簿", "共同生活家庭成员身份证",
                   "家庭经济状况核对授权书（全体成年家庭成员签字）", "家庭收入、财产状况申报及承诺"]
 FULL_ID = "513223198001010011"
@@ -38,14 +37,10 @@ def open_case(**overrides) -> dict:
     return api("POST", "/api/v1/cases", json=body, headers={**SERVICE, "Idempotency-Key": uuid.uuid4().hex}).json()
 
 
-@pytest.fixture(params=list(VIEWPORTS))
-def reviewer_page(request, browser):
-    page = new_page(browser, VIEWPORTS[request.param])
-    page.width = VIEWPORTS[request.param]["width"]
-    page.script_errors = []
-    page.on("pageerror", lambda error: page.script_errors.append(str(error)))
-    yield page
-    page.context.close()
+@pytest.fixture
+def reviewer_page(console_page):
+    console_page.width = console_page.viewport_size["width"]
+    return console_page
 
 
 def sign_in(page: Page, username: str, start: str) -> None:
@@ -88,7 +83,7 @@ def test_a_reviewer_returns_a_case_with_the_one_time_list_and_approves_it_after_
     expect(page.locator("#c-id")).to_have_text("513223********0011")
     expect(page.locator("#c-intake")).to_have_text("尔玛云线上服务（网页聊天 / 微信公众号）")
     expect(page.locator("#c-due")).to_have_text(older["expected_completion_date"])
-    expect(page.locator(f'.check-row[data-material="户口簿"] .mat-status')).to_have_text("✓ 已有")
+    expect(page.locator('.check-row[data-material="户口簿"] .mat-status')).to_have_text("✓ 已有")
     expect(page.locator('.check-row[data-material="委托代办书（代办时）"] .mat-status')).to_have_text("视情况提供")
     expect(page.locator("#history")).to_contain_text("已收件 → 户籍地镇审核中")
     expect(page.locator("#opinions")).to_have_text("还没有审核意见")

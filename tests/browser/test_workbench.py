@@ -48,14 +48,9 @@ def unassigned_case(applicant: str) -> str:
     return no
 
 
-@pytest.fixture(params=list(VIEWPORTS))
-def agent_page(request, browser):
-    page = new_page(browser, VIEWPORTS[request.param])
-    page.viewport_name = request.param
-    page.script_errors = []
-    page.on("pageerror", lambda error: page.script_errors.append(str(error)))
-    yield page
-    page.context.close()
+@pytest.fixture
+def agent_page(console_page):
+    return console_page
 
 
 def no_sideways_scroll(page: Page) -> None:
