@@ -34,6 +34,8 @@ def case_page(case_no: str, request: Request, session: Session = Depends(get_ses
     if refused is not None:
         return refused
     case_no = case_no.strip().upper()[:24]
-    body = fill("workbench_case.html", case_no=case_no, role=principal.role)
+    # The duty lead opens cases from the 督办 lists and goes back there, not to a workbench of their own.
+    back_href, back_text = ("/staff/lead", "‹ 督办") if principal.role == "duty_lead" else ("/staff/cases", "‹ 办件工作台")
+    body = fill("workbench_case.html", case_no=case_no, role=principal.role, back_href=back_href, back_text=back_text)
     return page(f"办件 {case_no}", body, principal=principal, request=request,
                 scripts=("console.js", "workbench_case.js"), body_class="workbench-page case-page")

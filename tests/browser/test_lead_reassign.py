@@ -114,6 +114,9 @@ def test_the_duty_lead_reassigns_an_overdue_case_and_the_new_agent_has_it(lead_p
 
     lead = staff_token("lead-1")
     assert api("GET", f"/api/v1/cases/{no}", lead).json()["agent"]["credential_no"] == to_credential
+    # Back to the 督办 lists the lead came from.
+    page.get_by_role("link", name="‹ 督办").click()
+    expect(page).to_have_url(f"{PLATFORM}/staff/lead")
 
     # The new agent finds it among their own cases, and is offered no 改派.
     agent = new_page(browser, VIEWPORTS[size])

@@ -270,6 +270,7 @@ def test_workbench_pages_need_sign_in_and_a_role_that_carries_cases(client, open
     assert 'href="/staff/inbox"' in page.text
     case_page = client.get(f"/staff/cases/{no.lower()}")
     assert case_page.status_code == 200 and f'data-case-no="{no}"' in case_page.text
+    assert '<a href="/staff/cases" class="wb-back">' in case_page.text
     # With the session cookie, a take needs the CSRF header.
     assert client.post(f"/api/v1/cases/{no}/assignment", json={}).status_code == 403
     r = client.post(f"/api/v1/cases/{no}/assignment", json={}, headers=csrf(client))
@@ -277,3 +278,6 @@ def test_workbench_pages_need_sign_in_and_a_role_that_carries_cases(client, open
     reviewer = signed_in_client(client, "reviewer-chibusu")
     assert reviewer.get("/staff/cases").status_code == 403
     assert reviewer.get(f"/staff/cases/{no}").status_code == 403
+    # The duty lead came from the 督办 lists, and the case page leads back there.
+    lead_page = signed_in_client(client, "lead-1").get(f"/staff/cases/{no}")
+    assert lead_page.status_code == 200 and '<a href="/staff/lead" class="wb-back">‹ 督办</a>' in lead_page.text
