@@ -26,14 +26,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from erma.cases.models import Case, CaseEvent
 from erma.cases.stages import Stage
-from erma.clock import local_midnight_utc, local_zone
-from erma.db import as_utc, utcnow
+from erma.clock import local_midnight_utc, local_zone, today_local
+from erma.conversations.models import Conversation
+from erma.dashboard.models import ConversationDay, DayCounts, MonthCounts, StaleDay
+from erma.db import utcnow
 from erma.deferral.models import Deferral
 from erma.followup.models import Rating
 from erma.followup.service import LEVELS
 from erma.handoff.models import HandoffRequest
-from erma.conversations.models import Conversation
-from erma.dashboard.models import ConversationDay, DayCounts, MonthCounts, StaleDay
 
 COMPLETED_STAGE = Stage.COMPLETED.value
 # Summary column → the dashboard's count it adds to (metrics.COUNT_KEYS). Supplied deferrals are
@@ -66,10 +66,6 @@ def local_date(column, dialect: str):
     if dialect == "postgresql":
         return cast(func.timezone("UTC", column) + literal_column(f"INTERVAL '{minutes} minutes'"), Date)
     return func.date(column, literal_column(f"'{minutes:+d} minutes'"))  # SQLite keeps UTC as text
-
-
-def local_day(moment: dt.datetime) -> dt.date:
-    return as_utc(moment).astimezone(local_zone()).date()
 
 
 def _count(condition):
@@ -246,15 +242,15 @@ def _days_touched(session: Session) -> set[dt.date]:
     conversations: set[str] = set()
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, Case):
-            days.add(local_day(obj.created_at or utcnow()))  # a new case gets created_at = now at insert
+            days.add(today_local(obj.created_at))  # a new case (created_at None) gets now at insert
         elif isinstance(obj, (CaseEvent, Deferral, Rating)):
             case = obj.__dict__.get("case")  # a loaded relationship only: never a lazy load mid-flush
             if case is not None and case.created_at is not None:
-                days.add(local_day(case.created_at))
+                days.add(today_local(case.created_at))
             elif obj.case_id is not None:
                 case_ids.add(obj.case_id)
         elif isinstance(obj, Conversation) and obj in session.new:
-            days.add(local_day(obj.created_at or utcnow()))  # only its start date counts
+            days.add(today_local(obj.created_at))  # only its start date counts
         elif isinstance(obj, HandoffRequest) and obj.conversation_id:
             conversations.add(obj.conversation_id)
     # Autoflush is off while flushing, so these lookups cannot recurse.
@@ -266,7 +262,7 @@ def _days_touched(session: Session) -> set[dt.date]:
         wanted = sorted(conversations)
         moments += session.scalars(select(Case.created_at).where(Case.conversation_id.in_(wanted))).all()
         moments += session.scalars(select(Conversation.created_at).where(Conversation.id.in_(wanted))).all()
-    days.update(local_day(m) for m in moments if m is not None)
+    days.update(today_local(m) for m in moments if m is not None)
     return days
 
 

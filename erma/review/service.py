@@ -75,9 +75,7 @@ def decide(session: Session, case: Case, principal: Principal, decision: str, op
     if target == Stage.RETURNED:
         notice = _deficiency_notice(session, case, principal, deficiencies, opinion, now)
     session.commit()
-    return {"case_no": case.case_no, "stage": case.stage, "opinion": opinion, "repeated": False,
-            "deficiency_notice": None if notice is None else
-            {"seq": notice.seq, "is_repeat": notice.is_repeat, "materials": notice.materials}}
+    return _answer(case, opinion, notice, repeated=False)
 
 
 def _same_decision_already_made(session: Session, case: Case, principal: Principal, decision: str, target: Stage,
@@ -101,7 +99,12 @@ def _same_decision_already_made(session: Session, case: Case, principal: Princip
                                 .order_by(DeficiencyNotice.seq.desc()).limit(1))
         if notice is None or list(notice.materials) != deficiencies:
             return None
-    return {"case_no": case.case_no, "stage": case.stage, "opinion": opinion, "repeated": True,
+    return _answer(case, opinion, notice, repeated=True)
+
+
+def _answer(case: Case, opinion: str, notice: DeficiencyNotice | None, *, repeated: bool) -> dict:
+    """What a decision answers, the first time and on a retry alike."""
+    return {"case_no": case.case_no, "stage": case.stage, "opinion": opinion, "repeated": repeated,
             "deficiency_notice": None if notice is None else
             {"seq": notice.seq, "is_repeat": notice.is_repeat, "materials": notice.materials}}
 
