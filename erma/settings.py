@@ -32,9 +32,11 @@ class Settings(BaseSettings):
     # Status lookups: failures allowed per case number in the window before answers slow down.
     status_max_failures: int = 5
     status_failure_window_seconds: int = 900
-    # Staff sign-in: this many failures for one username, or from one client address, within the
-    # window refuse further attempts (even with the right password) for the lock time.
+    # Staff sign-in: this many failures for one username from one client address, for one username
+    # from anywhere, or from one client address, within the window refuse further attempts (even
+    # with the right password) for the lock time.
     sign_in_max_failures_per_username: int = 5
+    sign_in_max_failures_per_username_anywhere: int = 50
     sign_in_max_failures_per_client: int = 20
     sign_in_failure_window_seconds: int = 900
     sign_in_lock_seconds: int = 900

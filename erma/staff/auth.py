@@ -112,7 +112,7 @@ def sign_in(session: Session, username: str, password: str, client: str,
         # The failure that reaches the limit already says how long to wait.
         sign_in_throttle.refuse_if_locked(session, username, client, now)
         raise
-    sign_in_throttle.clear_username(session, username)
+    sign_in_throttle.clear_username(session, username, client)
     key = open_session(session, staff, now)
     session.commit()
     return staff, issue_token(staff, key)

@@ -1,6 +1,10 @@
-"""Slows down password guessing on staff sign-in: after too many failures for one username (or
-from one client address) within the window, further attempts are refused for the lock time, even
-with the right password. Counted in the database, so every platform process sees the same
+"""Slows down password guessing on staff sign-in: after too many failures for one username from one
+client address, for one username from anywhere, or from one client address within the window,
+further attempts are refused for the lock time, even with the right password.
+
+The trade-off (README, "Staff pages"): a username is locked for everybody only after many failures
+from many addresses (distributed guessing); a few failures from one address lock that address out
+of that account, so one stranger cannot lock an admin out by typing five wrong passwords. Counted in the database, so every platform process sees the same
 failures. An unknown username is counted and refused exactly like a real one, so the answer
 never tells whether an account exists."""
 from __future__ import annotations
@@ -19,6 +23,10 @@ from erma.staff.models import SignInFailure
 
 def _user_key(username: str) -> str:
     return f"user:{(username or '').strip().lower()}"[:80]
+
+
+def _user_at_client_key(username: str, client: str) -> str:
+    return f"{_user_key(username)[:50]}@{client}"[:80]
 
 
 def _client_key(client: str) -> str:
@@ -41,7 +49,8 @@ def seconds_locked(session: Session, username: str, client: str, now: dt.datetim
     settings = get_settings()
     window = dt.timedelta(seconds=settings.sign_in_failure_window_seconds)
     lock = dt.timedelta(seconds=settings.sign_in_lock_seconds)
-    limits = {_user_key(username): settings.sign_in_max_failures_per_username,
+    limits = {_user_at_client_key(username, client): settings.sign_in_max_failures_per_username,
+              _user_key(username): settings.sign_in_max_failures_per_username_anywhere,
               _client_key(client): settings.sign_in_max_failures_per_client}
     times: dict[str, list[dt.datetime]] = {key: [] for key in limits}
     for key, at in session.execute(select(SignInFailure.key, SignInFailure.at)
@@ -69,11 +78,13 @@ def record_failure(session: Session, username: str, client: str, now: dt.datetim
     settings = get_settings()
     horizon = now - dt.timedelta(seconds=settings.sign_in_failure_window_seconds + settings.sign_in_lock_seconds)
     session.execute(delete(SignInFailure).where(SignInFailure.at < horizon))
-    session.add_all([SignInFailure(key=_user_key(username), at=now), SignInFailure(key=_client_key(client), at=now)])
+    session.add_all([SignInFailure(key=key, at=now) for key in
+                     (_user_at_client_key(username, client), _user_key(username), _client_key(client))])
     session.flush()
 
 
-def clear_username(session: Session, username: str) -> None:
+def clear_username(session: Session, username: str, client: str) -> None:
     """A successful sign-in forgets the username's failures (not the address's: one good account
     must not reset the count of someone guessing others from the same place)."""
-    session.execute(delete(SignInFailure).where(SignInFailure.key == _user_key(username)))
+    session.execute(delete(SignInFailure).where(SignInFailure.key.in_(
+        [_user_key(username), _user_at_client_key(username, client)])))

@@ -1,6 +1,6 @@
-"""Repeated failed staff sign-ins are slowed down: 5 failures for one username within 15 minutes
-refuse that username for 15 minutes (even with the right password), 20 failures from one client
-address refuse that address; the answer is 429 with a Chinese message that says how long to wait and
+"""Repeated failed staff sign-ins are slowed down: 5 failures for one username from one address within
+15 minutes refuse that username there for 15 minutes (even with the right password), 50 from anywhere
+refuse it everywhere, 20 failures from one client address refuse that address; the answer is 429 with a Chinese message that says how long to wait and
 is the same for an unknown username; a success forgets the username's failures; the lock lifts by
 itself; old failures are deleted."""
 from __future__ import annotations
@@ -132,13 +132,30 @@ def test_twenty_failures_from_one_address_lock_that_address_for_every_username(c
     assert api_sign_in(here, "agent-chibusu-2").status_code == 429
 
 
+def test_a_stranger_s_five_wrong_passwords_do_not_lock_the_admin_out(client):
+    stranger = TestClient(client.app, client=("203.0.113.7", 40000))
+    office = TestClient(client.app, client=("198.51.100.9", 40000))
+    assert answers(stranger, "admin", 5)[4] == (429, WAIT_15)
+    assert api_sign_in(stranger, "admin").status_code == 429  # locked for the stranger's address
+    assert api_sign_in(office, "admin").status_code == 200  # the admin at the office signs in
+
+
+def test_fifty_failures_from_many_addresses_lock_the_username_everywhere(client):
+    for i in range(12):  # four each from 12 addresses: no address reaches its own limits
+        got = answers(TestClient(client.app, client=(f"203.0.113.{i + 1}", 40000)), "admin", 4)
+        assert got == [(401, "用户名或密码不对")] * 4
+    last = TestClient(client.app, client=("198.51.100.200", 40000))
+    assert answers(last, "admin", 2) == [(401, "用户名或密码不对"), (429, WAIT_15)]  # the 50th failure
+    assert api_sign_in(TestClient(client.app, client=("198.51.100.9", 40000)), "admin").status_code == 429
+
+
 def test_old_failures_are_deleted_as_new_ones_come(client, db):
     answers(client, "agent-chibusu-1", 3)
     shift_failures(db, dt.timedelta(hours=1))
     answers(client, "agent-chibusu-2", 1)
     with db() as s:
         keys = s.scalars(select(SignInFailure.key)).all()
-        assert sorted(keys) == ["client:testclient", "user:agent-chibusu-2"]
+        assert sorted(keys) == ["client:testclient", "user:agent-chibusu-2", "user:agent-chibusu-2@testclient"]
         # The expired failures of the first username no longer count either.
         assert s.scalar(select(func.count()).select_from(SignInFailure)
                         .where(SignInFailure.key == "user:agent-chibusu-1")) == 0
