@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine
 
+from erma.db import make_engine
 from erma.models_registry import metadata
 from erma.settings import get_settings
 
@@ -21,7 +21,7 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    engine = create_engine(_url())
+    engine = make_engine(_url())  # the platform's own engine: creates var/ for SQLite
     with engine.connect() as connection:
         # Batch mode lets later migrations alter tables on SQLite too.
         context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)

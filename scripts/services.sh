@@ -6,6 +6,8 @@ ERMA_PORT=${ERMA_PORT:-8000}
 RASA_PORT=${RASA_PORT:-5005}
 ACTIONS_PORT=${ACTIONS_PORT:-5055}
 PIDS=()
+# Rasa proves itself to the action server with this (endpoints.yml, actions/access.py).
+export ACTIONS_TOKEN=${ACTIONS_TOKEN:-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')}
 
 start_platform() {
   # The gateway forwards residents' messages to this Rasa (RASA_URL in erma/settings.py).
@@ -15,12 +17,17 @@ start_platform() {
 }
 
 start_assistant() {
-  local auth=()
+  local auth=() endpoints=${RASA_ENDPOINTS:-}
+  if [ -z "$endpoints" ]; then  # the action server's port may not be the default one
+    endpoints=var/endpoints.local.yml
+    sed -e "s#localhost:5055#127.0.0.1:$ACTIONS_PORT#" endpoints.yml >"$endpoints"
+  fi
   if [ -n "${RASA_AUTH_TOKEN:-}" ]; then auth=(--auth-token "$RASA_AUTH_TOKEN"); fi
-  ERMA_PLATFORM_URL="http://127.0.0.1:$ERMA_PORT" PYTHONPATH=. .venv-rasa/bin/rasa run actions \
+  # rasa_sdk binds SANIC_HOST (all interfaces by default): only this machine's Rasa may call it.
+  SANIC_HOST=${ACTIONS_INTERFACE:-127.0.0.1} ERMA_PLATFORM_URL="http://127.0.0.1:$ERMA_PORT" PYTHONPATH=. .venv-rasa/bin/rasa run actions \
     --actions actions --port "$ACTIONS_PORT" >"$LOG_DIR/actions.log" 2>&1 & PIDS+=($!)
   PYTHONPATH=. .venv-rasa/bin/rasa run --enable-api "${auth[@]}" -i "${RASA_INTERFACE:-127.0.0.1}" \
-    --port "$RASA_PORT" --model models/current.tar.gz --endpoints "${RASA_ENDPOINTS:-endpoints.yml}" \
+    --port "$RASA_PORT" --model models/current.tar.gz --endpoints "$endpoints" \
     --credentials credentials.yml >"$LOG_DIR/rasa.log" 2>&1 & PIDS+=($!)
 }
 
