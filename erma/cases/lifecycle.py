@@ -15,6 +15,11 @@ from erma.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from erma.staff.auth import Principal
 
 
+def case_not_found(case_no: str) -> NotFound:
+    """The one answer for an unknown case and for a case the caller may not see or act on."""
+    return NotFound("case_not_found", f"没有找到办件“{case_no}”")
+
+
 def get_case(session: Session, case_no: str, principal: Principal, *, for_update: bool = False) -> Case:
     """The case if this principal may see it; otherwise the same 404 as an unknown case."""
     stmt = select(Case).where(Case.case_no == (case_no or "").strip().upper())
@@ -22,7 +27,7 @@ def get_case(session: Session, case_no: str, principal: Principal, *, for_update
         stmt = stmt.with_for_update()
     case = session.scalar(stmt)
     if case is None or not principal.can_see_town(case.hukou_town_code):
-        raise NotFound("case_not_found", f"没有找到办件“{case_no}”")
+        raise case_not_found(case_no)
     return case
 
 

@@ -53,7 +53,7 @@ def _complete(client, login, no):
 def _rated(client, login, open_case, level, comment=None) -> str:
     no = open_case()["case_no"]
     _complete(client, login, no)
-    r = client.post(f"/api/v1/cases/{no}/rating", json={"level": level, "comment": comment}, headers=SERVICE)
+    r = client.post(f"/api/v1/cases/{no}/rating", json={"level": level, "comment": comment, "conversation_id": "conv-1"}, headers=SERVICE)
     assert r.status_code == 200, r.text
     return no
 

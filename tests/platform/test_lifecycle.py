@@ -26,7 +26,7 @@ def test_full_path_to_rated(client, login, open_case, db):
     assert _move(client, agent, no, "at_department", "已送县民政局").json()["stage"] == "at_department"
     assert _move(client, agent, no, "completed", "准予低保，每月发放").json()["stage"] == "completed"
     assert _move(client, agent, no, "delivered", "已电话告知").json()["stage"] == "delivered"
-    r = client.post(f"/api/v1/cases/{no}/rating", json={"level": "非常满意"}, headers=SERVICE)
+    r = client.post(f"/api/v1/cases/{no}/rating", json={"level": "非常满意", "conversation_id": "conv-1"}, headers=SERVICE)
     assert r.json()["level"] == 5 and r.json()["follow_up"] is False
     events = _events(db, no)
     path = [(e.from_stage, e.to_stage) for e in events if e.kind == "transition"]
