@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from erma.cases import ownership
 from erma.cases.assignment import change_assignment
 from erma.cases.intake import CaseCreate, create_case
-from erma.cases.lifecycle import NOTE_REQUIRED, VISIT_ROLES, get_case, parse_stage, record_visit, transition
+from erma.cases.lifecycle import NOTE_REQUIRED, VISIT_ROLES, get_case, may_move, parse_stage, record_visit, transition
 from erma.cases.models import Case, CaseEvent
 from erma.cases.presenter import case_view, preload_for_views
 from erma.cases.stages import FLOW_ONLY, OPEN_STAGES, STAGE_TEXT, TRANSITIONS, Stage
@@ -184,8 +184,8 @@ def staff_actions(case: Case, principal: Principal) -> list[dict]:
     if not principal.can_see_town(case.hukou_town_code):
         return []
     return [{"to": target.value, "text": STAGE_TEXT[target]}
-            for target, roles in TRANSITIONS.get(Stage(case.stage), {}).items()
-            if principal.role in roles and target not in FLOW_ONLY]
+            for target in TRANSITIONS.get(Stage(case.stage), {})
+            if target not in FLOW_ONLY and may_move(case, principal, target)]
 
 
 @router.get("/conversations/{conversation_id}/cases")

@@ -94,6 +94,18 @@ def login(client):
     return headers
 
 
+def holder(case_no: str) -> str:
+    """The username of the agent holding the case: only they move it on (erma.cases.stages.HOLDER)."""
+    from sqlalchemy import select
+
+    from erma.cases.models import Case
+    from erma.staff.models import Staff
+
+    with erma_db.get_sessionmaker()() as session:
+        return session.scalar(select(Staff.username).join(Case, Case.agent_id == Staff.id)
+                              .where(Case.case_no == case_no.upper()))
+
+
 VALID_ID = "513223198001010011"
 VALID_PHONE = "13812345678"
 

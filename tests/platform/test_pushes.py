@@ -40,7 +40,7 @@ from erma.outbox.worker import run_once
 from erma.settings import get_settings
 from erma.staff.auth import Principal
 from tests.platform import test_conversations
-from tests.platform.conftest import SERVICE
+from tests.platform.conftest import SERVICE, holder
 from tests.platform.test_conversations import handoff, open_conversation, say
 from tests.platform.test_wechat import APP_ID, APP_SECRET, TOKEN, post, reply_of, text_xml
 
@@ -198,8 +198,9 @@ def review(client, login, no: str, decision: str = "approve", **body) -> None:
     assert r.status_code == 200, r.text
 
 
-def move(client, login, no: str, to: str, note: str | None = None, who: str = AGENT) -> None:
-    r = client.post(f"/api/v1/cases/{no}/transitions", headers=login(who), json={"to": to, "note": note})
+def move(client, login, no: str, to: str, note: str | None = None, who: str | None = None) -> None:
+    """By `who`, or the agent holding the case."""
+    r = client.post(f"/api/v1/cases/{no}/transitions", headers=login(who or holder(no)), json={"to": to, "note": note})
     assert r.status_code == 200, r.text
 
 
@@ -295,7 +296,7 @@ def test_one_message_per_review_decision(client, login, open_case, db, rasa):
     assert "一次性告知" in deficiency.text and "1. 户口簿\n2. 收入证明" in deficiency.text and "材料不全" in deficiency.text
 
     # The agent hands in the corrections (a stage change of its own), then the town rejects.
-    r = client.post(f"/api/v1/cases/{no}/transitions", headers=login(AGENT), json={"to": "town_review"})
+    r = client.post(f"/api/v1/cases/{no}/transitions", headers=login(holder(no)), json={"to": "town_review"})
     assert r.status_code == 200, r.text
     review(client, login, no, "reject", opinion="不符合低保条件")
     drain(db)
@@ -319,7 +320,7 @@ def test_deferral_opened_and_the_reminder_reach_the_resident(client, login, open
     cid = web_resident(client)
     no = new_case(open_case, cid, 4, service_code="MX-013")
     review(client, login, no)
-    r = client.post(f"/api/v1/cases/{no}/deferral", json={"missing": [DEFERRABLE]}, headers=login(AGENT))
+    r = client.post(f"/api/v1/cases/{no}/deferral", json={"missing": [DEFERRABLE]}, headers=login(holder(no)))
     assert r.status_code == 201, r.text
     drain(db)
     assert push_kinds(db, cid) == ["approved", "deferral_opened"]
