@@ -132,9 +132,12 @@ class PlatformClient:
         return await self._request("POST", "/api/v1/cases", "/api/v1/cases", body=body,
                                    headers={"Idempotency-Key": idempotency_key})
 
-    async def case_status(self, case_no: str, last4: str) -> Dict[str, Any]:
+    async def case_status(self, case_no: str, last4: str, conversation_id: str) -> Dict[str, Any]:
+        """For the conversation asking: the platform counts failed tries per conversation, and a right
+        answer lets that conversation follow the case from then on."""
         return await self._request("GET", "/api/v1/cases/{case_no}/status",
-                                   f"/api/v1/cases/{_segment(case_no)}/status", params={"last4": last4})
+                                   f"/api/v1/cases/{_segment(case_no)}/status",
+                                   params={"last4": last4, "conversation_id": conversation_id})
 
     async def conversation_cases(self, conversation_id: str) -> List[Dict[str, Any]]:
         data = await self._request("GET", "/api/v1/conversations/{id}/cases",

@@ -77,7 +77,7 @@ class ActionCheckStatus(Action):
                 dispatcher.utter_message(text=ASK_BOTH if not case_no and not last4
                                          else ASK_LAST4 if case_no else ASK_CASE_NO)
                 return [SlotSet("case_no", case_no), SlotSet("last4", last4)]
-            status = await client.case_status(case_no, last4)
+            status = await client.case_status(case_no, last4, tracker.sender_id)
         except PlatformUnavailable:
             dispatcher.utter_message(text=messages.OUTAGE)
             return []

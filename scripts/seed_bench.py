@@ -51,9 +51,9 @@ from erma.working_days import add_working_days  # noqa: E402
 SURNAMES = "杨王余马陈周何苏韩罗龙唐胡刘孙赵李张黄吴郑谢高林徐朱"
 GIVEN = "子秀英国强晓燕永福德兰明亮春花志刚玉梅树林小琴才桂长生建华文军红平安芳丽勇顺云"
 LEVEL_WEIGHTS = {5: 70, 4: 17, 3: 7, 2: 3, 1: 3}
-TABLE_ORDER = ("conversations", "transcript_entries", "cases", "case_events", "review_opinions",
+TABLE_ORDER = ("conversations", "transcript_entries", "cases", "case_bindings", "case_events", "review_opinions",
                "deficiency_notices", "deferrals", "ratings", "followup_tasks", "handoff_requests")
-ID_TABLES = ("cases", "case_events", "review_opinions", "deficiency_notices", "deferrals", "ratings",
+ID_TABLES = ("cases", "case_bindings", "case_events", "review_opinions", "deficiency_notices", "deferrals", "ratings",
              "followup_tasks", "handoff_requests", "transcript_entries")
 
 
@@ -241,6 +241,11 @@ class Generator:
                "materials_have": have, "materials_missing": missing, "visits": 1 if channel == "counter" else 0,
                "expected_completion_date": expected, "result": None, "created_at": created, "updated_at": created}
         self.add("cases", row)
+        if conversation_id:  # the case belongs to the conversation that opened it (erma/cases/ownership.py)
+            opener = self.batches["conversations"][-1]
+            assert opener["id"] == conversation_id
+            self.add("case_bindings", {"case_id": case_id, "conversation_id": conversation_id, "channel": channel,
+                                       "external_user_id": opener["external_user_id"], "how": "opened", "at": created})
         agent_actor = f"staff:{agent.username}" if agent else "staff:admin"
         agent_role = "agent" if agent else "admin"
         reviewer = c.reviewers[town]

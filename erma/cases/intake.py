@@ -18,6 +18,7 @@ from erma import pii
 from erma.cases.assignment import least_loaded_agent
 from erma.cases.models import Case, CaseEvent
 from erma.cases.numbers import next_case_no
+from erma.cases.ownership import OPENED, bind
 from erma.cases.stages import Stage
 from erma.cases.timing import expected_completion
 from erma.catalog.service import get_item
@@ -122,6 +123,8 @@ def create_case(session: Session, body: CaseCreate, principal: Principal,
             raise
         return _same_request(existing, fingerprint), False
 
+    if body.conversation_id:
+        bind(session, case, body.conversation_id, OPENED, now or case.created_at)
     point_text = f"{point.name}（{CHANNELS[channel]}）"
     session.add(CaseEvent(case_id=case.id, kind="transition", actor=principal.actor,
                           actor_role=principal.role, from_stage=None, to_stage=Stage.RECEIVED,

@@ -7,12 +7,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from erma.cases.models import Case, CaseEvent
-from erma.cases.stages import FLOW_ONLY, STAGE_TEXT, Stage, allowed_roles
+from erma.cases.stages import FLOW_ONLY, HOLDER, STAGE_TEXT, Stage, allowed_roles, role_may
 from erma.cases.timing import shift_for_pause
 from erma.clock import today_local
 from erma.db import as_utc, utcnow
 from erma.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from erma.staff.auth import Principal
+
+
+def case_not_found(case_no: str) -> NotFound:
+    """The one answer for an unknown case and for a case the caller may not see or act on."""
+    return NotFound("case_not_found", f"没有找到办件“{case_no}”")
 
 
 def get_case(session: Session, case_no: str, principal: Principal, *, for_update: bool = False) -> Case:
@@ -22,7 +27,7 @@ def get_case(session: Session, case_no: str, principal: Principal, *, for_update
         stmt = stmt.with_for_update()
     case = session.scalar(stmt)
     if case is None or not principal.can_see_town(case.hukou_town_code):
-        raise NotFound("case_not_found", f"没有找到办件“{case_no}”")
+        raise case_not_found(case_no)
     return case
 
 
@@ -31,6 +36,18 @@ def parse_stage(value: str) -> Stage:
         return Stage(value)
     except ValueError:
         raise ValidationFailed("stage_unknown", f"没有“{value}”这个办理阶段", field="to") from None
+
+
+def holds_case(case: Case, principal: Principal) -> bool:
+    """The caller is the agent carrying the case."""
+    return principal.staff is not None and case.agent_id == principal.staff.id
+
+
+def may_move(case: Case, principal: Principal, target: Stage) -> bool:
+    """The lifecycle table allows this caller to move the case to `target` (the move exists and the
+    caller's role, or their holding the case, is among those named for it)."""
+    roles = allowed_roles(Stage(case.stage), target)
+    return roles is not None and role_may(roles, principal.role, holds_case(case, principal))
 
 
 # Stages whose note is required, and the message when it is missing (the note of 办结 is the result).
@@ -54,7 +71,10 @@ def transition(session: Session, case: Case, target: Stage, principal: Principal
                        current=current.value, target=target.value)
     if target in FLOW_ONLY and not flow:
         raise Conflict("transition_needs_flow", FLOW_ONLY[target], current=current.value, target=target.value)
-    if principal.role not in roles:
+    if not may_move(case, principal, target):
+        if principal.role == "agent" and HOLDER in roles:
+            raise Forbidden("transition_forbidden", f"这件不在您名下，不能把它变为“{STAGE_TEXT[target]}”；"
+                                                    "需要时请轮值组长改派给您")
         raise Forbidden("transition_forbidden", f"您的角色不能把办件变为“{STAGE_TEXT[target]}”")
     if target in NOTE_REQUIRED and not (note or "").strip():
         raise ValidationFailed("result_required", NOTE_REQUIRED[target], field="note")

@@ -1,9 +1,9 @@
-"""Cases (办件), their history of stage changes, and the daily case-number counter."""
+"""Cases (办件), their history of stage changes, the conversations bound to them, and the daily case-number counter."""
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from erma.db import Base, utcnow
@@ -84,3 +84,21 @@ class CaseNumberCounter(Base):
 
     day: Mapped[str] = mapped_column(String(8), primary_key=True)
     last: Mapped[int] = mapped_column(default=0)
+
+
+class CaseBinding(Base):
+    """A conversation that may act on a case (rate it, see its status without the last four digits):
+    the one that opened it, or one that proved ownership by a status lookup with the last four digits.
+    The rule lives in erma/cases/ownership.py."""
+
+    __tablename__ = "case_bindings"
+    __table_args__ = (UniqueConstraint("case_id", "conversation_id", name="uq_case_bindings_case_conversation"),
+                      Index("ix_case_bindings_channel_user", "channel", "external_user_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    external_user_id: Mapped[str | None] = mapped_column(String(128), nullable=True)  # WeChat openid
+    how: Mapped[str] = mapped_column(String(8))  # opened | proved
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -25,25 +25,28 @@ class Stage(StrEnum):
 
 
 S = Stage
+# The agent who holds (carries) the case, i.e. `case.agent_id`: an agent moves only the cases they
+# hold; a colleague's case must be reassigned by the duty lead (or an unassigned one taken) first.
+HOLDER = "holder"
 # to-stage → roles allowed to move a case there, for each from-stage.
 # "service" is the assistant (acting for the resident); "system" is the platform itself.
 TRANSITIONS: dict[Stage, dict[Stage, frozenset[str]]] = {
-    S.RECEIVED: {S.TOWN_REVIEW: frozenset({"system", "agent", "admin"}),
-                 S.WITHDRAWN: frozenset({"service", "agent", "admin"})},
+    S.RECEIVED: {S.TOWN_REVIEW: frozenset({"system", HOLDER, "admin"}),
+                 S.WITHDRAWN: frozenset({"service", HOLDER, "admin"})},
     S.TOWN_REVIEW: {S.RETURNED: frozenset({"town_reviewer", "admin"}),
                     S.REJECTED: frozenset({"town_reviewer", "admin"}),
                     S.APPROVED: frozenset({"town_reviewer", "admin"}),
-                    S.WITHDRAWN: frozenset({"service", "agent", "admin"})},
-    S.RETURNED: {S.TOWN_REVIEW: frozenset({"service", "agent", "admin"}),
-                 S.WITHDRAWN: frozenset({"service", "agent", "admin"})},
-    S.APPROVED: {S.DEFERRAL_ACCEPTED: frozenset({"agent", "admin"}),
-                 S.AT_DEPARTMENT: frozenset({"agent", "admin"})},
-    S.DEFERRAL_ACCEPTED: {S.AT_DEPARTMENT: frozenset({"agent", "admin"}),
+                    S.WITHDRAWN: frozenset({"service", HOLDER, "admin"})},
+    S.RETURNED: {S.TOWN_REVIEW: frozenset({"service", HOLDER, "admin"}),
+                 S.WITHDRAWN: frozenset({"service", HOLDER, "admin"})},
+    S.APPROVED: {S.DEFERRAL_ACCEPTED: frozenset({HOLDER, "admin"}),
+                 S.AT_DEPARTMENT: frozenset({HOLDER, "admin"})},
+    S.DEFERRAL_ACCEPTED: {S.AT_DEPARTMENT: frozenset({HOLDER, "admin"}),
                           S.TERMINATED: frozenset({"duty_lead", "admin"})},
-    S.AT_DEPARTMENT: {S.COMPLETED: frozenset({"agent", "admin"}),
+    S.AT_DEPARTMENT: {S.COMPLETED: frozenset({HOLDER, "admin"}),
                       S.TERMINATED: frozenset({"duty_lead", "admin"})},
-    S.COMPLETED: {S.DELIVERED: frozenset({"agent", "admin", "system"})},
-    S.DELIVERED: {S.RATED: frozenset({"service", "agent", "admin"}),
+    S.COMPLETED: {S.DELIVERED: frozenset({HOLDER, "admin", "system"})},
+    S.DELIVERED: {S.RATED: frozenset({"service", HOLDER, "admin"}),
                   S.FOLLOWED_UP: frozenset({"duty_lead", "admin"})},
     S.RATED: {S.FOLLOWED_UP: frozenset({"duty_lead", "admin"})},
 }
@@ -100,3 +103,8 @@ NEXT_STEP = {
 def allowed_roles(current: Stage, target: Stage) -> frozenset[str] | None:
     """Roles that may move a case from `current` to `target`; None if the move is not allowed."""
     return TRANSITIONS.get(current, {}).get(target)
+
+
+def role_may(roles: frozenset[str], role: str, holds_case: bool) -> bool:
+    """Whether a caller of `role` may make a move open to `roles` (HOLDER: an agent holding the case)."""
+    return role in roles or (role == "agent" and holds_case and HOLDER in roles)

@@ -7,16 +7,17 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from erma.cases import ownership
 from erma.cases.assignment import change_assignment
 from erma.cases.intake import CaseCreate, create_case
-from erma.cases.lifecycle import NOTE_REQUIRED, VISIT_ROLES, get_case, parse_stage, record_visit, transition
+from erma.cases.lifecycle import NOTE_REQUIRED, VISIT_ROLES, get_case, may_move, parse_stage, record_visit, transition
 from erma.cases.models import Case, CaseEvent
 from erma.cases.presenter import case_view, preload_for_views
 from erma.cases.stages import FLOW_ONLY, OPEN_STAGES, STAGE_TEXT, TRANSITIONS, Stage
 from erma.cases.workbench import ASSIGNED_FILTERS, case_actions
 from erma.db import get_session
 from erma.errors import Forbidden, ValidationFailed
-from erma.staff.auth import Principal, get_principal, require_roles
+from erma.staff.auth import Principal, client_address, get_principal, optional_principal, require_roles
 from erma.staff.models import Staff
 from erma.status.service import lookup_status, status_view
 
@@ -165,10 +166,17 @@ def add_visit(case_no: str, body: NoteIn, principal: Principal = Depends(get_pri
 
 
 @router.get("/cases/{case_no}/status")
-def case_status(case_no: str, request: Request, last4: str = "", session: Session = Depends(get_session)) -> dict:
-    """Public: anyone with the case number and the last four digits of the ID number or phone."""
-    client = request.client.host if request.client else "unknown"
-    return lookup_status(session, case_no, last4, client)
+def case_status(case_no: str, request: Request, last4: str = "", conversation_id: str | None = None,
+                principal: Principal | None = Depends(optional_principal),
+                session: Session = Depends(get_session)) -> dict:
+    """Public: anyone with the case number and the last four digits of the ID number or phone. The
+    assistant (service token) asks for a conversation (`conversation_id`, required): a case bound to
+    it needs no digits, and failures are counted per conversation instead of per client address."""
+    if principal is None or principal.role != "service":
+        return lookup_status(session, case_no, last4, client_address(request))
+    if not conversation_id:
+        raise ValidationFailed("conversation_id_required", "请提供会话编号", field="conversation_id")
+    return lookup_status(session, case_no, last4, client_address(request), conversation_id)
 
 
 def staff_actions(case: Case, principal: Principal) -> list[dict]:
@@ -176,22 +184,22 @@ def staff_actions(case: Case, principal: Principal) -> list[dict]:
     if not principal.can_see_town(case.hukou_town_code):
         return []
     return [{"to": target.value, "text": STAGE_TEXT[target]}
-            for target, roles in TRANSITIONS.get(Stage(case.stage), {}).items()
-            if principal.role in roles and target not in FLOW_ONLY]
+            for target in TRANSITIONS.get(Stage(case.stage), {})
+            if target not in FLOW_ONLY and may_move(case, principal, target)]
 
 
 @router.get("/conversations/{conversation_id}/cases")
 def conversation_cases(conversation_id: str,
                        principal: Principal = Depends(require_roles("service", "agent", "duty_lead", "admin")),
                        session: Session = Depends(get_session)) -> dict:
-    """The cases opened from a conversation, newest first. Staff see them for conversations they may
+    """The cases bound to a conversation (opened from it, or proved in it; for a WeChat resident also
+    those of their other conversations), newest first. Staff see them for conversations they may
     see (an agent: their towns'), with the stage changes they may make and whether they may record a visit."""
     if principal.staff is not None:
         from erma.conversations.service import visible_conversation
 
         visible_conversation(session, conversation_id, principal)
-    cases = session.scalars(select(Case).where(Case.conversation_id == conversation_id)
-                            .order_by(Case.created_at.desc(), Case.id.desc())).all()
+    cases = ownership.conversation_cases(session, conversation_id)
     if principal.staff is None:
         return {"items": [status_view(session, c) for c in cases]}
     return {"items": [{**status_view(session, c), "actions": staff_actions(c, principal),

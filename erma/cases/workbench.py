@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from erma.cases.assignment import ENDED_STAGES, REASSIGN_ROLES
-from erma.cases.lifecycle import VISIT_ROLES
+from erma.cases.lifecycle import VISIT_ROLES, may_move
 from erma.cases.models import Case
 from erma.cases.stages import Stage
 from erma.catalog.service import get_item
@@ -49,7 +49,8 @@ def case_actions(session: Session, case: Case, principal: Principal) -> dict:
     holder = holder_of(case, principal)
     deferral = session.scalar(select(Deferral).where(Deferral.case_id == case.id))
     may_defer = principal.role in DEFERRAL_ROLES
-    openable = _deferral_opens(session, case) if may_defer and deferral is None else []
+    may_open = may_defer and deferral is None and may_move(case, principal, Stage.DEFERRAL_ACCEPTED)
+    openable = _deferral_opens(session, case) if may_open else []
     return {
         "case_no": case.case_no,
         "holder": holder,

@@ -43,6 +43,10 @@ def parse_level(raw) -> int:
 
 def rate_case(session: Session, case: Case, principal: Principal, level_raw, comment: str | None,
               channel: str, now: dt.datetime | None = None) -> dict:
+    """Records the rating of a completed case. 一事一评: a case is rated once and the rating is final
+    (a second one, even from the bound conversation, is 409 `already_rated`): a rating opens the
+    差评 follow-up and moves the case on, so replacing it would undo what it started. Who may rate
+    (the case's own conversation) is checked by the caller with erma.cases.ownership.own_case."""
     level = parse_level(level_raw)
     if session.scalar(select(Rating).where(Rating.case_id == case.id)) is not None:
         raise Conflict("already_rated", "这件事您已经评价过了，谢谢")

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from erma.cases.lifecycle import get_case
+from erma.cases.ownership import own_case
 from erma.db import get_session
 from erma.followup.service import complete_task, list_tasks, rate_case, task_view, task_views
 from erma.staff.auth import Principal, get_principal, require_roles
@@ -27,7 +27,9 @@ class OutcomeIn(BaseModel):
 @router.post("/cases/{case_no}/rating")
 def rate(case_no: str, body: RatingIn, principal: Principal = Depends(require_roles("service", "agent", "admin")),
          session: Session = Depends(get_session)) -> dict:
-    case = get_case(session, case_no, principal, for_update=True)
+    """The assistant rates only for a conversation bound to the case (erma/cases/ownership.py); for any
+    other conversation the case answers like an unknown one. One rating per case: it is final."""
+    case = own_case(session, case_no, principal, body.conversation_id, for_update=True)
     return rate_case(session, case, principal, body.level, body.comment, body.channel)
 
 

@@ -20,7 +20,7 @@ from erma.notices.service import notify_staff, resident_notice
 from erma.outbox.kinds import Kind
 from erma.pushes import templates
 from erma.pushes.service import RATING_REQUEST, RESIDENT_PUSH, WECHAT_SEND, queue_wechat, record_no_channel
-from erma.pushes.targets import last_used
+from erma.pushes.targets import push_conversation
 
 RATING_INTENT = "EXTERNAL_ask_rating"  # data/rules/rating.yml; action_ask_rating reads the `case_no` entity
 RATING_ASKABLE = (Stage.COMPLETED, Stage.DELIVERED)  # the stages at which a rating is accepted
@@ -28,9 +28,9 @@ RATING_ATTEMPTS = 4  # Rasa down for ~4 minutes: the template asks instead
 
 
 def _deliver(session: Session, notice: Notice, case: Case, now: dt.datetime) -> None:
-    """The notice as a system entry in the resident's last-used conversation (what the web page
+    """The notice as a system entry in the case's own conversation (what the web page
     shows); a WeChat conversation also gets it by the customer-service API, as the next message."""
-    conversation = last_used(session, case)
+    conversation = push_conversation(session, case)
     if conversation is None:
         record_no_channel(session, case, notice.text)
         return
@@ -96,7 +96,7 @@ def prepare_rating(factory: sessionmaker[Session], payload: dict, now: dt.dateti
     the assistant must not ask (no conversation, or not in the bot state)."""
     with factory() as session:
         case = session.get(Case, payload["case_id"])
-        conversation = last_used(session, case) if case is not None else None
+        conversation = push_conversation(session, case) if case is not None else None
         target = (conversation.id, conversation.state, case.case_no) if conversation is not None else None
         session.rollback()
     if target is None or target[1] != "bot":
@@ -139,7 +139,7 @@ def handle_rating_request(session: Session, payload: dict, now: dt.datetime, pre
     case = session.get(Case, payload["case_id"])
     if case is None or case.stage not in RATING_ASKABLE:
         return  # rated (or moved on) in the meantime: nothing to ask
-    conversation = last_used(session, case)
+    conversation = push_conversation(session, case)
     if conversation is None:
         record_no_channel(session, case, f"【{case.case_no}】{templates.rating_request(templates.case_words(session, case))}")
         return

@@ -1,7 +1,7 @@
 """Putting pushes on the outbox, always in the transaction of the change that causes them.
 
 Three outbox kinds (handled in erma/pushes/handlers.py):
-- `resident_push` — one resident Notice to the conversation the resident last used (its transcript
+- `resident_push` — one resident Notice to the case's own conversation (erma/pushes/targets.py; its transcript
   is the web chat's delivery); for a WeChat conversation the handler queues a `wechat_send`.
 - `rating_request` — after completion: asked by the assistant (Rasa `trigger_intent`) when the
   conversation is in the bot state, otherwise the template text.
@@ -26,7 +26,7 @@ from erma.notices.models import Notice
 from erma.notices.service import notify_resident, notify_staff
 from erma.outbox.service import enqueue, find
 from erma.pushes import templates
-from erma.pushes.targets import linked_conversations
+from erma.pushes.targets import push_conversation
 from erma.staff.auth import Principal
 from erma.staff.models import Staff
 
@@ -60,7 +60,7 @@ def earlier_push_notice(session: Session, push_key: str) -> Notice | None:
 
 def queue_notice(session: Session, case: Case, notice: Notice, push_key: str, now: dt.datetime | None) -> None:
     """Called by notify_resident for every resident notice."""
-    if not linked_conversations(session, case):
+    if push_conversation(session, case) is None:
         record_no_channel(session, case, notice.text)
         return
     enqueue(session, RESIDENT_PUSH, f"push:{push_key}", {"notice_id": notice.id, "case_id": case.id},
@@ -88,7 +88,7 @@ def announce_stage_change(session: Session, case: Case, event: CaseEvent, princi
 
 
 def request_rating(session: Session, case: Case, now: dt.datetime | None = None) -> None:
-    if not linked_conversations(session, case):
+    if push_conversation(session, case) is None:
         words = templates.case_words(session, case)
         record_no_channel(session, case, f"【{case.case_no}】{templates.rating_request(words)}")
         return

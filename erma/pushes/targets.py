@@ -1,44 +1,32 @@
-"""Which conversation a resident's push goes to: "the channel they last used".
+"""Which conversation a case's push goes to: the case's own, never one found through the ID number.
 
-The conversations linked to the resident are those their cases were opened from (the case's own,
-and those of the applicant's other cases, found by the ID number's keyed hash), plus the later
-conversations of the same channel user (a closed WeChat conversation is followed by a new one for
-the same openid). Of these, the one with the latest resident message wins.
+The conversation that opened the case (its `opened` binding, erma/cases/ownership.py) gets its
+pushes. For a channel user (a WeChat openid) a closed conversation is followed by a new one for
+the same openid: the push goes to their open conversation, or to their latest when all are closed.
+Anybody may type somebody else's ID number into an application, so conversations of other cases
+with the same ID number, and conversations that only proved ownership with the last four digits,
+never receive the case's pushes.
 """
 from __future__ import annotations
 
-import datetime as dt
-
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from erma.cases.models import Case
+from erma.cases.ownership import opener
 from erma.conversations.models import Conversation
-from erma.db import as_utc
-
-_NEVER = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
 
 
-def linked_conversations(session: Session, case: Case) -> list[Conversation]:
-    ids = set(session.scalars(select(Case.conversation_id).where(Case.id_number_hash == case.id_number_hash,
-                                                                  Case.conversation_id.is_not(None))))
-    if case.conversation_id:
-        ids.add(case.conversation_id)
-    if not ids:
-        return []
-    found = {c.id: c for c in session.scalars(select(Conversation).where(Conversation.id.in_(sorted(ids))))}
-    users = {(c.channel, c.external_user_id) for c in found.values() if c.external_user_id}
-    if users:
-        same_user = or_(*(and_(Conversation.channel == channel, Conversation.external_user_id == user)
-                          for channel, user in sorted(users)))
-        found.update({c.id: c for c in session.scalars(select(Conversation).where(same_user))})
-    return list(found.values())
-
-
-def last_used(session: Session, case: Case) -> Conversation | None:
-    """The linked conversation with the latest resident message (None: the resident has none)."""
-    conversations = linked_conversations(session, case)
-    if not conversations:
+def push_conversation(session: Session, case: Case) -> Conversation | None:
+    """The conversation the case's pushes go to; None when the case has none (e.g. a counter case)."""
+    binding = opener(session, case)
+    if binding is None:
         return None
-    return max(conversations, key=lambda c: (as_utc(c.last_resident_message_at) or _NEVER,
-                                             as_utc(c.created_at) or _NEVER, c.id))
+    if binding.external_user_id:
+        same_user = select(Conversation).where(Conversation.channel == binding.channel,
+                                               Conversation.external_user_id == binding.external_user_id)
+        latest = session.scalar(same_user.order_by((Conversation.state == "closed").asc(),
+                                                   Conversation.created_at.desc(), Conversation.id.desc()).limit(1))
+        if latest is not None:
+            return latest
+    return session.get(Conversation, binding.conversation_id)

@@ -26,8 +26,11 @@ class ResubmitIn(BaseModel):
 
 
 @router.get("/towns/{town_code}/review-queue")
-def town_queue(town_code: str, principal: Principal = Depends(get_principal),
+def town_queue(town_code: str,
+               principal: Principal = Depends(require_roles("town_reviewer", "agent", "duty_lead", "admin")),
                session: Session = Depends(get_session)) -> dict:
+    """Staff of the town (county-wide roles: any town). Not the assistant's service token: it never
+    reads the queue, and the queue names every applicant of the town."""
     return {"town_code": town_code, "items": review_queue(session, principal, town_code)}
 
 

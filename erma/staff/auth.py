@@ -207,6 +207,14 @@ def get_principal(request: Request, session: Session = Depends(get_session)) -> 
     return principal
 
 
+def optional_principal(request: Request, session: Session = Depends(get_session)) -> Principal | None:
+    """For public routes that answer bearer callers differently: None without an Authorization header
+    (a browser's session cookie does not count); a bad token is refused as on any other route."""
+    if not request.headers.get("authorization", ""):
+        return None
+    return get_principal(request, session)
+
+
 def require_roles(*roles: str):
     def dependency(principal: Principal = Depends(get_principal)) -> Principal:
         if principal.role not in roles:

@@ -13,5 +13,5 @@ class StatusLookupFailure(Base):
     __tablename__ = "status_lookup_failures"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(80), index=True)  # "case:<no>" or "client:<addr>"
+    key: Mapped[str] = mapped_column(String(80), index=True)  # "case:<no>", "conversation:<id>" or "client:<addr>"
     at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)

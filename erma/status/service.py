@@ -1,14 +1,19 @@
 """Where a case stands, in plain words, for residents: verified by the last four digits of the
-ID number or phone. A wrong answer looks exactly like an unknown case, and repeated failures
-are slowed down (counted in the database, so every platform replica sees them)."""
+ID number or phone, or asked by the assistant for a conversation the case is bound to
+(erma/cases/ownership.py). A wrong answer looks exactly like an unknown case, and repeated
+failures are slowed down (counted in the database, so every platform replica sees them) per case
+and per conversation, or per client address at the public edge: one resident's guesses lock
+their own conversation and the case guessed at, never everybody's lookups."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from erma.cases.models import Case
+from erma.cases.ownership import PROVED, bind, is_bound
 from erma.cases.presenter import agent_contact, stage_words
 from erma.cases.stages import Stage
 from erma.catalog.service import get_item
@@ -39,25 +44,54 @@ def status_view(session: Session, case: Case) -> dict:
             "materials_missing": case.materials_missing}
 
 
-def lookup_status(session: Session, case_no: str, last4: str, client: str, now: dt.datetime | None = None) -> dict:
+def _key(kind: str, value: str) -> str:
+    """A throttle key that fits the column: long values (conversation ids up to 128) by their hash."""
+    key = f"{kind}:{value}"
+    return key if len(key) <= 80 else f"{kind}#" + hashlib.sha256(value.encode()).hexdigest()
+
+
+def throttle_keys(case_no: str, client: str, conversation_id: str | None) -> list[str]:
+    """Failures count per case, and per conversation for the assistant (all its lookups come from the
+    action server's one address) or per client address at the public edge."""
+    who = _key("conversation", conversation_id) if conversation_id else _key("client", client)
+    return [_key("case", case_no), who]
+
+
+def _refuse_if_locked(session: Session, keys: list[str], since: dt.datetime) -> None:
     settings = get_settings()
-    now = now or utcnow()
-    case_no = (case_no or "").strip().upper()
-    keys = [f"case:{case_no}"[:80], f"client:{client}"[:80]]
-    since = now - dt.timedelta(seconds=settings.status_failure_window_seconds)
     per_key = session.execute(select(StatusLookupFailure.key, func.count(StatusLookupFailure.id))
                               .where(StatusLookupFailure.key.in_(keys), StatusLookupFailure.at >= since)
                               .group_by(StatusLookupFailure.key)).all()
     if max((n for _, n in per_key), default=0) >= settings.status_max_failures:
         raise TooManyRequests("status_too_many_failures", "查询失败次数太多，请过15分钟再试，或联系代办员",
                               retry_after=settings.status_failure_window_seconds)
-    last4 = (last4 or "").strip().upper()
+
+
+def _record_failure(session: Session, keys: list[str], now: dt.datetime, since: dt.datetime) -> NotFound:
+    for key in keys:
+        session.add(StatusLookupFailure(key=key, at=now))
+    session.execute(delete(StatusLookupFailure).where(StatusLookupFailure.at < since))
+    session.commit()
+    # Same answer for an unknown case and a wrong verification: no case numbers leak.
+    return NotFound("case_not_found", "没有查到这个办件，请核对办件编号和身份证或手机号后四位")
+
+
+def lookup_status(session: Session, case_no: str, last4: str, client: str, conversation_id: str | None = None,
+                  now: dt.datetime | None = None) -> dict:
+    """`conversation_id` is the assistant's conversation (service token), None at the public edge.
+    A conversation bound to the case needs no digits; a right answer binds the case to it."""
+    now = now or utcnow()
+    case_no = (case_no or "").strip().upper()
     case = session.scalar(select(Case).where(Case.case_no == case_no))
+    if case is not None and conversation_id and is_bound(session, case, conversation_id):
+        return status_view(session, case)
+    keys = throttle_keys(case_no, client, conversation_id)
+    since = now - dt.timedelta(seconds=get_settings().status_failure_window_seconds)
+    _refuse_if_locked(session, keys, since)
+    last4 = (last4 or "").strip().upper()
     if case is None or len(last4) != 4 or last4 not in (case.id_last4.upper(), case.phone_last4):
-        for key in keys:
-            session.add(StatusLookupFailure(key=key, at=now))
-        session.execute(delete(StatusLookupFailure).where(StatusLookupFailure.at < since))
+        raise _record_failure(session, keys, now, since)
+    if conversation_id:
+        bind(session, case, conversation_id, PROVED, now)
         session.commit()
-        # Same answer for an unknown case and a wrong verification: no case numbers leak.
-        raise NotFound("case_not_found", "没有查到这个办件，请核对办件编号和身份证或手机号后四位")
     return status_view(session, case)

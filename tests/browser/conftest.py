@@ -9,6 +9,7 @@ import os
 import pathlib
 
 import httpx
+import yaml
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
@@ -75,3 +76,10 @@ def staff_token(username: str) -> str:
                    timeout=10)
     r.raise_for_status()
     return r.json()["access_token"]
+
+
+def holder_username(case_view: dict) -> str:
+    """The demo agent holding the case (only they move it on), found by the credential number the case names."""
+    path = pathlib.Path(__file__).resolve().parents[2] / "catalog" / "demo_staff.yaml"
+    staff = yaml.safe_load(path.read_text(encoding="utf-8"))["staff"]
+    return next(s["username"] for s in staff if s.get("credential_no") == case_view["agent"]["credential_no"])

@@ -34,7 +34,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import DEMO_PASSWORD, SERVICE, screenshot
+from tests.browser.conftest import DEMO_PASSWORD, SERVICE, holder_username, screenshot
 
 ROOT = Path(__file__).resolve().parents[2]
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -115,20 +115,21 @@ def add_todays_cases(url: str) -> str:
     def token(username: str) -> str:
         return call("POST", "/api/v1/auth/login", json={"username": username, "password": DEMO_PASSWORD})["access_token"]
 
-    def open_case(code: str) -> str:
+    def open_case(code: str) -> dict:
         body = {"service_code": code, "applicant_name": "杨子妹", "id_number": "513223198001010011",
                 "phone": "13812345678", "hukou_town": "赤不苏镇", "hukou_village": "雅都村", "intake_point": "online",
                 "channel": "web_chat", "conversation_id": f"dashboard-test-{uuid.uuid4().hex}", "materials_have": []}
-        return call("POST", "/api/v1/cases", json=body, headers={"Idempotency-Key": uuid.uuid4().hex})["case_no"]
+        return call("POST", "/api/v1/cases", json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
 
-    reviewer, agent = token("reviewer-chibusu"), token("agent-chibusu-1")
+    reviewer = token("reviewer-chibusu")
     deferred = open_case("MX-013")  # 高龄津贴: the social security card copy may follow later
-    call("POST", f"/api/v1/cases/{deferred}/review", reviewer, json={"decision": "approve"})
-    call("POST", f"/api/v1/cases/{deferred}/deferral", agent, json={"missing": [DEFERRABLE]})
-    returned = open_case("MX-001")
+    agent = token(holder_username(deferred))  # only the agent holding a case opens its deferral
+    call("POST", f"/api/v1/cases/{deferred['case_no']}/review", reviewer, json={"decision": "approve"})
+    call("POST", f"/api/v1/cases/{deferred['case_no']}/deferral", agent, json={"missing": [DEFERRABLE]})
+    returned = open_case("MX-001")["case_no"]
     call("POST", f"/api/v1/cases/{returned}/review", reviewer,
          json={"decision": "return", "opinion": "户口簿页不清楚", "deficiencies": ["户口簿"]})
-    return open_case("MX-001")
+    return open_case("MX-001")["case_no"]
 
 
 # ---------------------------------------------------------------- the figures, recomputed here

@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import create_engine, text
 
-from tests.browser.conftest import DEMO_PASSWORD, PLATFORM, SERVICE, screenshot, staff_token
+from tests.browser.conftest import DEMO_PASSWORD, PLATFORM, SERVICE, holder_username, screenshot, staff_token
 
 DATABASE_URL = os.environ.get("ERMA_DATABASE_URL") or os.environ.get("DATABASE_URL")
 DEFERRABLE = "社会保障卡（或惠民惠农“一卡通”）账户信息复印件"  # MX-013 高龄津贴
@@ -36,10 +36,10 @@ def api(method: str, path: str, token: str | None = None, **kwargs) -> httpx.Res
     return r
 
 
-def open_case(service_code: str = "MX-001") -> dict:
+def open_case(service_code: str = "MX-001", conversation_id: str | None = None) -> dict:
     body = {"service_code": service_code, "applicant_name": "杨子妹", "id_number": "513223198001010011",
             "phone": "13812345678", "hukou_town": "赤不苏镇", "hukou_village": "雅都村", "current_location": "成都",
-            "intake_point": "online", "channel": "web_chat", "conversation_id": f"lead-test-{uuid.uuid4().hex}",
+            "intake_point": "online", "channel": "web_chat", "conversation_id": conversation_id or f"lead-test-{uuid.uuid4().hex}",
             "materials_have": []}
     return api("POST", "/api/v1/cases", json=body, headers={"Idempotency-Key": uuid.uuid4().hex}).json()
 
@@ -57,9 +57,10 @@ def in_the_database(sql: str, **params) -> None:
         engine.dispose()
 
 
-def overdue_deferral(reviewer: str, agent: str) -> str:
+def overdue_deferral(reviewer: str) -> str:
     """A 容缺 case whose supplement deadline was three days ago, materials not supplied."""
-    no = open_case("MX-013")["case_no"]
+    case = open_case("MX-013")
+    no, agent = case["case_no"], staff_token(holder_username(case))
     api("POST", f"/api/v1/cases/{no}/review", reviewer, json={"decision": "approve"})
     api("POST", f"/api/v1/cases/{no}/deferral", agent, json={"missing": [DEFERRABLE]})
     in_the_database("UPDATE deferrals SET deadline = :day WHERE case_id = (SELECT id FROM cases WHERE case_no = :no)",
@@ -67,13 +68,17 @@ def overdue_deferral(reviewer: str, agent: str) -> str:
     return no
 
 
-def bad_rating(reviewer: str, agent: str, comment: str) -> str:
-    """A completed case the resident rated 不满意: a follow-up task for the duty lead."""
-    no = open_case()["case_no"]
+def bad_rating(reviewer: str, comment: str) -> str:
+    """A completed case the resident rated 不满意 (in the conversation that opened it): a follow-up
+    task for the duty lead."""
+    conversation_id = f"lead-test-{uuid.uuid4().hex}"
+    case = open_case(conversation_id=conversation_id)
+    no, agent = case["case_no"], staff_token(holder_username(case))
     api("POST", f"/api/v1/cases/{no}/review", reviewer, json={"decision": "approve"})
     api("POST", f"/api/v1/cases/{no}/transitions", agent, json={"to": "at_department"})
     api("POST", f"/api/v1/cases/{no}/transitions", agent, json={"to": "completed", "note": "准予发放"})
-    assert api("POST", f"/api/v1/cases/{no}/rating", json={"level": "不满意", "comment": comment}).json()["follow_up"]
+    rating = {"level": "不满意", "comment": comment, "conversation_id": conversation_id}
+    assert api("POST", f"/api/v1/cases/{no}/rating", json=rating).json()["follow_up"]
     return no
 
 
@@ -93,10 +98,10 @@ def lead_page(console_page):
 def test_a_duty_lead_sees_the_three_lists_and_records_a_follow_up(lead_page: Page):
     page, size = lead_page, lead_page.viewport_name
     shot = lambda step: screenshot(page, f"lead-{size}-{step}")  # noqa: E731
-    reviewer, agent = staff_token("reviewer-chibusu"), staff_token("agent-chibusu-1")
+    reviewer = staff_token("reviewer-chibusu")
     marker = uuid.uuid4().hex[:6]
-    deferral_no = overdue_deferral(reviewer, agent)
-    followup_no = bad_rating(reviewer, agent, f"等了很久（{marker}）")
+    deferral_no = overdue_deferral(reviewer)
+    followup_no = bad_rating(reviewer, f"等了很久（{marker}）")
     late_no = overdue_case()
 
     def show(tab: str) -> None:

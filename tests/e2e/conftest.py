@@ -7,9 +7,11 @@ ERMA_PLATFORM_URL and RASA_URL; run from `make test`.
 from __future__ import annotations
 
 import os
+import pathlib
 import uuid
 
 import httpx
+import yaml
 import pytest
 
 PLATFORM = os.environ.get("ERMA_PLATFORM_URL", "http://127.0.0.1:8000")
@@ -72,3 +74,10 @@ def platform_post(path: str, body: dict, headers: dict) -> dict:
     r = httpx.post(f"{PLATFORM}{path}", json=body, headers=headers, timeout=10)
     assert r.status_code < 300, r.text
     return r.json()
+
+
+def holder_username(case_view: dict) -> str:
+    """The demo agent holding the case (only they move it on), found by the credential number the case names."""
+    path = pathlib.Path(__file__).resolve().parents[2] / "catalog" / "demo_staff.yaml"
+    staff = yaml.safe_load(path.read_text(encoding="utf-8"))["staff"]
+    return next(s["username"] for s in staff if s.get("credential_no") == case_view["agent"]["credential_no"])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.e2e.conftest import PLATFORM, SERVICE, platform_get, platform_post, staff
+from tests.e2e.conftest import PLATFORM, SERVICE, holder_username, platform_get, platform_post, staff
 
 ID_NUMBER = "513223194403150027"  # synthetic, valid check digit
 PHONE = "13812345678"
@@ -84,7 +84,7 @@ def test_rating_after_completion_in_words(resident):
     resident.say("对的")
     case_no = resident.cases()[0]["case_no"]
     platform_post(f"/api/v1/cases/{case_no}/review", {"decision": "approve"}, staff("reviewer-chibusu"))
-    agent = staff("agent-chibusu-1")  # either agent of the household town may carry it
+    agent = staff(holder_username(platform_get(f"/api/v1/cases/{case_no}")))  # only the agent holding it moves it
     platform_post(f"/api/v1/cases/{case_no}/transitions", {"to": "at_department"}, agent)
     platform_post(f"/api/v1/cases/{case_no}/transitions", {"to": "completed", "note": "已核发高龄津贴"}, agent)
     resident.say("我对这次服务非常满意")

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 import erma.db as erma_db
 from erma.settings import get_settings
 
-VOLATILE_TABLES = ["dashboard_day_counts", "dashboard_month_counts", "dashboard_conversation_days", "dashboard_stale_days", "admin_audit", "wechat_inbound", "wechat_followers", "wechat_access_tokens", "transcript_entries", "conversations", "followup_tasks", "ratings", "notices", "outbox",
+VOLATILE_TABLES = ["case_bindings", "dashboard_day_counts", "dashboard_month_counts", "dashboard_conversation_days", "dashboard_stale_days", "admin_audit", "wechat_inbound", "wechat_followers", "wechat_access_tokens", "transcript_entries", "conversations", "followup_tasks", "ratings", "notices", "outbox",
                    "deferrals", "deficiency_notices", "review_opinions", "case_events", "cases",
                    "status_lookup_failures", "staff_sessions", "sign_in_failures", "handoff_requests", "case_number_counters", "deferral_form_counters"]
 DEMO_PASSWORD = "erma-demo-2026"
@@ -92,6 +92,18 @@ def login(client):
         return tokens[username]
 
     return headers
+
+
+def holder(case_no: str) -> str:
+    """The username of the agent holding the case: only they move it on (erma.cases.stages.HOLDER)."""
+    from sqlalchemy import select
+
+    from erma.cases.models import Case
+    from erma.staff.models import Staff
+
+    with erma_db.get_sessionmaker()() as session:
+        return session.scalar(select(Staff.username).join(Case, Case.agent_id == Staff.id)
+                              .where(Case.case_no == case_no.upper()))
 
 
 VALID_ID = "513223198001010011"

@@ -84,7 +84,9 @@ class Seeder:
         return _principal(self.s, f"reviewer-{TOWN_USER[case.hukou_town_code]}")
 
     def agent(self, case: Case) -> Principal:
-        return _principal(self.s, f"agent-{TOWN_USER[case.hukou_town_code]}-1")
+        """The agent holding the case (only they move it)."""
+        staff = self.s.get(Staff, case.agent_id)
+        return Principal(role=staff.role, staff=staff, towns=frozenset(staff.town_codes or []))
 
     def approve(self, case: Case, when: dt.datetime) -> None:
         decide(self.s, case, self.reviewer(case), "approve", None, now=when)

@@ -16,7 +16,7 @@ from erma.deferral.scheduled import handle_overdue
 from erma.lead.service import followups_due, overdue_cases, overdue_deferrals
 from erma.review.service import resubmit
 from erma.staff.auth import Principal
-from tests.platform.conftest import SERVICE, VALID_PHONE
+from tests.platform.conftest import SERVICE, VALID_PHONE, holder
 
 LEAD = Principal(role="duty_lead")
 DEFERRABLE = "社会保障卡（或惠民惠农“一卡通”）账户信息复印件"  # MX-013 高龄津贴
@@ -37,14 +37,14 @@ def _deferral(client, login, open_case) -> tuple[dict, dict]:
     case = open_case(service_code="MX-013")
     _approve(client, login, case["case_no"])
     r = client.post(f"/api/v1/cases/{case['case_no']}/deferral", json={"missing": [DEFERRABLE]},
-                    headers=login("agent-chibusu-1"))
+                    headers=login(holder(case["case_no"])))
     assert r.status_code == 201, r.text
     return case, r.json()
 
 
 def _complete(client, login, no):
     _approve(client, login, no)
-    agent = login("agent-chibusu-1")
+    agent = login(holder(no))
     for to, note in (("at_department", None), ("completed", "准予")):
         r = client.post(f"/api/v1/cases/{no}/transitions", json={"to": to, "note": note}, headers=agent)
         assert r.status_code == 200, r.text
@@ -53,7 +53,7 @@ def _complete(client, login, no):
 def _rated(client, login, open_case, level, comment=None) -> str:
     no = open_case()["case_no"]
     _complete(client, login, no)
-    r = client.post(f"/api/v1/cases/{no}/rating", json={"level": level, "comment": comment}, headers=SERVICE)
+    r = client.post(f"/api/v1/cases/{no}/rating", json={"level": level, "comment": comment, "conversation_id": "conv-1"}, headers=SERVICE)
     assert r.status_code == 200, r.text
     return no
 

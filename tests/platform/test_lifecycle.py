@@ -26,7 +26,7 @@ def test_full_path_to_rated(client, login, open_case, db):
     assert _move(client, agent, no, "at_department", "已送县民政局").json()["stage"] == "at_department"
     assert _move(client, agent, no, "completed", "准予低保，每月发放").json()["stage"] == "completed"
     assert _move(client, agent, no, "delivered", "已电话告知").json()["stage"] == "delivered"
-    r = client.post(f"/api/v1/cases/{no}/rating", json={"level": "非常满意"}, headers=SERVICE)
+    r = client.post(f"/api/v1/cases/{no}/rating", json={"level": "非常满意", "conversation_id": "conv-1"}, headers=SERVICE)
     assert r.json()["level"] == 5 and r.json()["follow_up"] is False
     events = _events(db, no)
     path = [(e.from_stage, e.to_stage) for e in events if e.kind == "transition"]
@@ -100,3 +100,30 @@ def test_completion_needs_a_result(client, login, open_case):
 def test_unknown_stage_is_422(client, login, open_case):
     r = _move(client, login("admin"), open_case()["case_no"], "teleported")
     assert r.status_code == 422
+
+
+def test_only_the_agent_holding_the_case_moves_it(client, login, open_case, db):
+    """The attack: an agent who does not hold a case moved a colleague's case to completed."""
+    from erma.staff.models import Staff
+    from tests.platform.conftest import holder
+
+    no = open_case()["case_no"]
+    client.post(f"/api/v1/cases/{no}/review", headers=login("reviewer-chibusu"), json={"decision": "approve"})
+    mine = holder(no)
+    colleague = {"agent-chibusu-1": "agent-chibusu-2", "agent-chibusu-2": "agent-chibusu-1"}[mine]
+    assert _move(client, login(mine), no, "at_department").status_code == 200
+    r = _move(client, login(colleague), no, "completed", "准予")
+    assert r.status_code == 403 and r.json()["error"]["code"] == "transition_forbidden"
+    assert "不在您名下" in r.json()["error"]["message"]
+    assert client.get(f"/api/v1/cases/{no}/actions", headers=login(colleague)).json()["transitions"] == []
+    assert [t["to"] for t in client.get(f"/api/v1/cases/{no}/actions", headers=login(mine)).json()["transitions"]] == ["completed"]
+    assert _move(client, login("lead-1"), no, "completed", "准予").status_code == 403  # the table: agent or admin
+    assert client.get(f"/api/v1/cases/{no}", headers=login("admin")).json()["stage"] == "at_department"
+
+    with db() as s:
+        colleague_id = s.scalar(select(Staff.id).where(Staff.username == colleague))
+    r = client.post(f"/api/v1/cases/{no}/assignment", json={"agent_id": colleague_id, "note": "改派"},
+                    headers=login("lead-1"))
+    assert r.status_code == 200, r.text
+    assert _move(client, login(mine), no, "completed", "准予").status_code == 403  # no longer theirs
+    assert _move(client, login(colleague), no, "completed", "准予").status_code == 200

@@ -14,17 +14,18 @@ from erma.followup.models import FollowUpTask
 from erma.notices.models import Notice
 from erma.outbox.models import OutboxMessage
 from erma.outbox.worker import run_once
+from tests.platform.conftest import holder
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFERRABLE = "社会保障卡（或惠民惠农“一卡通”）账户信息复印件"
 
 
 def _deferred_cases(client, login, open_case, n):
-    agent, reviewer = login("agent-chibusu-1"), login("reviewer-chibusu")
+    reviewer = login("reviewer-chibusu")
     for _ in range(n):
         no = open_case(service_code="MX-013")["case_no"]
         client.post(f"/api/v1/cases/{no}/review", headers=reviewer, json={"decision": "approve"})
-        r = client.post(f"/api/v1/cases/{no}/deferral", json={"missing": [DEFERRABLE]}, headers=agent)
+        r = client.post(f"/api/v1/cases/{no}/deferral", json={"missing": [DEFERRABLE]}, headers=login(holder(no)))
         assert r.status_code == 201, r.text
 
 
@@ -58,7 +59,7 @@ def test_no_escalation_when_supplied_in_time(client, login, open_case, db):
     from erma.cases.models import Case
 
     case_no = _count(db, select(Case.case_no))
-    client.post(f"/api/v1/cases/{case_no}/deferral/supplement", json={}, headers=login("agent-chibusu-1"))
+    client.post(f"/api/v1/cases/{case_no}/deferral/supplement", json={}, headers=login(holder(case_no)))
     far = dt.datetime.combine(no + dt.timedelta(days=30), dt.time(12), tzinfo=dt.timezone.utc)
     run_once(db, now=far)
     assert _count(db, select(func.count(FollowUpTask.id))) == 0

@@ -1,7 +1,7 @@
 """Pushes to residents through the durable outbox: stage changes, the deficiency list, 容缺
-reminders, the result and the rating request reach the channel the resident last used (the web
-chat's transcript, or WeChat), once; agents see what could not be delivered; agents' WeChat
-replies go the same way. The last two tests run real worker processes (`python -m erma worker`):
+reminders, the result and the rating request reach the case's own conversation (the web chat's
+transcript, or WeChat: the openid's current conversation), never one found through the ID number,
+once; agents see what could not be delivered; agents' WeChat replies go the same way. The last two tests run real worker processes (`python -m erma worker`):
 one SIGKILLed in the middle of a WeChat send and restarted, and two side by side.
 
 WeChat's API server is a local fake (`fake_wechat`) that follows the published formats and counts
@@ -40,7 +40,7 @@ from erma.outbox.worker import run_once
 from erma.settings import get_settings
 from erma.staff.auth import Principal
 from tests.platform import test_conversations
-from tests.platform.conftest import SERVICE
+from tests.platform.conftest import SERVICE, holder
 from tests.platform.test_conversations import handoff, open_conversation, say
 from tests.platform.test_wechat import APP_ID, APP_SECRET, TOKEN, post, reply_of, text_xml
 
@@ -198,8 +198,9 @@ def review(client, login, no: str, decision: str = "approve", **body) -> None:
     assert r.status_code == 200, r.text
 
 
-def move(client, login, no: str, to: str, note: str | None = None, who: str = AGENT) -> None:
-    r = client.post(f"/api/v1/cases/{no}/transitions", headers=login(who), json={"to": to, "note": note})
+def move(client, login, no: str, to: str, note: str | None = None, who: str | None = None) -> None:
+    """By `who`, or the agent holding the case."""
+    r = client.post(f"/api/v1/cases/{no}/transitions", headers=login(who or holder(no)), json={"to": to, "note": note})
     assert r.status_code == 200, r.text
 
 
@@ -295,7 +296,7 @@ def test_one_message_per_review_decision(client, login, open_case, db, rasa):
     assert "一次性告知" in deficiency.text and "1. 户口簿\n2. 收入证明" in deficiency.text and "材料不全" in deficiency.text
 
     # The agent hands in the corrections (a stage change of its own), then the town rejects.
-    r = client.post(f"/api/v1/cases/{no}/transitions", headers=login(AGENT), json={"to": "town_review"})
+    r = client.post(f"/api/v1/cases/{no}/transitions", headers=login(holder(no)), json={"to": "town_review"})
     assert r.status_code == 200, r.text
     review(client, login, no, "reject", opinion="不符合低保条件")
     drain(db)
@@ -319,7 +320,7 @@ def test_deferral_opened_and_the_reminder_reach_the_resident(client, login, open
     cid = web_resident(client)
     no = new_case(open_case, cid, 4, service_code="MX-013")
     review(client, login, no)
-    r = client.post(f"/api/v1/cases/{no}/deferral", json={"missing": [DEFERRABLE]}, headers=login(AGENT))
+    r = client.post(f"/api/v1/cases/{no}/deferral", json={"missing": [DEFERRABLE]}, headers=login(holder(no)))
     assert r.status_code == 201, r.text
     drain(db)
     assert push_kinds(db, cid) == ["approved", "deferral_opened"]
@@ -357,25 +358,41 @@ def test_a_rolled_back_change_pushes_nothing(client, login, open_case, db, rasa)
     assert push_kinds(db, cid) == ["approved"]
 
 
-# ------------------------------------------------------------------ the channel the resident last used
+# ------------------------------------------------------------------ the case's own conversation
 
-def test_pushes_go_to_the_channel_the_resident_last_used(client, login, open_case, db, rasa, fake_wechat):
-    web = web_resident(client)
-    first = new_case(open_case, web, 7)  # opened on the web
-    wx = wechat_resident(client, db, "oLAST-USED")  # later the same resident writes on WeChat
-    new_case(open_case, wx, 7, channel="wechat")
-    review(client, login, first)
+def test_pushes_follow_the_case_not_the_id_number(client, login, open_case, db, rasa, fake_wechat):
+    """The hijack: a stranger applies once with the victim's ID number (and may even prove the last
+    four digits, which that number contains) and used to receive the victim's pushes."""
+    victim = web_resident(client)
+    no = new_case(open_case, victim, 7)
+    stranger = wechat_resident(client, db, "oSTRANGER")
+    new_case(open_case, stranger, 7, channel="wechat")  # the victim's ID number, typed by someone else
+    proved = client.get(f"/api/v1/cases/{no}/status", headers=SERVICE,
+                        params={"conversation_id": stranger, "last4": id_number(7)[-4:]})
+    assert proved.status_code == 200
+    say(client, stranger, "有消息吗")  # the stranger's conversation is the latest used
+    review(client, login, no)
+    move(client, login, no, "at_department")
     drain(db)
-    assert pushed(db, web) == []
-    assert push_kinds(db, wx) == ["approved"]
-    [sent] = fake_wechat.texts("oLAST-USED")
-    assert sent == pushed(db, wx)[0].text and first in sent
+    assert push_kinds(db, victim) == ["approved", "stage_changed"]
+    assert pushed(db, stranger) == []
+    assert fake_wechat.texts("oSTRANGER") == []
 
-    say(client, web, "我又用网页了")  # now the web chat is the latest
-    move(client, login, first, "at_department")
+
+def test_a_wechat_case_follows_its_openid_to_a_new_conversation(client, login, open_case, db, rasa, fake_wechat):
+    first = wechat_resident(client, db, "oFOLLOW")
+    no = new_case(open_case, first, 7, channel="wechat")
+    assert client.post(f"/api/v1/conversations/{first}/close", headers=login(AGENT)).status_code == 200
+    reply_of(post(client, text_xml("我又来了", openid="oFOLLOW")))
+    with db() as s:
+        later = s.scalar(select(Conversation.id).where(Conversation.external_user_id == "oFOLLOW",
+                                                       Conversation.state != "closed"))
+    assert later and later != first
+    review(client, login, no)
     drain(db)
-    assert push_kinds(db, web) == ["stage_changed"]
-    assert len(fake_wechat.texts()) == 1
+    assert pushed(db, first) == []
+    assert push_kinds(db, later) == ["approved"]
+    assert fake_wechat.texts("oFOLLOW")[-1] == pushed(db, later)[0].text  # after the closing words
 
 
 def test_pushes_reach_a_wechat_resident_on_wechat_in_order(client, login, open_case, db, rasa, fake_wechat):

@@ -98,3 +98,14 @@ def test_a_decision_sent_again_after_a_lost_answer_is_answered_again_not_refused
     # So is the same list from another reviewer of the town (not a retry of theirs).
     r = client.post(f"/api/v1/cases/{no}/review", headers=login("admin"), json=body)
     assert r.status_code == 409
+
+
+def test_the_assistants_token_does_not_read_the_review_queue(client, login, open_case):
+    """The queue names every applicant of a town; the assistant never reads it (actions/ does not)."""
+    from tests.platform.conftest import SERVICE
+
+    open_case()
+    r = client.get("/api/v1/towns/513223114/review-queue", headers=SERVICE)
+    assert r.status_code == 403 and "杨子妹" not in r.text
+    items = client.get("/api/v1/towns/513223114/review-queue", headers=login("reviewer-chibusu")).json()["items"]
+    assert [i["applicant_name"] for i in items] == ["杨子妹"]

@@ -5,6 +5,8 @@ import pytest
 
 from tests.platform.conftest import SERVICE, VALID_ID, VALID_PHONE
 
+OWN = {"conversation_id": "conv-1"}  # the conversation the fixture's cases are opened from
+
 
 def _complete(client, login, no):
     agent = login("agent-chibusu-1")
@@ -63,7 +65,7 @@ def test_conversation_cases_for_the_assistant(client, open_case):
 def test_five_levels_in_words_or_numbers(client, login, open_case, raw, level):
     no = open_case()["case_no"]
     _complete(client, login, no)
-    r = client.post(f"/api/v1/cases/{no}/rating", json={"level": raw}, headers=SERVICE)
+    r = client.post(f"/api/v1/cases/{no}/rating", json={**OWN, "level": raw}, headers=SERVICE)
     assert r.status_code == 200, r.text
     assert r.json()["level"] == level
     assert r.json()["follow_up"] is (level <= 2)
@@ -71,24 +73,24 @@ def test_five_levels_in_words_or_numbers(client, login, open_case, raw, level):
 
 def test_rating_needs_a_completed_case_and_happens_once(client, login, open_case):
     no = open_case()["case_no"]
-    r = client.post(f"/api/v1/cases/{no}/rating", json={"level": 5}, headers=SERVICE)
+    r = client.post(f"/api/v1/cases/{no}/rating", json={**OWN, "level": 5}, headers=SERVICE)
     assert r.status_code == 409
     _complete(client, login, no)
-    assert client.post(f"/api/v1/cases/{no}/rating", json={"level": 5}, headers=SERVICE).status_code == 200
-    assert client.post(f"/api/v1/cases/{no}/rating", json={"level": 1}, headers=SERVICE).status_code == 409
+    assert client.post(f"/api/v1/cases/{no}/rating", json={**OWN, "level": 5}, headers=SERVICE).status_code == 200
+    assert client.post(f"/api/v1/cases/{no}/rating", json={**OWN, "level": 1}, headers=SERVICE).status_code == 409
 
 
 def test_unknown_level_is_422_in_chinese(client, login, open_case):
     no = open_case()["case_no"]
     _complete(client, login, no)
-    r = client.post(f"/api/v1/cases/{no}/rating", json={"level": "还行吧"}, headers=SERVICE)
+    r = client.post(f"/api/v1/cases/{no}/rating", json={**OWN, "level": "还行吧"}, headers=SERVICE)
     assert r.status_code == 422 and "非常满意" in r.json()["error"]["message"]
 
 
 def test_bad_rating_opens_a_follow_up_for_the_duty_lead(client, login, open_case):
     no = open_case()["case_no"]
     _complete(client, login, no)
-    r = client.post(f"/api/v1/cases/{no}/rating", json={"level": "不满意", "comment": "等太久"}, headers=SERVICE)
+    r = client.post(f"/api/v1/cases/{no}/rating", json={**OWN, "level": "不满意", "comment": "等太久"}, headers=SERVICE)
     assert r.json()["follow_up"] is True and r.json()["follow_up_due"]
     lead = login("lead-1")
     tasks = client.get("/api/v1/followup-tasks", headers=lead).json()["items"]
@@ -98,3 +100,121 @@ def test_bad_rating_opens_a_follow_up_for_the_duty_lead(client, login, open_case
     done = client.post(f"/api/v1/followup-tasks/{tasks[0]['id']}/complete", json={"outcome": "已电话回访，解释原因"}, headers=lead)
     assert done.json()["status"] == "done"
     assert client.get(f"/api/v1/cases/{no}", headers=lead).json()["stage"] == "followed_up"
+
+
+# ------------------------------------------------------------------ a conversation acts only on its own cases
+
+def _conversation(db, cid: str, channel: str = "web_chat", openid: str | None = None, state: str = "bot") -> str:
+    from erma.conversations.models import Conversation
+
+    with db() as s:
+        s.add(Conversation(id=cid, channel=channel, external_user_id=openid, state=state))
+        s.commit()
+    return cid
+
+
+def _rating_state(db, no: str) -> tuple:
+    from sqlalchemy import select
+
+    from erma.cases.models import Case
+    from erma.followup.models import FollowUpTask, Rating
+
+    with db() as s:
+        case = s.scalar(select(Case).where(Case.case_no == no))
+        levels = s.scalars(select(Rating.level).where(Rating.case_id == case.id)).all()
+        tasks = s.scalars(select(FollowUpTask.kind).where(FollowUpTask.case_id == case.id)).all()
+        return case.stage, list(levels), list(tasks)
+
+
+def test_a_strangers_conversation_cannot_rate_someone_elses_case(client, login, open_case, db):
+    """The attack: `/rate{"rating_level":"非常不满意","case_no":"EM-…"}` typed in another conversation."""
+    no = open_case(conversation_id="conv-owner")["case_no"]
+    _complete(client, login, no)
+    attack = {"level": "非常不满意", "comment": "恶意差评", "conversation_id": "conv-stranger"}
+    refused = client.post(f"/api/v1/cases/{no}/rating", json=attack, headers=SERVICE)
+    unknown = client.post("/api/v1/cases/EM-20000101-0001/rating", json=attack, headers=SERVICE)
+    assert refused.status_code == unknown.status_code == 404
+    assert refused.json()["error"]["code"] == unknown.json()["error"]["code"] == "case_not_found"
+    assert refused.json()["error"]["message"] == unknown.json()["error"]["message"].replace("EM-20000101-0001", no)
+    no_conversation = client.post(f"/api/v1/cases/{no}/rating", json={"level": 1}, headers=SERVICE)
+    assert no_conversation.status_code == 404
+    assert _rating_state(db, no) == ("completed", [], [])  # nothing stored, no 差评 follow-up
+
+    mine = client.post(f"/api/v1/cases/{no}/rating", json={"level": "满意", "conversation_id": "conv-owner"},
+                       headers=SERVICE)
+    assert mine.status_code == 200 and mine.json()["level"] == 4 and mine.json()["follow_up"] is False
+    assert _rating_state(db, no) == ("rated", [4], [])
+
+
+def test_a_rating_is_final_even_for_its_own_conversation(client, login, open_case, db):
+    no = open_case(conversation_id="conv-owner")["case_no"]
+    _complete(client, login, no)
+    own = {"conversation_id": "conv-owner"}
+    assert client.post(f"/api/v1/cases/{no}/rating", json={**own, "level": 5}, headers=SERVICE).status_code == 200
+    again = client.post(f"/api/v1/cases/{no}/rating", json={**own, "level": 1}, headers=SERVICE)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "already_rated"
+    stranger = client.post(f"/api/v1/cases/{no}/rating", json={"level": 1, "conversation_id": "x"}, headers=SERVICE)
+    assert stranger.status_code == 404  # a stranger does not even learn that it was rated
+    assert _rating_state(db, no) == ("rated", [5], [])
+
+
+def test_the_same_wechat_user_rates_from_a_later_conversation(client, login, open_case, db):
+    first = _conversation(db, "wx-first", "wechat", "oSAME-USER", state="closed")
+    later = _conversation(db, "wx-later", "wechat", "oSAME-USER")
+    other = _conversation(db, "wx-other", "wechat", "oSOMEONE-ELSE")
+    no = open_case(conversation_id=first, channel="wechat")["case_no"]
+    _complete(client, login, no)
+    assert client.post(f"/api/v1/cases/{no}/rating", json={"level": 1, "conversation_id": other},
+                       headers=SERVICE).status_code == 404
+    r = client.post(f"/api/v1/cases/{no}/rating", json={"level": 5, "conversation_id": later}, headers=SERVICE)
+    assert r.status_code == 200, r.text
+    assert [i["case_no"] for i in client.get(f"/api/v1/conversations/{later}/cases", headers=SERVICE).json()["items"]] == [no]
+    assert client.get(f"/api/v1/conversations/{other}/cases", headers=SERVICE).json()["items"] == []
+
+
+def _status(client, no, conversation_id, last4=""):
+    params = {"conversation_id": conversation_id, **({"last4": last4} if last4 else {})}
+    return client.get(f"/api/v1/cases/{no}/status", params=params, headers=SERVICE)
+
+
+def test_status_without_digits_only_for_the_cases_own_conversation(client, open_case):
+    no = open_case(conversation_id="conv-owner")["case_no"]
+    assert _status(client, no, "conv-owner").status_code == 200
+    assert _status(client, no, "conv-stranger").status_code == 404
+    assert client.get(f"/api/v1/cases/{no}/status", headers=SERVICE).status_code == 422  # whose conversation?
+    assert client.get(f"/api/v1/cases/{no}/status").status_code == 404  # public edge: digits needed
+
+
+def test_proving_ownership_binds_the_case_to_the_conversation(client, login, open_case):
+    no = open_case(conversation_id="conv-owner")["case_no"]
+    assert client.get("/api/v1/conversations/conv-later/cases", headers=SERVICE).json()["items"] == []
+    assert _status(client, no, "conv-later", VALID_PHONE[-4:]).status_code == 200
+    assert [i["case_no"] for i in client.get("/api/v1/conversations/conv-later/cases", headers=SERVICE).json()["items"]] == [no]
+    assert _status(client, no, "conv-later").status_code == 200  # no digits needed any more
+    _complete(client, login, no)
+    assert client.post(f"/api/v1/cases/{no}/rating", json={"level": 4, "conversation_id": "conv-later"},
+                       headers=SERVICE).status_code == 200
+    # A lookup at the public edge binds nothing.
+    other = open_case(conversation_id="conv-owner", service_code="MX-005")["case_no"]
+    assert client.get(f"/api/v1/cases/{other}/status", params={"last4": VALID_PHONE[-4:]}).status_code == 200
+    assert _status(client, other, "conv-public").status_code == 404
+
+
+def test_one_residents_wrong_guesses_lock_only_their_conversation_and_that_case(client, open_case):
+    """The attack: all assistant lookups come from the action server's address, so five wrong guesses
+    used to lock every resident out."""
+    victim = open_case(conversation_id="conv-victim")["case_no"]
+    neighbour = open_case(conversation_id="conv-neighbour-old", id_number="513223198001010038",
+                          phone="13900001234")["case_no"]
+    codes = [_status(client, victim, "conv-attacker", f"{n:04d}").status_code for n in range(1, 6)]
+    assert codes == [404] * 5
+    assert _status(client, victim, "conv-attacker", VALID_PHONE[-4:]).status_code == 429
+    assert _status(client, neighbour, "conv-attacker", "1234").status_code == 429  # the conversation is locked
+    assert _status(client, victim, "conv-other", VALID_PHONE[-4:]).status_code == 429  # and so is the case
+    # Another resident, in their own conversation, looks up their own case with their digits.
+    r = _status(client, neighbour, "conv-neighbour-new", "1234")
+    assert r.status_code == 200 and r.json()["case_no"] == neighbour
+    # The victim's own conversation needs no digits and is not locked out.
+    assert _status(client, victim, "conv-victim").status_code == 200
+    # The public edge still counts per client address and case.
+    assert client.get(f"/api/v1/cases/{victim}/status", params={"last4": VALID_PHONE[-4:]}).status_code == 429

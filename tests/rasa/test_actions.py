@@ -706,7 +706,7 @@ async def test_status_elsewhere_asks_for_number_and_last4(platform):
 async def test_status_by_number_and_last4(platform):
     msgs, events = await run(ActionCheckStatus(), make_tracker("0027", "inform", slots={"case_no": "EM-20261126-0007"}))
     assert "EM-20261126-0007" in msgs[0]["text"]
-    assert platform.requests[-1]["query"] == {"last4": "0027"}
+    assert platform.requests[-1]["query"] == {"last4": "0027", "conversation_id": "conv-1"}
     assert slot_events(events)["last4"] is None
 
 
@@ -807,6 +807,7 @@ async def test_handoff_outage(platform_down):
 async def test_rating_levels_in_words_or_numbers(platform, text, entities, level):
     msgs, _ = await run(ActionRate(), make_tracker(text, "rate", entities, slots={"case_no": "EM-20261126-0001"}))
     assert platform.requests[-1]["body"]["level"] == level
+    assert platform.requests[-1]["body"]["conversation_id"] == "conv-1"  # the platform checks it owns the case
     assert level in msgs[0]["text"]
 
 
