@@ -85,7 +85,9 @@ class ValidateApplyForm(FormValidationAction):
                            dispatcher: CollectingDispatcher, display_slot: Optional[str] = None
                            ) -> Dict[str, Any]:
         try:
-            result = await self._platform_check(field, raw, tracker.sender_id)
+            # Only an ID number or phone can be a reference, made in this conversation (the sender id).
+            conversation_id = tracker.sender_id if field in ("id_number", "phone") else None
+            result = await self._platform_check(field, raw, conversation_id)
         except PlatformUnavailable:
             return self._unreachable(tracker, dispatcher, slot, raw)
         except PlatformError as exc:
