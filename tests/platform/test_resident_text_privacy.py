@@ -6,11 +6,11 @@ fake API of test_wechat.py; everything on the platform side is the real applicat
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import sqlite3
 import unicodedata
-import datetime as dt
 
 import pytest
 from sqlalchemy import select, text
