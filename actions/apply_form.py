@@ -9,6 +9,11 @@ keeping everything already filled in.
 
 If the platform cannot be reached, the answer being given is not kept (it is unchecked) and
 the resident is told; everything already filled stays.
+
+ID numbers and phones never reach Rasa: the platform's gateway replaced them in the resident's
+text by a reference (``〔身份证#K7Q2M〕``, ``〔手机#…〕``) that the NLU reads as the ``id_number`` /
+``phone`` entity. The form sends the reference with the conversation id (the sender id); the
+platform checks the value it stands for and answers with the reference again and the masked value.
 """
 from __future__ import annotations
 
@@ -73,14 +78,16 @@ class ValidateApplyForm(FormValidationAction):
             return {slot: None}
         return {slot: value}
 
-    async def _platform_check(self, field: str, value: str) -> Dict[str, Any]:
-        return await get_client().validate_field(field, value)
+    async def _platform_check(self, field: str, value: str, conversation_id: Optional[str] = None) -> Dict[str, Any]:
+        return await get_client().validate_field(field, value, conversation_id)
 
     async def _check_field(self, slot: str, field: str, raw: str, tracker: Tracker,
                            dispatcher: CollectingDispatcher, display_slot: Optional[str] = None
                            ) -> Dict[str, Any]:
         try:
-            result = await self._platform_check(field, raw)
+            # Only an ID number or phone can be a reference, made in this conversation (the sender id).
+            conversation_id = tracker.sender_id if field in ("id_number", "phone") else None
+            result = await self._platform_check(field, raw, conversation_id)
         except PlatformUnavailable:
             return self._unreachable(tracker, dispatcher, slot, raw)
         except PlatformError as exc:

@@ -123,9 +123,12 @@ class PlatformClient:
                                    f"/api/v1/services/{_segment(code)}/checklist", body={"text": text})
 
     # --- form fields -------------------------------------------------------------------------
-    async def validate_field(self, field: str, value: str) -> Dict[str, Any]:
-        return await self._request("POST", "/api/v1/validation", "/api/v1/validation",
-                                   body={"field": field, "value": value})
+    async def validate_field(self, field: str, value: str, conversation_id: Optional[str] = None) -> Dict[str, Any]:
+        """``conversation_id`` (the sender id): where a reference in ``value`` (〔身份证#…〕) was made."""
+        body: Dict[str, Any] = {"field": field, "value": value}
+        if conversation_id:
+            body["conversation_id"] = conversation_id
+        return await self._request("POST", "/api/v1/validation", "/api/v1/validation", body=body)
 
     # --- cases -------------------------------------------------------------------------------
     async def create_case(self, body: Dict[str, Any], idempotency_key: str) -> Dict[str, Any]:

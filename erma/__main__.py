@@ -1,4 +1,4 @@
-"""Command line: `python -m erma migrate|load|serve|worker|setup|dashboard-rebuild`."""
+"""Command line: `python -m erma migrate|load|serve|worker|setup|dashboard-rebuild|purge-trackers`."""
 from __future__ import annotations
 
 import argparse
@@ -55,6 +55,19 @@ def dashboard_rebuild() -> None:
     print("统计看板每日汇总已重算完毕")
 
 
+def purge_trackers_command(db: str | None, days: int | None) -> None:
+    from pathlib import Path
+
+    from erma.conversations.trackers import purge_trackers, retention_days, tracker_db_path
+
+    path = Path(db) if db else tracker_db_path()
+    if path is None or not path.exists():
+        print("没有找到 Rasa 的对话记录库（SQLite），无需清理")
+        return
+    days = days or retention_days()
+    print(f"已删除 {purge_trackers(path, days)} 条超过 {days} 天的 Rasa 对话事件（{path}）")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="erma")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -67,6 +80,9 @@ def main(argv: list[str] | None = None) -> None:
     worker = sub.add_parser("worker", help="run the outbox worker")
     worker.add_argument("--interval", type=float, default=5.0, help="seconds between polls when idle")
     sub.add_parser("dashboard-rebuild", help="recompute the dashboard's daily summary from every case")
+    purge = sub.add_parser("purge-trackers", help="delete Rasa tracker events older than the retention period")
+    purge.add_argument("--days", type=int, default=None, help="retention in days (default ERMA_TRACKER_RETENTION_DAYS or 30)")
+    purge.add_argument("--db", default=None, help="the tracker SQLite file (default ERMA_TRACKER_DB or endpoints.yml)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -76,6 +92,8 @@ def main(argv: list[str] | None = None) -> None:
         load()
     if args.cmd == "dashboard-rebuild":
         dashboard_rebuild()
+    if args.cmd == "purge-trackers":
+        purge_trackers_command(args.db, args.days)
     if args.cmd == "serve":
         import uvicorn
 

@@ -10,6 +10,7 @@ from erma.followup import models as _followup  # noqa: F401
 from erma.handoff import models as _handoff  # noqa: F401
 from erma.notices import models as _notices  # noqa: F401
 from erma.outbox import models as _outbox  # noqa: F401
+from erma.pii_refs import models as _pii_refs  # noqa: F401
 from erma.places import models as _places  # noqa: F401
 from erma.review import models as _review  # noqa: F401
 from erma.staff import models as _staff  # noqa: F401

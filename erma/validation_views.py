@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from erma import pii
@@ -11,6 +11,7 @@ from erma.db import get_session
 from erma.errors import ValidationFailed
 from erma.id_numbers import validate_id_number
 from erma.phones import validate_mobile
+from erma.pii_refs import service as references
 from erma.places.service import resolve_place
 from erma.staff.auth import Principal, require_roles
 
@@ -20,19 +21,30 @@ router = APIRouter(prefix="/api/v1", tags=["validation"])
 class FieldIn(BaseModel):
     field: str
     value: str = ""
+    # The conversation a reference (〔身份证#…〕, 〔手机#…〕) in `value` belongs to: Rasa's sender id.
+    conversation_id: str | None = Field(default=None, max_length=64)
+
+
+PERSONAL = {"id_number": (validate_id_number, pii.mask_id_number), "phone": (validate_mobile, pii.mask_phone)}
+
+
+def _personal_field(session: Session, body: FieldIn) -> dict:
+    """An ID number or phone, given as the reference the gateway put in the resident's text (the
+    answer carries the reference again, never the number) or, for staff, as the value itself."""
+    validate, mask = PERSONAL[body.field]
+    value = validate(references.resolve(session, body.conversation_id, body.value, body.field))
+    if references.find(body.value) is None:
+        return {"valid": True, "value": value, "display": mask(value)}
+    reference, _ = references.canonical(session, body.conversation_id, body.value, body.field)
+    return {"valid": True, "value": reference, "display": mask(value)}
 
 
 @router.post("/validation")
 def validate_field(body: FieldIn, _: Principal = Depends(require_roles("service", "agent", "admin")),
                    session: Session = Depends(get_session)) -> dict:
     try:
-        if body.field == "id_number":
-            number = validate_id_number(body.value)
-            # The assistant keeps the number for the case; it only ever shows the masked form.
-            return {"valid": True, "value": number, "display": pii.mask_id_number(number)}
-        if body.field == "phone":
-            phone = validate_mobile(body.value)
-            return {"valid": True, "value": phone, "display": pii.mask_phone(phone)}
+        if body.field in PERSONAL:
+            return _personal_field(session, body)
         if body.field == "name":
             name = validate_name(body.value)
             return {"valid": True, "value": name, "display": name}

@@ -28,12 +28,26 @@ def canonical_case_no(raw: str) -> Optional[str]:
     return None
 
 
+# The platform's gateway replaces ID numbers and phones in residents' messages by a reference
+# (erma/pii_refs): ``〔身份证#K7Q2M〕`` / ``〔手机#3HX9A〕``. The NLU sees it lower-cased.
+_REFERENCE_RE = re.compile(r"〔(?:身份证|手机)#[0-9a-zA-Z]{5}〕")
+
+
+def canonical_reference(raw: str) -> Optional[str]:
+    """A reference as the platform writes it (upper-case code), or ``None`` if ``raw`` holds none."""
+    match = _REFERENCE_RE.search(raw or "")
+    return match.group(0).upper() if match else None
+
+
 def canonical_id_number(raw: str) -> str:
-    """Drop spaces/dashes, upper-case the check character ``x``."""
-    return re.sub(r"[\s\-]", "", raw or "").upper()
+    """Drop spaces/dashes, upper-case the check character ``x``; a reference stays a reference."""
+    return canonical_reference(raw) or re.sub(r"[\s\-]", "", raw or "").upper()
 
 
 def canonical_phone(raw: str) -> str:
+    reference = canonical_reference(raw)
+    if reference:
+        return reference
     digits = re.sub(r"\D", "", raw or "")
     if len(digits) == 13 and digits.startswith("86"):
         digits = digits[2:]

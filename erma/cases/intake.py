@@ -26,6 +26,7 @@ from erma.clock import today_local
 from erma.errors import Conflict, DomainError, ValidationFailed
 from erma.id_numbers import validate_id_number
 from erma.phones import validate_mobile
+from erma.pii_refs import service as references
 from erma.places.service import get_intake_point, resolve_place
 from erma.staff.auth import Principal
 
@@ -39,8 +40,8 @@ _NAME_RE = re.compile(r"^[\u4e00-\u9fff·•A-Za-z ]{2,30}$")
 class CaseCreate(BaseModel):
     service_code: str
     applicant_name: str
-    id_number: str
-    phone: str
+    id_number: str  # the number, or a reference (〔身份证#…〕) from the conversation `conversation_id`
+    phone: str  # the number, or a reference (〔手机#…〕) from the conversation `conversation_id`
     hukou_town: str
     hukou_village: str | None = None
     current_location: str | None = None
@@ -80,8 +81,8 @@ def create_case(session: Session, body: CaseCreate, principal: Principal,
             return None
 
     name = check(validate_name, body.applicant_name)
-    id_number = check(validate_id_number, body.id_number)
-    phone = check(validate_mobile, body.phone)
+    id_number = check(_personal, session, body, "id_number", validate_id_number)
+    phone = check(_personal, session, body, "phone", validate_mobile)
     item = check(_known_item, session, body.service_code)
     place = check(resolve_place, session, body.hukou_town, body.hukou_village)
     point = check(get_intake_point, session, body.intake_point)
@@ -145,6 +146,12 @@ def _same_request(case: Case, fingerprint: str) -> Case:
     if case.request_fingerprint and case.request_fingerprint != fingerprint:
         raise Conflict("idempotency_key_reused", "这个请求编号已经用于另一份不同的申请，请勿重复使用")
     return case
+
+
+def _personal(session: Session, body: CaseCreate, field: str, validate):
+    """An ID number or phone: the value itself (staff at a counter), or the reference the gateway put
+    in the resident's text, resolved only within the case's own conversation."""
+    return validate(references.resolve(session, body.conversation_id, getattr(body, field), field))
 
 
 def _known_item(session: Session, code: str):

@@ -12,6 +12,7 @@ Concurrency rules (several platform processes, SQLite or PostgreSQL):
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 import uuid
 from collections.abc import Callable
 
@@ -25,6 +26,7 @@ from erma.conversations.models import CHANNELS, Conversation, TranscriptEntry
 from erma.db import as_utc, utcnow
 from erma.errors import Conflict, NotFound, ValidationFailed
 from erma.handoff.models import HandoffRequest
+from erma.pii_refs import service as references
 from erma.places.models import Town
 from erma.staff.auth import Principal
 
@@ -37,6 +39,8 @@ UNAVAILABLE_TEXT = ("抱歉，智能助手暂时无法回复。您的消息已�
 REASON_TEXT = {"requested": "居民要求转人工", "fallback": "助手没能听懂", "form_abandoned": "填表中途放弃",
                "assistant_unavailable": "智能助手不可用"}
 MAX_TEXT = 2000
+# A `/…` payload reaches Rasa only when a button with it is among the conversation's latest entries.
+OFFER_WINDOW = 20
 
 SendFn = Callable[[str, str, dict], list[dict]]
 
@@ -51,12 +55,25 @@ def get_conversation(session: Session, conversation_id: str) -> Conversation:
 
 
 def can_see(principal: Principal, conversation: Conversation) -> bool:
-    """Agents see conversations of their towns, those without a town yet, and their own."""
-    if principal.county_wide:
+    """The one rule for who may see a conversation and its transcript, and act on it:
+
+    - a county admin, and the channel that carries it (the service token: it delivered every message);
+    - the staff member holding it (the agent who took it);
+    - agents of its town. A conversation the assistant queued before anyone knew the household
+      town has no town: while it waits in the queue every agent may open it, so that somebody can
+      take it; once taken only the holder (and the admin) see it.
+    Duty leads and town reviewers do not read residents' conversations (a duty lead's inbox lists
+    who is waiting and for how long, nothing more). Whoever sees a transcript sees ID numbers and
+    phones masked (pii_refs.masker)."""
+    if principal.role in ("admin", "service"):
         return True
     if principal.staff is not None and conversation.assigned_staff_id == principal.staff.id:
         return True
-    return conversation.town_code is None or conversation.town_code in principal.towns
+    if principal.role != "agent":
+        return False
+    if conversation.town_code is None:
+        return conversation.state == "queued"
+    return conversation.town_code in principal.towns
 
 
 def visible_conversation(session: Session, conversation_id: str, principal: Principal) -> Conversation:
@@ -73,7 +90,8 @@ def transcript(session: Session, conversation: Conversation, after_seq: int = 0,
 
 
 def inbox(session: Session, principal: Principal) -> list[Conversation]:
-    """Queued conversations the principal may take, longest waiting first."""
+    """Queued conversations, longest waiting first: those an agent may take (can_see), or all of them
+    for a duty lead or an admin (a duty lead sees who waits, not what they wrote)."""
     query = select(Conversation).where(Conversation.state == "queued")
     if not principal.county_wide:
         query = query.where(or_(Conversation.town_code.is_(None), Conversation.town_code.in_(sorted(principal.towns))))
@@ -355,15 +373,65 @@ def _duplicate(session: Session, conversation: Conversation, entry: TranscriptEn
             "conversation": _refresh(session, conversation)}
 
 
+def _offered(session: Session, conversation_id: str, payload: str, title: str | None) -> bool:
+    """Whether `payload` is a button this conversation was offered and may still press: one shown
+    by the assistant or the platform among the latest OFFER_WINDOW entries (with the same title when
+    the channel names it), or the always-available 转人工."""
+    if payload == HANDOFF_PAYLOAD and (title is None or title.strip() == "转人工"):
+        return True
+    recent = session.execute(select(TranscriptEntry.author, TranscriptEntry.buttons).where(
+        TranscriptEntry.conversation_id == conversation_id).order_by(TranscriptEntry.seq.desc()).limit(OFFER_WINDOW))
+    for author, buttons in recent:
+        if author not in ("assistant", "system") or not isinstance(buttons, list):
+            continue
+        for button in buttons:
+            if (isinstance(button, dict) and button.get("payload") == payload
+                    and (title is None or str(button.get("title") or "").strip() == title.strip())):
+                return True
+    return False
+
+
+def _intent_like(char: str) -> bool:
+    """Characters Rasa (after the NLU's NFKC folding and its strip()) could read as the start of `/intent`."""
+    folded = unicodedata.normalize("NFKC", char)
+    return char.isspace() or unicodedata.category(char) == "Cf" or folded == "/" or folded.isspace()
+
+
+def as_plain_text(text: str) -> str:
+    """Typed text for Rasa: never intent syntax. Rasa reads a message starting with `/` as
+    `/intent{entities}` (RegexMessageHandler, also after the tokenizer folds `／` to `/`), so
+    leading slashes, spaces and invisible characters are dropped; the words stay for the NLU."""
+    start = 0
+    while start < len(text) and _intent_like(text[start]):
+        start += 1
+    return text[start:] or "？"
+
+
+def _incoming(session: Session, conversation_id: str, text: str, display_text: str | None) -> tuple[str, str, dict | None]:
+    """(what the transcript stores, what Rasa gets, meta) for a resident's message. A button's payload
+    goes to Rasa as it is when it was offered; anything typed is text, with its ID numbers and phones
+    replaced by references (stored in this transaction)."""
+    pressed = display_text is not None or text.startswith("/")
+    if pressed and _offered(session, conversation_id, text, display_text):
+        shown = display_text if display_text is not None else text
+        return shown, text, ({"payload": text} if shown != text else None)
+    if display_text is not None:
+        raise ValidationFailed("button_unknown", "这个选项已经失效了，请直接打字告诉我", field="payload")
+    protected = references.protect(session, conversation_id, text)
+    return protected, as_plain_text(protected), None
+
+
 def receive_resident_message(session: Session, conversation: Conversation, text: str, client_msg_id: str | None,
                              send: SendFn | None = None, display_text: str | None = None) -> dict:
     """Stores the resident's message once; in the bot state forwards it to Rasa and stores the replies.
 
     `display_text` (a tapped quick-reply button's title): what the transcript shows, while `text`
-    (the button's payload) is what Rasa gets; the payload is kept in the entry's meta.
+    (the button's payload) is what Rasa gets, if this conversation was offered that button; the
+    payload is kept in the entry's meta. Typed text never reaches Rasa as an intent, and its ID
+    numbers and phones are replaced by references before anything is stored or sent.
     Returns {"entry", "replies", "duplicate", "forwarded", "conversation"}."""
     text = _clean(text)
-    shown = _clean(display_text) if display_text is not None else text
+    display_text = _clean(display_text) if display_text is not None else None
     send = send or rasa_client.send_message
     if client_msg_id:
         existing = _by_client_msg_id(session, conversation.id, client_msg_id)
@@ -374,8 +442,9 @@ def receive_resident_message(session: Session, conversation: Conversation, text:
         if _current_state(session, conversation.id) == "closed":
             _change_owner(session, conversation.id, "closed", "bot", "居民又发来消息，会话重新打开，智能助手继续为您服务",
                           actor="resident", now=now)
+        shown, forward, meta = _incoming(session, conversation.id, text, display_text)
         entry, state = _append(session, conversation.id, "resident", shown, now=now, client_msg_id=client_msg_id,
-                               meta={"payload": text} if shown != text else None, last_resident_message_at=now)
+                               meta=meta, last_resident_message_at=now)
         session.commit()
     except IntegrityError:  # the same client message id stored by a concurrent request
         session.rollback()
@@ -383,11 +452,18 @@ def receive_resident_message(session: Session, conversation: Conversation, text:
         if existing is None:
             raise
         return _duplicate(session, conversation, existing)
+    except ValidationFailed:
+        session.rollback()
+        raise
 
     if state != "bot":  # queued / agent: the message waits for the agent; Rasa is not asked
         return {"entry": entry, "replies": [], "duplicate": False, "forwarded": False,
                 "conversation": _refresh(session, conversation)}
+    return _ask_assistant(session, conversation, entry, forward, send)
 
+
+def _ask_assistant(session: Session, conversation: Conversation, entry: TranscriptEntry, text: str,
+                   send: SendFn) -> dict:
     # No transaction is open here (see the module docstring).
     try:
         messages = send(conversation.id, text, {"channel": conversation.channel})

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from erma.conversations import service
 from erma.conversations.models import Conversation, TranscriptEntry
 from erma.db import as_utc, get_session, utcnow
+from erma.pii_refs.service import masker
 from erma.places.models import Town
 from erma.staff.auth import Principal, require_roles
 from erma.staff.models import Staff
@@ -37,8 +38,9 @@ def _iso(value) -> str | None:
     return as_utc(value).isoformat() if value is not None else None
 
 
-def entry_view(entry: TranscriptEntry) -> dict:
-    return {"seq": entry.seq, "at": _iso(entry.at), "author": entry.author, "text": entry.text,
+def entry_view(entry: TranscriptEntry, mask) -> dict:
+    """`mask` (pii_refs masker of the entry's conversation): ID numbers and phones show masked."""
+    return {"seq": entry.seq, "at": _iso(entry.at), "author": entry.author, "text": mask(entry.text),
             "buttons": entry.buttons or [], "agent_staff_id": entry.agent_staff_id,
             "client_msg_id": entry.client_msg_id, "reply_to_seq": entry.reply_to_seq,
             # What kind of system entry this is (owner change, push, push_undeliverable…), for the agent console.
@@ -81,7 +83,8 @@ def resident_message(conversation_id: str, body: MessageIn, _: Principal = Depen
     """A resident's message, from the channel. Re-sending the same `client_msg_id` is harmless."""
     conversation = service.get_conversation(session, conversation_id)
     result = service.receive_resident_message(session, conversation, body.text, body.client_msg_id)
-    return {"entry": entry_view(result["entry"]), "replies": [entry_view(r) for r in result["replies"]],
+    mask = masker(session, conversation.id)
+    return {"entry": entry_view(result["entry"], mask), "replies": [entry_view(r, mask) for r in result["replies"]],
             "duplicate": result["duplicate"], "forwarded_to_assistant": result["forwarded"],
             "conversation": conversation_view(session, result["conversation"])}
 
@@ -94,8 +97,9 @@ def read_transcript(conversation_id: str, after_seq: int = Query(default=0, ge=0
     """Entries with seq > after_seq, in order; call again with the last seq while `has_more`."""
     conversation = service.visible_conversation(session, conversation_id, principal)
     entries = service.transcript(session, conversation, after_seq, limit + 1)
+    mask = masker(session, conversation.id)
     return {"conversation": conversation_view(session, conversation),
-            "entries": [entry_view(e) for e in entries[:limit]], "has_more": len(entries) > limit}
+            "entries": [entry_view(e, mask) for e in entries[:limit]], "has_more": len(entries) > limit}
 
 
 @router.get("/agent/inbox")
@@ -135,7 +139,8 @@ def take(conversation_id: str, principal: Principal = Depends(require_roles(*STA
 def reply(conversation_id: str, body: MessageIn, principal: Principal = Depends(require_roles(*STAFF_ROLES)),
           session: Session = Depends(get_session)) -> dict:
     conversation = service.visible_conversation(session, conversation_id, principal)
-    return entry_view(service.agent_reply(session, conversation, principal, body.text, body.client_msg_id))
+    entry = service.agent_reply(session, conversation, principal, body.text, body.client_msg_id)
+    return entry_view(entry, masker(session, conversation.id))
 
 
 @router.post("/conversations/{conversation_id}/hand-back")

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from erma.clock import local_zone
 from erma.db import utcnow
+from erma.errors import NotFound
 from erma.handoff.models import HandoffRequest
 from erma.working_days import is_working_day
 
@@ -26,11 +27,14 @@ def in_office_hours(now: dt.datetime) -> bool:
 
 def request_handoff(session: Session, conversation_id: str, channel: str, reason: str,
                     now: dt.datetime | None = None, *, town_code: str | None = None, commit: bool = True) -> dict:
-    """Records the request and, when the gateway holds a conversation with this id, queues it for a
-    person (the gateway then stops forwarding the resident's messages to Rasa)."""
+    """Records the request and queues the gateway's conversation for a person (the gateway then stops
+    forwarding the resident's messages to Rasa). An unknown conversation is a 404: nobody could
+    answer it, and it must not lengthen the queue residents are told about."""
     from erma.conversations.models import Conversation
     from erma.conversations.service import queue_in_transaction
 
+    if session.scalar(select(Conversation.id).where(Conversation.id == conversation_id)) is None:
+        raise NotFound("conversation_not_found", "没有找到这个会话，无法转人工")
     now = now or utcnow()
     reason = reason if reason in REASONS else "requested"
     open_request = session.scalar(select(HandoffRequest).where(HandoffRequest.conversation_id == conversation_id,
@@ -39,10 +43,11 @@ def request_handoff(session: Session, conversation_id: str, channel: str, reason
         open_request = HandoffRequest(conversation_id=conversation_id, channel=channel, reason=reason, created_at=now)
         session.add(open_request)
         session.flush()
-    if session.scalar(select(Conversation.id).where(Conversation.id == conversation_id)) is not None:
-        queue_in_transaction(session, conversation_id, reason, town_code=town_code, now=now)
-    ahead = session.scalar(select(func.count(HandoffRequest.id)).where(
-        HandoffRequest.state == "queued", HandoffRequest.id < open_request.id)) or 0
+    queue_in_transaction(session, conversation_id, reason, town_code=town_code, now=now)
+    # Only conversations really waiting count (requests recorded for unknown ids before this rule did not).
+    ahead = session.scalar(select(func.count(HandoffRequest.id)).join(
+        Conversation, Conversation.id == HandoffRequest.conversation_id).where(
+        HandoffRequest.state == "queued", Conversation.state == "queued", HandoffRequest.id < open_request.id)) or 0
     state = open_request.state
     if commit:
         session.commit()

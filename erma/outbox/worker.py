@@ -25,6 +25,7 @@ import time
 from sqlalchemy import and_, exists, func, not_, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
+from erma.conversations.trackers import purge_trackers
 from erma.dashboard.summary import refresh
 from erma.db import utcnow
 from erma.deferral.scheduled import handle_overdue, handle_reminder
@@ -41,6 +42,7 @@ KINDS: dict[str, Kind] = {
 }
 __all__ = ["KINDS", "MAX_ATTEMPTS", "refresh_dashboard", "run_forever", "run_once", "worker_id"]
 DASHBOARD_REFRESH_SECONDS = 60.0
+TRACKER_PURGE_SECONDS = 3600.0  # Rasa's old tracker events (erma/conversations/trackers.py)
 
 _NOT_PREPARED = object()
 
@@ -172,6 +174,7 @@ def run_forever(factory: sessionmaker[Session], interval: float = 5.0) -> None:
     me = worker_id()
     log.info("outbox worker %s started", me)
     summarised = time.monotonic()
+    purged = None
     while True:
         try:
             handled = run_once(factory, me)
@@ -184,5 +187,11 @@ def run_forever(factory: sessionmaker[Session], interval: float = 5.0) -> None:
                 refresh_dashboard(factory)
             except Exception:  # noqa: BLE001 - the dashboard refreshes itself when looked at anyway
                 log.exception("dashboard summary refresh failed")
+        if purged is None or time.monotonic() - purged >= TRACKER_PURGE_SECONDS:
+            purged = time.monotonic()
+            try:
+                purge_trackers()
+            except Exception:  # noqa: BLE001 - tried again within the hour
+                log.exception("purging old Rasa tracker events failed")
         if not handled:  # after a busy pass, look again at once (its handlers may have enqueued more)
             time.sleep(interval)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from erma.conversations.models import Conversation, TranscriptEntry
 from erma.db import as_utc
+from erma.pii_refs.service import masker
 from erma.staff.models import Staff
 
 # System entries a resident is shown: owner changes, notices meant for them, and pushes about their cases.
@@ -30,9 +31,11 @@ def _agent(session: Session, staff_id: int | None) -> dict | None:
     return {"name": staff.display_name, "credential_no": staff.credential_no}
 
 
-def entry_view(session: Session, entry: TranscriptEntry) -> dict:
+def entry_view(session: Session, entry: TranscriptEntry, mask=None) -> dict:
+    """ID numbers and phones show masked (`mask`: a pii_refs masker of the entry's conversation)."""
+    mask = mask or masker(session, entry.conversation_id)
     meta = entry.meta or {}
-    view = {"seq": entry.seq, "at": as_utc(entry.at).isoformat(), "author": entry.author, "text": entry.text,
+    view = {"seq": entry.seq, "at": as_utc(entry.at).isoformat(), "author": entry.author, "text": mask(entry.text),
             "buttons": [{"title": b.get("title", ""), "payload": b.get("payload", "")}
                         for b in (entry.buttons or []) if isinstance(b, dict)],
             "client_msg_id": entry.client_msg_id, "reply_to_seq": entry.reply_to_seq,
@@ -45,7 +48,9 @@ def entry_view(session: Session, entry: TranscriptEntry) -> dict:
 
 
 def entries_view(session: Session, entries: list[TranscriptEntry]) -> list[dict]:
-    return [entry_view(session, e) for e in entries if visible_to_resident(e)]
+    masks: dict = {}
+    return [entry_view(session, e, masks.setdefault(e.conversation_id, masker(session, e.conversation_id)))
+            for e in entries if visible_to_resident(e)]
 
 
 def conversation_view(session: Session, conversation: Conversation) -> dict:

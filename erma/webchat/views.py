@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from erma.conversations import service
 from erma.conversations.models import TranscriptEntry
 from erma.db import get_session, get_sessionmaker, utcnow
-from erma.errors import NotFound, TooManyRequests, ValidationFailed
+from erma.errors import NotFound, TooManyRequests
 from erma.webchat import presenter, stream, tokens
 
 router = APIRouter(tags=["web chat"])
@@ -116,22 +116,6 @@ def chat_transcript(after_seq: int = Query(default=0, ge=0), token: str | None =
     return result
 
 
-def _check_payload(session: Session, conversation_id: str, title: str, payload: str) -> None:
-    """A payload must be a button this conversation was offered, with its own title: the transcript
-    agents read then shows what the resident really chose."""
-    if payload == service.HANDOFF_PAYLOAD and title.strip() == "转人工":
-        return
-    offered = session.scalars(select(TranscriptEntry.buttons).where(
-        TranscriptEntry.conversation_id == conversation_id, TranscriptEntry.buttons.is_not(None))
-        .order_by(TranscriptEntry.seq.desc()).limit(100))
-    for buttons in offered:
-        for button in buttons or []:
-            if (isinstance(button, dict) and button.get("payload") == payload
-                    and str(button.get("title") or "").strip() == title.strip()):
-                return
-    raise ValidationFailed("button_unknown", "这个选项已经失效了，请直接打字告诉我", field="payload")
-
-
 def _limit_messages(session: Session, conversation_id: str) -> None:
     since = utcnow() - dt.timedelta(minutes=1)
     recent = session.scalar(select(func.count(TranscriptEntry.id)).where(
@@ -151,8 +135,6 @@ def chat_message(body: MessageIn, authorization: str | None = Header(default=Non
                                                              TranscriptEntry.client_msg_id == body.client_msg_id))
     if stored is None:  # a retry of a stored message is neither limited nor re-checked
         _limit_messages(session, conversation.id)
-        if body.payload is not None:
-            _check_payload(session, conversation.id, body.text, body.payload)
     session.commit()
     if body.payload is not None:
         result = service.receive_resident_message(session, conversation, body.payload, body.client_msg_id,

@@ -1,5 +1,6 @@
-"""End-to-end: a resident's messages go through Rasa's REST webhook, the action server calls the
-real platform process, and the tests check what reached the platform — not only the replies.
+"""End-to-end: a resident's messages go through the platform's web-chat API (the gateway, which
+keeps ID numbers and phones out of Rasa) to Rasa, the action server calls the real platform
+process, and the tests check what reached the platform — not only the replies.
 
 `scripts/test.sh` starts the three processes on a fresh SQLite database and sets
 ERMA_PLATFORM_URL and RASA_URL; run from `make test`.
@@ -14,6 +15,8 @@ import httpx
 import yaml
 import pytest
 
+from erma.webchat.tokens import conversation_id_from
+
 PLATFORM = os.environ.get("ERMA_PLATFORM_URL", "http://127.0.0.1:8000")
 RASA = os.environ.get("RASA_URL", "http://127.0.0.1:5005")
 SERVICE = {"Authorization": f"Bearer {os.environ.get('ERMA_SERVICE_TOKEN', 'dev-service-token')}"}
@@ -21,17 +24,22 @@ DEMO_PASSWORD = "erma-demo-2026"
 
 
 class Resident:
-    """One conversation on the REST channel."""
+    """One web-chat conversation, as the resident's page holds it (its token)."""
 
     def __init__(self) -> None:
-        self.sender = f"e2e-{uuid.uuid4().hex[:12]}"
+        r = httpx.post(f"{PLATFORM}/chat/api/conversations", timeout=10)
+        r.raise_for_status()
+        self.token = r.json()["token"]
+        self.sender = conversation_id_from(self.token)  # the gateway's conversation id is Rasa's sender id
         self.transcript: list[tuple[str, str]] = []
 
     def say(self, text: str) -> str:
-        r = httpx.post(f"{RASA}/webhooks/rest/webhook", json={"sender": self.sender, "message": text}, timeout=60)
-        r.raise_for_status()
-        replies = [m.get("text", "") for m in r.json()]
-        for m in r.json():
+        r = httpx.post(f"{PLATFORM}/chat/api/messages", timeout=90,
+                       json={"token": self.token, "text": text, "client_msg_id": uuid.uuid4().hex})
+        assert r.status_code == 200, r.text
+        answers = r.json()["replies"]
+        replies = [m.get("text", "") for m in answers]
+        for m in answers:
             for b in m.get("buttons") or []:
                 replies.append(f"[{b.get('title')}]({b.get('payload')})")
         self.transcript.append((text, "\n".join(replies)))

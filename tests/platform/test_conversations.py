@@ -179,8 +179,23 @@ def test_handoff_queues_the_gateway_conversation_and_keeps_its_contract(client, 
     with db() as s:
         meta = s.scalar(select(TranscriptEntry.meta).where(TranscriptEntry.conversation_id == cid))
     assert meta == {"kind": "owner", "from": "bot", "to": "queued", "actor": "service", "reason": "fallback"}
-    # A handoff for a conversation the gateway does not hold still works as before.
-    assert handoff(client, "rasa-only-sender")["state"] == "queued"
+
+
+def test_a_handoff_for_an_unknown_conversation_is_refused_and_never_counted(client, fake_rasa, db):
+    first = open_conversation(client)
+    assert handoff(client, first)["queue_position"] == 1
+    for n in range(3):  # before: each stayed queued and pushed every later resident back one place
+        r = client.post("/api/v1/handoffs", json={"conversation_id": f"ghost-{n}", "channel": "web_chat"},
+                        headers=SERVICE)
+        assert r.status_code == 404 and r.json()["error"]["code"] == "conversation_not_found"
+        assert "会话" in r.json()["error"]["message"]
+    with db() as s:
+        assert s.scalar(select(HandoffRequest).where(HandoffRequest.conversation_id.like("ghost-%"))) is None
+        # A request left over from before the rule, for a conversation that never existed, is not counted either.
+        s.add(HandoffRequest(conversation_id="ghost-old", channel="web_chat", reason="requested"))
+        s.commit()
+    second = open_conversation(client)
+    assert handoff(client, second)["queue_position"] == 2
 
 
 def test_a_later_handoff_naming_the_town_routes_a_queued_conversation_without_one(client, fake_rasa, login):
@@ -214,8 +229,8 @@ def test_queued_and_agent_states_never_call_rasa_and_keep_every_message(client, 
     assert r.status_code == 200 and r.json()["author"] == "agent"
     assert fake_rasa.received == []
     transcript = entries(client, cid, headers=agent)
-    assert [e["text"] for e in transcript if e["author"] == "resident"] == [
-        "有人吗", "我想问低保", "我的身份证号是513223198001010011", "您好，在吗"]
+    assert [e["text"] for e in transcript if e["author"] == "resident"] == [  # the ID number masked (pii_refs)
+        "有人吗", "我想问低保", "我的身份证号是513223********0011", "您好，在吗"]
     taken = [e for e in transcript if e["author"] == "system"][-1]
     assert "余三郎" in taken["text"] and taken["agent_staff_id"] is not None and taken["at"]
     # Another agent of the same town may not write into it.

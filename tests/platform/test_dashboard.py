@@ -141,7 +141,8 @@ def seed(s, now: dt.datetime) -> Seeder:
     c = sd.case(CB, "MX-014", sd.at(40), missing=(PHOTO,), conversation_id="rasa-only-1")
     sd.approve(c, sd.at(39))
     open_deferral(s, c, sd.agent(c), [PHOTO], now=sd.at(38))
-    request_handoff(s, "rasa-only-1", "web_chat", "fallback", now=sd.at(40, 13))
+    # (recorded before the platform refused handoffs for conversations it does not hold: history stays counted)
+    s.add(HandoffRequest(conversation_id="rasa-only-1", channel="web_chat", reason="fallback", created_at=sd.at(40, 13)))
     # 南新镇 MX-030 容缺, supplied at 07:00 the morning after the deadline: late.
     c = sd.case(NX, "MX-030", sd.at(50), missing=(PHOTO,))
     sd.approve(c, sd.at(49))

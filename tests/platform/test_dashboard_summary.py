@@ -137,7 +137,9 @@ def test_each_kind_of_change_shows_on_the_next_look(client, login, db):
 
     with db() as s:  # the web-chat conversation behind an older case is handed to a person afterwards
         c = _case(s, TM, "MX-030", Stage.TOWN_REVIEW.value)
-        request_handoff(s, c.conversation_id, "web_chat", "requested", now=now - dt.timedelta(minutes=10))
+        # (the case's conversation is not a gateway one: a handoff recorded before those were refused)
+        s.add(HandoffRequest(conversation_id=c.conversation_id, channel="web_chat", reason="requested",
+                             created_at=now - dt.timedelta(minutes=10)))
         s.commit()
     steps.append(_assert_true(client, login, db))
     assert steps[-1]["totals"]["handoff"]["handed_off"] == steps[-2]["totals"]["handoff"]["handed_off"] + 1

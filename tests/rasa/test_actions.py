@@ -497,6 +497,20 @@ async def test_checklist_says_exactly_what_is_missing(platform):
 
 # --- the form ---------------------------------------------------------------------------------------
 @pytest.mark.asyncio
+async def test_the_form_checks_a_reference_within_its_own_conversation_and_keeps_only_the_reference(platform):
+    # The gateway replaced the number by a reference: the form sends it with the sender id and the
+    # slot holds the reference the platform answers with, never the number.
+    reference = "〔身份证#K7Q2M〕"
+    platform.validation_answers["id_number"] = {"valid": True, "value": reference, "display": "513223********0027"}
+    tracker = form_tracker("id_number", "〔身份证#k7q2m〕", text="我的身份证是〔身份证#k7q2m〕")
+    msgs, events = await run(ValidateApplyForm(), tracker)
+    sent = [r["body"] for r in platform.requests if r["route"] == "validation"][-1]
+    assert sent == {"field": "id_number", "value": "〔身份证#k7q2m〕", "conversation_id": tracker.sender_id}
+    slots = slot_events(events)
+    assert slots["id_number"] == reference and slots["id_number_display"] == "513223********0027"
+
+
+@pytest.mark.asyncio
 async def test_valid_id_keeps_the_number_and_the_masked_display(platform):
     msgs, events = await run(ValidateApplyForm(), form_tracker("id_number", ID_NUMBER))
     slots = slot_events(events)

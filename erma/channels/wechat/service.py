@@ -23,6 +23,7 @@ from erma.conversations import service as gateway
 from erma.conversations.models import Conversation, TranscriptEntry
 from erma.db import as_utc, utcnow
 from erma.errors import DomainError
+from erma.pii_refs.service import masker
 from erma.pushes import templates
 from erma.settings import get_settings
 
@@ -264,7 +265,8 @@ def answer_text(session: Session, openid: str, text: str, client_msg_id: str) ->
     except DomainError as exc:  # e.g. too long
         session.rollback()
         return exc.as_dict()["error"]["message"], conversation.id
-    replies = [{"text": r.text, "buttons": r.buttons} for r in result["replies"]]
+    mask = masker(session, conversation.id)  # the assistant may name a reference: the resident reads it masked
+    replies = [{"text": mask(r.text), "buttons": r.buttons} for r in result["replies"]]
     if replies:
         return render(replies), conversation.id
     if result["conversation"].state == "queued":

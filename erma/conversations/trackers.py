@@ -1,0 +1,72 @@
+"""Rasa's tracker store keeps every event of every conversation (what was said, slots, entities);
+this purges events older than the retention period, so nothing residents said stays there for good.
+
+The gateway already keeps ID numbers and phones out of Rasa (pii_refs), but names, villages and
+what residents wrote about their lives are in the events too. Rasa's SQLite tracker store
+(`endpoints.yml` → `tracker_store`, `var/rasa_tracker.db`) holds one table, `events`, with a
+`timestamp` in Unix seconds; events older than `ERMA_TRACKER_RETENTION_DAYS` (default 30) are
+deleted with SQLite's `secure_delete` on, so the freed pages are overwritten, not just unlinked.
+Run by the outbox worker every hour and by `python -m erma purge-trackers`. `ERMA_TRACKER_DB`
+names another file; a tracker store on another database is not purged here (see the README).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import yaml
+
+from erma.settings import ROOT
+
+log = logging.getLogger("erma.trackers")
+
+DEFAULT_RETENTION_DAYS = 30
+
+
+def retention_days() -> int:
+    raw = os.environ.get("ERMA_TRACKER_RETENTION_DAYS", "")
+    try:
+        days = int(raw) if raw else DEFAULT_RETENTION_DAYS
+    except ValueError:
+        log.warning("ERMA_TRACKER_RETENTION_DAYS is not a whole number; using %s", DEFAULT_RETENTION_DAYS)
+        return DEFAULT_RETENTION_DAYS
+    return max(1, days)
+
+
+def tracker_db_path() -> Path | None:
+    """`ERMA_TRACKER_DB`, else the SQLite file endpoints.yml names (None when it names no SQLite file)."""
+    explicit = os.environ.get("ERMA_TRACKER_DB")
+    if explicit:
+        return Path(explicit) if Path(explicit).is_absolute() else ROOT / explicit
+    try:
+        store = (yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8")) or {}).get("tracker_store") or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    if str(store.get("dialect", "")).lower() != "sqlite" or not store.get("db"):
+        return None
+    path = Path(str(store["db"]))
+    return path if path.is_absolute() else ROOT / path
+
+
+def purge_trackers(path: Path | None = None, days: int | None = None, now: dt.datetime | None = None) -> int:
+    """Deletes tracker events older than `days`; returns how many. A missing file or table is nothing to do."""
+    path = path if path is not None else tracker_db_path()
+    if path is None or not path.exists():
+        return 0
+    cutoff = (now or dt.datetime.now(dt.timezone.utc)) - dt.timedelta(days=days or retention_days())
+    try:
+        with closing(sqlite3.connect(str(path), timeout=30)) as conn:
+            conn.execute("PRAGMA secure_delete = ON")
+            deleted = conn.execute("DELETE FROM events WHERE timestamp < ?", (cutoff.timestamp(),)).rowcount
+            conn.commit()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return 0
+        raise
+    if deleted:
+        log.info("purged %s tracker events older than %s", deleted, cutoff.date().isoformat())
+    return deleted
