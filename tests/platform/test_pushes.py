@@ -382,7 +382,7 @@ def test_pushes_follow_the_case_not_the_id_number(client, login, open_case, db, 
 def test_a_wechat_case_follows_its_openid_to_a_new_conversation(client, login, open_case, db, rasa, fake_wechat):
     first = wechat_resident(client, db, "oFOLLOW")
     no = new_case(open_case, first, 7, channel="wechat")
-    assert client.post(f"/api/v1/conversations/{first}/close", headers=login(AGENT)).status_code == 200
+    assert client.post(f"/api/v1/conversations/{first}/close", headers=login("admin")).status_code == 200
     reply_of(post(client, text_xml("我又来了", openid="oFOLLOW")))
     with db() as s:
         later = s.scalar(select(Conversation.id).where(Conversation.external_user_id == "oFOLLOW",
