@@ -227,8 +227,8 @@ def test_a_case_opened_with_references_holds_the_real_numbers(client, fake_rasa,
         case = s.scalar(select(Case).where(Case.case_no == r.json()["case_no"]))
         assert pii.decrypt(case.id_number_enc) == VALID_ID and pii.decrypt(case.phone_enc) == VALID_PHONE
         assert case.id_number_hash == pii.keyed_hash(VALID_ID) and case.phone_last4 == VALID_PHONE[-4:]
-    status = client.get(f"/api/v1/cases/{r.json()['case_no']}/status", params={"last4": VALID_ID[-4:]},
-                        headers=SERVICE)
+    status = client.get(f"/api/v1/cases/{r.json()['case_no']}/status",
+                        params={"last4": VALID_ID[-4:], "conversation_id": cid}, headers=SERVICE)
     assert status.status_code == 200, status.text
     # A reference made in another conversation opens nothing.
     _, other = open_chat(client)
