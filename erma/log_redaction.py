@@ -18,11 +18,14 @@ _PHONE_RE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?(1[3-9]\d{9})(?!\d)")
 _LAST4_RE = re.compile(r"(last4=)[0-9Xx]{1,4}")
 # Credentials travel in query strings (Rasa's ?token=, WeChat's access_token= and secret=).
 _SECRET_RE = re.compile(r"((?:token|access_token|secret)=)[^&\s\"']+")
+# WeChat's callback signs with these: a logged triple could be replayed (see channels/wechat/replay.py).
+_WECHAT_SIGNED_RE = re.compile(r"(?<![A-Za-z0-9_])((?:signature|msg_signature|timestamp|nonce|echostr)=)[^&\s\"']*")
 
 
 def redact(text: str) -> str:
     text = _LAST4_RE.sub(r"\1****", text)
     text = _SECRET_RE.sub(r"\1***", text)
+    text = _WECHAT_SIGNED_RE.sub(r"\1***", text)
     text = _ID_RE.sub(lambda m: mask_id_number(m.group(1)), text)
     return _PHONE_RE.sub(lambda m: mask_phone(m.group(1)), text)
 
