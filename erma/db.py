@@ -28,8 +28,10 @@ def as_utc(value: dt.datetime | None) -> dt.datetime | None:
 
 
 def make_engine(url: str) -> Engine:
+    # hide_parameters: a failed statement's message (and so any traceback that is logged) never
+    # carries the values — applicants' names, villages, encrypted numbers.
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
@@ -48,7 +50,7 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 @lru_cache

@@ -22,7 +22,16 @@ _SECRET_RE = re.compile(r"((?:token|access_token|secret)=)[^&\s\"']+")
 _WECHAT_SIGNED_RE = re.compile(r"(?<![A-Za-z0-9_])((?:signature|msg_signature|timestamp|nonce|echostr)=)[^&\s\"']*")
 
 
+# PostgreSQL puts row values in an error's DETAIL ("Failing row contains (…杨子妹…雅都村…)",
+# "Key (x)=(…) already exists"); SQLAlchemy adds "[parameters: …]" unless hide_parameters is set.
+_SQL_DETAIL_RE = re.compile(r"^(\s*DETAIL:).*$", re.MULTILINE)
+_SQL_PARAMETERS_RE = re.compile(r"\[parameters: [^\n]*")
+_TRACEBACK = logging.Formatter()
+
+
 def redact(text: str) -> str:
+    text = _SQL_DETAIL_RE.sub(r"\1 (values hidden)", text)
+    text = _SQL_PARAMETERS_RE.sub("[parameters hidden]", text)
     text = _LAST4_RE.sub(r"\1****", text)
     text = _SECRET_RE.sub(r"\1***", text)
     text = _WECHAT_SIGNED_RE.sub(r"\1***", text)
@@ -32,6 +41,11 @@ def redact(text: str) -> str:
 
 class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and not record.exc_text:
+            # Formatters print the cached traceback text: cache it redacted.
+            record.exc_text = _TRACEBACK.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
         message = record.getMessage()
         redacted = redact(message)
         if redacted == message:

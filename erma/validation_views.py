@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from erma import pii
@@ -18,8 +18,8 @@ router = APIRouter(prefix="/api/v1", tags=["validation"])
 
 
 class FieldIn(BaseModel):
-    field: str
-    value: str = ""
+    field: str = Field(max_length=32)
+    value: str = Field(default="", max_length=200)
 
 
 @router.post("/validation")

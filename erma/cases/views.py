@@ -3,10 +3,11 @@ workbench), and the resident status lookup."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from erma.bounds import MAX_DB_INT, MAX_NOTE
 from erma.cases.assignment import change_assignment
 from erma.cases.intake import CaseCreate, create_case
 from erma.cases.lifecycle import NOTE_REQUIRED, VISIT_ROLES, get_case, parse_stage, record_visit, transition
@@ -24,22 +25,23 @@ router = APIRouter(prefix="/api/v1", tags=["cases"])
 
 
 class TransitionIn(BaseModel):
-    to: str
-    note: str | None = None
+    to: str = Field(max_length=32)
+    note: str | None = Field(default=None, max_length=MAX_NOTE)
 
 
 class NoteIn(BaseModel):
-    note: str | None = None
+    note: str | None = Field(default=None, max_length=MAX_NOTE)
 
 
 class AssignmentIn(BaseModel):
-    agent_id: int | None = None  # an agent leaves it out (takes the case); a duty lead names one, or null
-    note: str | None = None
+    # An agent leaves it out (takes the case); a duty lead names one, or null.
+    agent_id: int | None = Field(default=None, ge=1, le=MAX_DB_INT)
+    note: str | None = Field(default=None, max_length=MAX_NOTE)
 
 
 @router.post("/cases", status_code=201)
 def open_case(body: CaseCreate, response: Response,
-              idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+              idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", max_length=128),
               principal: Principal = Depends(require_roles("service", "agent", "admin")),
               session: Session = Depends(get_session)) -> dict:
     case, created = create_case(session, body, principal, idempotency_key)
@@ -165,7 +167,7 @@ def add_visit(case_no: str, body: NoteIn, principal: Principal = Depends(get_pri
 
 
 @router.get("/cases/{case_no}/status")
-def case_status(case_no: str, request: Request, last4: str = "", session: Session = Depends(get_session)) -> dict:
+def case_status(case_no: str, request: Request, last4: str = Query(default="", max_length=8), session: Session = Depends(get_session)) -> dict:
     """Public: anyone with the case number and the last four digits of the ID number or phone."""
     client = request.client.host if request.client else "unknown"
     return lookup_status(session, case_no, last4, client)
