@@ -31,7 +31,8 @@ class OpenIn(BaseModel):
 
 class MessageIn(BaseModel):
     text: str = Field(max_length=MAX_MESSAGE)
-    client_msg_id: str | None = Field(default=None, max_length=128)
+    # Leave it out, or name the message: an empty one would be a key shared by every message.
+    client_msg_id: str | None = Field(default=None, min_length=1, max_length=128)
 
 
 def _iso(value) -> str | None:

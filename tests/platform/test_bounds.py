@@ -156,3 +156,12 @@ def test_a_failing_insert_logs_no_applicant_name_or_village(db):
     assert "insert failed" in logged and "Traceback" in logged
     for value in ("杨子妹", "雅都村", "成都市武侯区"):
         assert value not in logged
+
+
+def test_an_empty_client_msg_id_is_a_422_not_a_clash_between_messages(client, db):
+    """Found by the fuzz run: two messages with client_msg_id "" hit the unique index (a 500)."""
+    conversation = client.post("/api/v1/conversations", json={}, headers=SERVICE).json()["id"]
+    for _ in range(2):
+        r = client.post(f"/api/v1/conversations/{conversation}/messages", json={"text": "你好", "client_msg_id": ""},
+                        headers=SERVICE)
+        assert _error(r)["field"] == "client_msg_id"
