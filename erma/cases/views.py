@@ -167,7 +167,8 @@ def add_visit(case_no: str, body: NoteIn, principal: Principal = Depends(get_pri
 
 
 @router.get("/cases/{case_no}/status")
-def case_status(case_no: str, request: Request, last4: str = Query(default="", max_length=8), session: Session = Depends(get_session)) -> dict:
+def case_status(case_no: str, request: Request, last4: str = Query(default="", max_length=8),
+                session: Session = Depends(get_session)) -> dict:
     """Public: anyone with the case number and the last four digits of the ID number or phone."""
     client = request.client.host if request.client else "unknown"
     return lookup_status(session, case_no, last4, client)

@@ -41,6 +41,7 @@ def tasks(status: str = Query(default="open", max_length=16), principal: Princip
 
 
 @router.post("/followup-tasks/{task_id}/complete")
-def complete(task_id: Annotated[int, Path(ge=1, le=MAX_DB_INT)], body: OutcomeIn, principal: Principal = Depends(get_principal),
+def complete(task_id: Annotated[int, Path(ge=1, le=MAX_DB_INT)], body: OutcomeIn,
+             principal: Principal = Depends(get_principal),
              session: Session = Depends(get_session)) -> dict:
     return task_view(session, complete_task(session, task_id, principal, body.outcome))

@@ -103,7 +103,8 @@ def open_chat(request: Request, session: Session = Depends(get_session)) -> dict
 
 
 @router.get("/chat/api/transcript")
-def chat_transcript(after_seq: int = Query(default=0, ge=0, le=MAX_DB_INT), token: str | None = Query(default=None, max_length=512),
+def chat_transcript(after_seq: int = Query(default=0, ge=0, le=MAX_DB_INT),
+                    token: str | None = Query(default=None, max_length=512),
                     authorization: str | None = Header(default=None),
                     session: Session = Depends(get_session)) -> dict:
     """What the resident may see after `after_seq`; call again with `next_after_seq` while `has_more`."""
