@@ -7,9 +7,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from sqlalchemy.exc import DataError
 
 from erma import log_redaction
 from erma.admin.views import router as admin_router
+from erma.body_limit import BodyLimitMiddleware
 from erma.catalog.views import router as catalog_router
 from erma.channels.wechat.views import router as wechat_router
 from erma.console.admin import router as admin_page_router
@@ -27,6 +29,7 @@ from erma.errors import DomainError
 from erma.followup.views import router as followup_router
 from erma.handoff.views import router as handoff_router
 from erma.lead.views import router as lead_router
+from erma.no_store import NoStoreMiddleware
 from erma.places.views import router as places_router
 from erma.review.views import router as review_router
 from erma.staff.views import router as staff_router
@@ -38,13 +41,37 @@ log = logging.getLogger("erma")
 
 FIELD_NAMES = {"service_code": "办理事项", "applicant_name": "姓名", "id_number": "身份证号码", "phone": "手机号码",
                "hukou_town": "户籍所在镇", "hukou_village": "户籍所在村", "materials_have": "已有材料",
-               "level": "评价等级", "decision": "审核结论"}
+               "level": "评价等级", "decision": "审核结论", "current_location": "现居住地",
+               "conversation_id": "会话编号", "Idempotency-Key": "请求编号", "client_msg_id": "消息编号",
+               "text": "内容", "note": "备注", "opinion": "审核意见", "comment": "评价内容", "outcome": "处理结果",
+               "deficiencies": "补正材料", "missing": "容缺材料", "after_seq": "消息序号", "task_id": "任务编号",
+               "agent_id": "代办员", "channel": "渠道", "reason": "原因", "username": "用户名", "password": "密码"}
+TOO_LONG = {"string_too_long", "too_long", "bytes_too_long"}
+OUT_OF_RANGE = {"less_than_equal", "less_than", "greater_than_equal", "greater_than", "int_from_float"}
+
+
+def field_message(error: dict) -> tuple[str, str, str]:
+    """(code, Chinese message, field) for one pydantic error."""
+    field = next((str(p) for p in reversed(error["loc"]) if isinstance(p, str) and p != "body"), "body")
+    label = FIELD_NAMES.get(field, field)
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "missing":
+        return "field_missing", f"缺少“{label}”", field
+    if kind in TOO_LONG:
+        limit = ctx.get("max_length")
+        unit = "项" if kind == "too_long" else "个字"
+        return "field_too_long", f"“{label}”太长了" + (f"，最多 {limit} {unit}" if limit is not None else ""), field
+    if kind in OUT_OF_RANGE:
+        return "field_out_of_range", f"“{label}”超出范围", field
+    return "field_invalid", f"“{label}”格式不对", field
 
 
 def create_app() -> FastAPI:
     app = FastAPI(title="尔玛云 Erma Cloud platform", version="1.0",
                   description="茂县“尔玛云”便民代办：事项目录、办件、户籍地镇审核、容缺办理、代办员与好差评")
     log_redaction.install()
+    app.add_middleware(NoStoreMiddleware)  # responses that may carry personal data are not cached
+    app.add_middleware(BodyLimitMiddleware)  # outermost: an oversized body is refused before parsing
 
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
@@ -55,15 +82,16 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = []
-        for e in exc.errors():
-            field = next((str(p) for p in reversed(e["loc"]) if isinstance(p, str) and p != "body"), "body")
-            label = FIELD_NAMES.get(field, field)
-            msg = f"缺少“{label}”" if e["type"] == "missing" else f"“{label}”格式不对"
-            errors.append({"code": "field_invalid" if e["type"] != "missing" else "field_missing",
-                           "message": msg, "field": field})
+        errors = [dict(zip(("code", "message", "field"), field_message(e))) for e in exc.errors()]
         first = errors[0] if errors else {"code": "request_invalid", "message": "请求格式不对", "field": None}
         return JSONResponse({"error": {**first, "errors": errors}}, status_code=422)
+
+    @app.exception_handler(DataError)
+    async def data_error(_: Request, exc: DataError) -> JSONResponse:
+        # The safety net behind the API models' bounds: PostgreSQL refused a value too long or too large.
+        log.warning("database refused a value: %s", exc.orig.__class__.__name__ if exc.orig else exc)
+        return JSONResponse({"error": {"code": "value_out_of_range", "message": "填写的内容太长或数值超出范围"}},
+                            status_code=422)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict:

@@ -36,9 +36,11 @@ def _ensure_sqlite_folder(url: str) -> None:
 
 
 def make_engine(url: str) -> Engine:
+    # hide_parameters: a failed statement's message (and so any traceback that is logged) never
+    # carries the values — applicants' names, villages, encrypted numbers.
     if url.startswith("sqlite"):
         _ensure_sqlite_folder(url)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
@@ -57,7 +59,7 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 @lru_cache

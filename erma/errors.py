@@ -42,3 +42,7 @@ class Unauthorized(DomainError):
 
 class TooManyRequests(DomainError):
     status_code = 429
+
+
+class PayloadTooLarge(DomainError):
+    status_code = 413

@@ -18,17 +18,34 @@ _PHONE_RE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?(1[3-9]\d{9})(?!\d)")
 _LAST4_RE = re.compile(r"(last4=)[0-9Xx]{1,4}")
 # Credentials travel in query strings (Rasa's ?token=, WeChat's access_token= and secret=).
 _SECRET_RE = re.compile(r"((?:token|access_token|secret)=)[^&\s\"']+")
+# WeChat's callback signs with these: a logged triple could be replayed (see channels/wechat/replay.py).
+_WECHAT_SIGNED_RE = re.compile(r"(?<![A-Za-z0-9_])((?:signature|msg_signature|timestamp|nonce|echostr)=)[^&\s\"']*")
+
+
+# PostgreSQL puts row values in an error's DETAIL ("Failing row contains (…杨子妹…雅都村…)",
+# "Key (x)=(…) already exists"); SQLAlchemy adds "[parameters: …]" unless hide_parameters is set.
+_SQL_DETAIL_RE = re.compile(r"^(\s*DETAIL:).*$", re.MULTILINE)
+_SQL_PARAMETERS_RE = re.compile(r"\[parameters: [^\n]*")
+_TRACEBACK = logging.Formatter()
 
 
 def redact(text: str) -> str:
+    text = _SQL_DETAIL_RE.sub(r"\1 (values hidden)", text)
+    text = _SQL_PARAMETERS_RE.sub("[parameters hidden]", text)
     text = _LAST4_RE.sub(r"\1****", text)
     text = _SECRET_RE.sub(r"\1***", text)
+    text = _WECHAT_SIGNED_RE.sub(r"\1***", text)
     text = _ID_RE.sub(lambda m: mask_id_number(m.group(1)), text)
     return _PHONE_RE.sub(lambda m: mask_phone(m.group(1)), text)
 
 
 class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and not record.exc_text:
+            # Formatters print the cached traceback text: cache it redacted.
+            record.exc_text = _TRACEBACK.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
         message = record.getMessage()
         redacted = redact(message)
         if redacted == message:

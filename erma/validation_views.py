@@ -19,8 +19,8 @@ router = APIRouter(prefix="/api/v1", tags=["validation"])
 
 
 class FieldIn(BaseModel):
-    field: str
-    value: str = ""
+    field: str = Field(max_length=32)
+    value: str = Field(default="", max_length=200)
     # The conversation a reference (〔身份证#…〕, 〔手机#…〕) in `value` belongs to: Rasa's sender id.
     conversation_id: str | None = Field(default=None, max_length=64)
 

@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -20,6 +21,7 @@ from erma.cases.models import Case, CaseEvent
 from erma.cases.numbers import next_case_no
 from erma.cases.ownership import OPENED, bind
 from erma.cases.stages import Stage
+from erma.bounds import MAX_LIST_ITEMS, MAX_MATERIAL_NAME
 from erma.cases.timing import expected_completion
 from erma.catalog.service import get_item
 from erma.clock import today_local
@@ -38,17 +40,19 @@ _NAME_RE = re.compile(r"^[\u4e00-\u9fff·•A-Za-z ]{2,30}$")
 
 
 class CaseCreate(BaseModel):
-    service_code: str
-    applicant_name: str
-    id_number: str  # the number, or a reference (〔身份证#…〕) from the conversation `conversation_id`
-    phone: str  # the number, or a reference (〔手机#…〕) from the conversation `conversation_id`
-    hukou_town: str
-    hukou_village: str | None = None
-    current_location: str | None = None
-    intake_point: str = "online"
-    channel: str = "web_chat"
-    conversation_id: str | None = None
-    materials_have: list[str] = Field(default_factory=list)
+    # Bounded by the columns they are stored in (erma/cases/models.py); too long is a 422, never a 500.
+    service_code: str = Field(max_length=32)
+    applicant_name: str = Field(max_length=64)
+    id_number: str = Field(max_length=32)  # the number, or a reference (〔身份证#…〕) from `conversation_id`
+    phone: str = Field(max_length=32)  # the number, or a reference (〔手机#…〕) from `conversation_id`
+    hukou_town: str = Field(max_length=64)
+    hukou_village: str | None = Field(default=None, max_length=64)
+    current_location: str | None = Field(default=None, max_length=128)
+    intake_point: str = Field(default="online", max_length=64)
+    channel: str = Field(default="web_chat", max_length=20)
+    conversation_id: str | None = Field(default=None, max_length=128)
+    materials_have: list[Annotated[str, Field(max_length=MAX_MATERIAL_NAME)]] = Field(default_factory=list,
+                                                                                     max_length=MAX_LIST_ITEMS)
 
 
 def _fingerprint(body: CaseCreate) -> str:

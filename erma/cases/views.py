@@ -3,10 +3,11 @@ workbench), and the resident status lookup."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from erma.bounds import MAX_DB_INT, MAX_NOTE
 from erma.cases import ownership
 from erma.cases.assignment import change_assignment
 from erma.cases.intake import CaseCreate, create_case
@@ -25,22 +26,23 @@ router = APIRouter(prefix="/api/v1", tags=["cases"])
 
 
 class TransitionIn(BaseModel):
-    to: str
-    note: str | None = None
+    to: str = Field(max_length=32)
+    note: str | None = Field(default=None, max_length=MAX_NOTE)
 
 
 class NoteIn(BaseModel):
-    note: str | None = None
+    note: str | None = Field(default=None, max_length=MAX_NOTE)
 
 
 class AssignmentIn(BaseModel):
-    agent_id: int | None = None  # an agent leaves it out (takes the case); a duty lead names one, or null
-    note: str | None = None
+    # An agent leaves it out (takes the case); a duty lead names one, or null.
+    agent_id: int | None = Field(default=None, ge=1, le=MAX_DB_INT)
+    note: str | None = Field(default=None, max_length=MAX_NOTE)
 
 
 @router.post("/cases", status_code=201)
 def open_case(body: CaseCreate, response: Response,
-              idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+              idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", max_length=128),
               principal: Principal = Depends(require_roles("service", "agent", "admin")),
               session: Session = Depends(get_session)) -> dict:
     case, created = create_case(session, body, principal, idempotency_key)
@@ -166,7 +168,8 @@ def add_visit(case_no: str, body: NoteIn, principal: Principal = Depends(get_pri
 
 
 @router.get("/cases/{case_no}/status")
-def case_status(case_no: str, request: Request, last4: str = "", conversation_id: str | None = None,
+def case_status(case_no: str, request: Request, last4: str = Query(default="", max_length=8),
+                conversation_id: str | None = Query(default=None, max_length=128),
                 principal: Principal | None = Depends(optional_principal),
                 session: Session = Depends(get_session)) -> dict:
     """Public: anyone with the case number and the last four digits of the ID number or phone. The

@@ -55,6 +55,8 @@ _TYPE_REASONS = {
     "int_from_float": "必须是整数",
     "greater_than_equal": "必须是正整数",
 }
+# Too long or too large: the same words whatever the field.
+_LIMIT_REASONS = {"less_than_equal": "太大了，最多 {le}", "string_too_long": "太长了，最多 {max_length} 个字"}
 
 
 def display_path(path: Path) -> str:
@@ -74,6 +76,8 @@ def format_loc(loc: tuple[Any, ...]) -> str:
 
 def _reason(error: dict) -> str:
     field = next((p for p in reversed(error["loc"]) if isinstance(p, str)), "")
+    if error["type"] in _LIMIT_REASONS:
+        return _LIMIT_REASONS[error["type"]].format(**(error.get("ctx") or {}))
     if error["type"] not in ("missing", "extra_forbidden") and field in _FIELD_REASONS:
         return _FIELD_REASONS[field]
     return _TYPE_REASONS.get(error["type"], error["msg"])

@@ -13,8 +13,14 @@ MaterialForm = Literal["原件", "复印件", "原件及复印件"]
 Supplier = Literal["申请人", "村委会", "镇政府", "部门", "医疗机构", "学校", "用人单位"]
 TimeLimitUnit = Literal["working_days", "calendar_days"]
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 PositiveInt = Annotated[StrictInt, Field(ge=1)]
+# Bounded so that dates computed from them stay dates (a year of working days is already absurd).
+Days = Annotated[StrictInt, Field(ge=1, le=366)]
+Count = Annotated[StrictInt, Field(ge=1, le=99)]
+# The columns of service_items: name and department String(128), category String(32).
+Name = Annotated[Text, StringConstraints(max_length=128)]
+Category = Annotated[Text, StringConstraints(max_length=32)]
 
 # Identity documents and the application itself are never deferrable (design.md §2 rule 4);
 # the check is by name so a county admin's edit cannot slip one through.
@@ -24,9 +30,9 @@ NEVER_DEFERRABLE = re.compile(r"身份证|户口簿|户口本|申请书|申请�
 class Material(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: Text
+    name: Annotated[Text, StringConstraints(max_length=200)]
     form: MaterialForm
-    count: PositiveInt
+    count: Count
     deferrable: StrictBool
     required: StrictBool
     supplier: Supplier
@@ -39,18 +45,18 @@ class ServiceItemSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     code: Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
-    name: Text
-    category: Text
-    department: Text
+    name: Name
+    category: Category
+    department: Name
     item_type: Text
     agent_mode: Text
     agent_handled: StrictBool
     in_person_required: StrictBool
     rongque_listed: StrictBool
     rongque_note: str = ""
-    promised_working_days: PositiveInt
+    promised_working_days: Days
     time_limit_unit: TimeLimitUnit = "working_days"
-    deferral_max_working_days: PositiveInt | None = None
+    deferral_max_working_days: Days | None = None
     phrasings: Annotated[list[Text], Field(min_length=1)]
     guide: Text
     materials: Annotated[list[Material], Field(min_length=1)]

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from erma.bounds import MAX_DB_INT, MAX_MESSAGE
 from erma.conversations import service
 from erma.conversations.models import Conversation, TranscriptEntry
 from erma.db import as_utc, get_session, utcnow
@@ -25,13 +26,14 @@ STAFF_ROLES = ("agent", "duty_lead", "admin")
 
 
 class OpenIn(BaseModel):
-    channel: str = "web_chat"
+    channel: str = Field(default="web_chat", max_length=16)
     external_user_id: str | None = Field(default=None, max_length=128)
 
 
 class MessageIn(BaseModel):
-    text: str
-    client_msg_id: str | None = Field(default=None, max_length=128)
+    text: str = Field(max_length=MAX_MESSAGE)
+    # Leave it out, or name the message: an empty one would be a key shared by every message.
+    client_msg_id: str | None = Field(default=None, min_length=1, max_length=128)
 
 
 def _iso(value) -> str | None:
@@ -90,7 +92,7 @@ def resident_message(conversation_id: str, body: MessageIn, _: Principal = Depen
 
 
 @router.get("/conversations/{conversation_id}/transcript")
-def read_transcript(conversation_id: str, after_seq: int = Query(default=0, ge=0),
+def read_transcript(conversation_id: str, after_seq: int = Query(default=0, ge=0, le=MAX_DB_INT),
                     limit: int = Query(default=200, ge=1, le=500),
                     principal: Principal = Depends(require_roles(*CHANNEL_ROLES, *STAFF_ROLES)),
                     session: Session = Depends(get_session)) -> dict:

@@ -1,12 +1,14 @@
 """HTTP for 容缺 deferrals."""
 from __future__ import annotations
 
+from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from erma.bounds import MAX_LIST_ITEMS, MAX_MATERIAL_NAME, MAX_NOTE
 from erma.cases.lifecycle import get_case
 from erma.db import get_session
 from erma.deferral.forms_pdf import form_facts, render_forms_pdf
@@ -20,12 +22,13 @@ FORMS_PDF_ROLES = ("agent", "duty_lead", "admin")
 
 
 class DeferralIn(BaseModel):
-    missing: list[str] = Field(default_factory=list)
-    note: str | None = None
+    missing: list[Annotated[str, Field(max_length=MAX_MATERIAL_NAME)]] = Field(default_factory=list,
+                                                                             max_length=MAX_LIST_ITEMS)
+    note: str | None = Field(default=None, max_length=MAX_NOTE)
 
 
 class NoteIn(BaseModel):
-    note: str | None = None
+    note: str | None = Field(default=None, max_length=MAX_NOTE)
 
 
 @router.post("", status_code=201)

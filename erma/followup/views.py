@@ -1,10 +1,13 @@
 """HTTP for ratings and the duty lead's follow-up tasks."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from erma.bounds import MAX_DB_INT, MAX_NOTE
 from erma.cases.ownership import own_case
 from erma.db import get_session
 from erma.followup.service import complete_task, list_tasks, rate_case, task_view, task_views
@@ -14,14 +17,14 @@ router = APIRouter(prefix="/api/v1", tags=["ratings"])
 
 
 class RatingIn(BaseModel):
-    level: int | str
-    comment: str | None = None
-    channel: str = "web_chat"
-    conversation_id: str | None = None
+    level: Annotated[int, Field(ge=-100, le=100)] | Annotated[str, Field(max_length=16)]
+    comment: str | None = Field(default=None, max_length=MAX_NOTE)
+    channel: str = Field(default="web_chat", max_length=20)
+    conversation_id: str | None = Field(default=None, max_length=128)
 
 
 class OutcomeIn(BaseModel):
-    outcome: str
+    outcome: str = Field(max_length=MAX_NOTE)
 
 
 @router.post("/cases/{case_no}/rating")
@@ -34,12 +37,13 @@ def rate(case_no: str, body: RatingIn, principal: Principal = Depends(require_ro
 
 
 @router.get("/followup-tasks")
-def tasks(status: str = "open", principal: Principal = Depends(get_principal),
+def tasks(status: str = Query(default="open", max_length=16), principal: Principal = Depends(get_principal),
           session: Session = Depends(get_session)) -> dict:
     return {"items": task_views(session, list_tasks(session, principal, status))}
 
 
 @router.post("/followup-tasks/{task_id}/complete")
-def complete(task_id: int, body: OutcomeIn, principal: Principal = Depends(get_principal),
+def complete(task_id: Annotated[int, Path(ge=1, le=MAX_DB_INT)], body: OutcomeIn,
+             principal: Principal = Depends(get_principal),
              session: Session = Depends(get_session)) -> dict:
     return task_view(session, complete_task(session, task_id, principal, body.outcome))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from erma.db import get_session
@@ -13,10 +13,11 @@ router = APIRouter(prefix="/api/v1", tags=["handoff"])
 
 
 class HandoffIn(BaseModel):
-    conversation_id: str
-    channel: str = "web_chat"
-    reason: str = "requested"
-    town_code: str | None = None  # optional: the household town, when the assistant already knows it
+    conversation_id: str = Field(max_length=128)
+    channel: str = Field(default="web_chat", max_length=20)
+    reason: str = Field(default="requested", max_length=32)
+    # Optional: the household town, when the assistant already knows it.
+    town_code: str | None = Field(default=None, max_length=12)
 
 
 @router.post("/handoffs")

@@ -1,10 +1,13 @@
 """HTTP for the household town's review queue and decisions."""
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from erma.bounds import MAX_LIST_ITEMS, MAX_MATERIAL_NAME, MAX_NOTE
 from erma.cases.lifecycle import get_case
 from erma.db import get_session
 from erma.review.case_file import review_file
@@ -15,14 +18,16 @@ router = APIRouter(prefix="/api/v1", tags=["review"])
 
 
 class DecisionIn(BaseModel):
-    decision: str  # approve | return | reject
-    opinion: str | None = None
-    deficiencies: list[str] = Field(default_factory=list)
+    decision: str = Field(max_length=16)  # approve | return | reject
+    opinion: str | None = Field(default=None, max_length=MAX_NOTE)
+    deficiencies: list[Annotated[str, Field(max_length=MAX_MATERIAL_NAME)]] = Field(default_factory=list,
+                                                                                  max_length=MAX_LIST_ITEMS)
 
 
 class ResubmitIn(BaseModel):
-    materials_have: list[str] = Field(default_factory=list)
-    note: str | None = None
+    materials_have: list[Annotated[str, Field(max_length=MAX_MATERIAL_NAME)]] = Field(default_factory=list,
+                                                                                     max_length=MAX_LIST_ITEMS)
+    note: str | None = Field(default=None, max_length=MAX_NOTE)
 
 
 @router.get("/towns/{town_code}/review-queue")

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from erma.bounds import MAX_DB_INT, MAX_MESSAGE
 from erma.conversations import service
 from erma.conversations.models import TranscriptEntry
 from erma.db import get_session, get_sessionmaker, utcnow
@@ -44,7 +45,7 @@ MAX_PAYLOAD = 500
 
 class MessageIn(BaseModel):
     token: str | None = Field(default=None, max_length=512)
-    text: str = Field(max_length=4000)  # the gateway says "too long" in Chinese from 2000 on
+    text: str = Field(max_length=MAX_MESSAGE)  # the gateway says "too long" in Chinese from 2000 on
     # A quick-reply button's payload: the assistant gets it, the transcript shows `text` (the title).
     payload: str | None = Field(default=None, max_length=MAX_PAYLOAD)
     client_msg_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
@@ -102,7 +103,8 @@ def open_chat(request: Request, session: Session = Depends(get_session)) -> dict
 
 
 @router.get("/chat/api/transcript")
-def chat_transcript(after_seq: int = Query(default=0, ge=0), token: str | None = Query(default=None, max_length=512),
+def chat_transcript(after_seq: int = Query(default=0, ge=0, le=MAX_DB_INT),
+                    token: str | None = Query(default=None, max_length=512),
                     authorization: str | None = Header(default=None),
                     session: Session = Depends(get_session)) -> dict:
     """What the resident may see after `after_seq`; call again with `next_after_seq` while `has_more`."""
@@ -151,13 +153,13 @@ def chat_message(body: MessageIn, authorization: str | None = Header(default=Non
 
 @router.get("/chat/api/events")
 async def chat_events(request: Request, token: str | None = Query(default=None, max_length=512),
-                      after_seq: int = Query(default=0, ge=0),
-                      last_event_id: str | None = Header(default=None)) -> StreamingResponse:
+                      after_seq: int = Query(default=0, ge=0, le=MAX_DB_INT),
+                      last_event_id: str | None = Header(default=None, max_length=20)) -> StreamingResponse:
     """Server-Sent Events: `entry` (id = seq) and `state`. Resumes after the larger of `after_seq`
     and `Last-Event-ID` (sent by the browser when it reconnects)."""
     conversation_id = tokens.conversation_id_from(token)
     try:
-        resume = max(after_seq, int(last_event_id or 0))
+        resume = max(after_seq, min(int(last_event_id or 0), MAX_DB_INT))
     except ValueError:
         resume = after_seq
     await run_in_threadpool(_exists, conversation_id)

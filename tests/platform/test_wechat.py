@@ -118,7 +118,13 @@ def fake_wechat(monkeypatch):
     server.server_close()
 
 
-def signed(token: str = TOKEN, timestamp: str = "1764200000", nonce: str = "8e1f2c") -> dict:
+_nonces = iter(range(100000, 10**9))
+
+
+def signed(token: str = TOKEN, timestamp: str | None = None, nonce: str | None = None) -> dict:
+    """What WeChat sends with each request: the current time and a nonce never used before."""
+    timestamp = timestamp or str(int(time.time()))
+    nonce = nonce or f"n{next(_nonces)}"
     return {"signature": signature(token, timestamp, nonce), "timestamp": timestamp, "nonce": nonce}
 
 

@@ -48,9 +48,9 @@ def safe_mode(monkeypatch, fake_wechat):  # noqa: F811
     return MessageCrypto(TOKEN, AES_KEY, APP_ID)
 
 
-def encrypted_post(client, crypto: MessageCrypto, inner_xml: str, *, forge: bool = False):
+def encrypted_post(client, crypto: MessageCrypto, inner_xml: str, *, forge: bool = False, nonce: str | None = None):
     encrypted = crypto.encrypt(inner_xml)
-    params = signed(timestamp="1764200100", nonce="n0nce42")
+    params = signed(nonce=nonce)
     sig = msg_signature(TOKEN, params["timestamp"], params["nonce"], encrypted)
     params.update(encrypt_type="aes", msg_signature=("0" * 40 if forge else sig), openid=OPENID)
     body = f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
@@ -58,7 +58,7 @@ def encrypted_post(client, crypto: MessageCrypto, inner_xml: str, *, forge: bool
 
 
 def test_safe_mode_message_is_decrypted_answered_and_the_reply_encrypted(client, db, fake_rasa, safe_mode):  # noqa: F811
-    r = encrypted_post(client, safe_mode, text_xml("办残疾证要带什么"))
+    r = encrypted_post(client, safe_mode, text_xml("办残疾证要带什么"), nonce="n0nce42")
     assert r.status_code == 200, r.text
     outer = {c.tag: c.text for c in fromstring(r.content)}
     assert set(outer) == {"Encrypt", "MsgSignature", "TimeStamp", "Nonce"}

@@ -44,7 +44,8 @@ class MessageCrypto:
     def check(self, signature_value: str | None, timestamp: str | None, nonce: str | None, encrypted: str) -> bool:
         if not self.token or not signature_value or timestamp is None or nonce is None:
             return False
-        return hmac.compare_digest(msg_signature(self.token, timestamp, nonce, encrypted), signature_value.lower())
+        expected = msg_signature(self.token, timestamp, nonce, encrypted)
+        return hmac.compare_digest(expected.encode(), signature_value.lower().encode())  # bytes: any text is safe
 
     def decrypt(self, encrypted: str) -> bytes:
         """The inner XML of one message; CryptoError when anything about it is wrong."""

@@ -7,6 +7,8 @@
   customer-service messages.
 - `wechat_access_tokens`: the API access_token shared by every platform process (each fetch
   invalidates the previous token after a few minutes, so processes must not fetch their own).
+- `wechat_nonces`: the nonces of signed requests seen within the accepted timestamp window, so a
+  captured request cannot be replayed (by any replica); older rows are purged as new ones come.
 """
 from __future__ import annotations
 
@@ -50,3 +52,10 @@ class WechatAccessToken(Base):
     access_token: Mapped[str] = mapped_column(String(512))
     expires_at: Mapped[dt.datetime]
     fetched_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class WechatNonce(Base):
+    __tablename__ = "wechat_nonces"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)

@@ -13,4 +13,5 @@ def check(token: str, signature_value: str | None, timestamp: str | None, nonce:
     """False without a configured token or any of the three values; compared in constant time."""
     if not token or not signature_value or timestamp is None or nonce is None:
         return False
-    return hmac.compare_digest(signature(token, timestamp, nonce), signature_value.lower())
+    # Bytes, not str: compare_digest refuses non-ASCII text (a TypeError, i.e. a 500, before).
+    return hmac.compare_digest(signature(token, timestamp, nonce).encode(), signature_value.lower().encode())

@@ -1,7 +1,8 @@
 """HTTP for the WeChat Official Account callback, `/channels/wechat` (plaintext, compatible or safe mode).
 
-Every request, GET or POST, must carry a valid signature (token `WECHAT_TOKEN`); anything else is
-403 and nothing is processed. A POST is answered within WeChat's 5 seconds: the passive reply
+Every request, GET or POST, must carry a valid signature (token `WECHAT_TOKEN`), a timestamp
+within ±5 minutes and a nonce not used before (replay.py); anything else is 403 and nothing is
+processed. A POST is answered within WeChat's 5 seconds: the passive reply
 when the assistant is quick enough, else `success` while a worker thread finishes the work and
 sends the answer through the customer-service API.
 """
@@ -15,7 +16,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from erma.channels.wechat import service, signature
+from erma.channels.wechat import replay, service, signature
 from erma.channels.wechat.crypto import CryptoError, MessageCrypto
 from erma.channels.wechat.messages import BadMessage, Inbound, encrypted_part, parse, split_text, text_reply
 from erma.db import get_sessionmaker
@@ -31,7 +32,23 @@ SUCCESS = PlainTextResponse("success")
 
 
 def _verified(signature_value: str | None, timestamp: str | None, nonce: str | None) -> bool:
-    return signature.check(get_settings().wechat_token, signature_value, timestamp, nonce)
+    """Signed with our token, fresh, and not seen before (the nonce is remembered from now on)."""
+    if not signature.check(get_settings().wechat_token, signature_value, timestamp, nonce):
+        return False
+    if not replay.timestamp_fresh(timestamp):
+        log.warning("WeChat request refused: timestamp outside the accepted window")
+        return False
+    with get_sessionmaker()() as session:
+        if not replay.first_use(session, nonce):
+            log.warning("WeChat request refused: nonce already used (a replay)")
+            return False
+    return True
+
+
+# The query parameters WeChat signs with (never logged: erma/log_redaction.py masks them).
+Signature = Query(default=None, alias="signature", max_length=128)
+Timestamp = Query(default=None, max_length=20)
+Nonce = Query(default=None, max_length=replay.MAX_NONCE_LENGTH)
 
 
 def _forbidden() -> PlainTextResponse:
@@ -39,8 +56,8 @@ def _forbidden() -> PlainTextResponse:
 
 
 @router.get("", response_class=PlainTextResponse)
-def verify(signature_value: str | None = Query(default=None, alias="signature"), timestamp: str | None = None,
-           nonce: str | None = None, echostr: str = "") -> PlainTextResponse:
+def verify(signature_value: str | None = Signature, timestamp: str | None = Timestamp,
+           nonce: str | None = Nonce, echostr: str = Query(default="", max_length=128)) -> PlainTextResponse:
     """The server-address check WeChat makes when the callback URL is configured."""
     if not _verified(signature_value, timestamp, nonce):
         return _forbidden()
@@ -80,13 +97,14 @@ def _reply(inbound: Inbound, text: str | None) -> Response:
 
 
 @router.post("")
-async def receive(request: Request, signature_value: str | None = Query(default=None, alias="signature"),
-                  timestamp: str | None = None, nonce: str | None = None) -> Response:
-    if not _verified(signature_value, timestamp, nonce):
+async def receive(request: Request, signature_value: str | None = Signature, timestamp: str | None = Timestamp,
+                  nonce: str | None = Nonce, encrypt_type: str = Query(default="raw", max_length=16),
+                  msg_signature: str | None = Query(default=None, max_length=128)) -> Response:
+    if not await run_in_threadpool(_verified, signature_value, timestamp, nonce):
         return _forbidden()
     body = await request.body()
     sealer = None
-    if request.query_params.get("encrypt_type", "raw") == "aes":
+    if encrypt_type == "aes":
         settings = get_settings()
         if not settings.wechat_encoding_aes_key:
             log.warning("WeChat safe-mode message refused: WECHAT_ENCODING_AES_KEY is not configured")
@@ -94,7 +112,8 @@ async def receive(request: Request, signature_value: str | None = Query(default=
         try:
             sealer = MessageCrypto(settings.wechat_token, settings.wechat_encoding_aes_key, settings.wechat_app_id)
             encrypted = encrypted_part(body)
-            if not sealer.check(request.query_params.get("msg_signature"), timestamp, nonce, encrypted):
+            # msg_signature covers the encrypted message itself: its sender, time and text.
+            if not sealer.check(msg_signature, timestamp, nonce, encrypted):
                 return _forbidden()
             body = sealer.decrypt(encrypted)
         except BadMessage:
