@@ -20,8 +20,8 @@ cat <<MSG
   resident chat    http://127.0.0.1:$ERMA_PORT/chat   (mobile web chat; WeChat callback: /channels/wechat)
   staff sign-in    http://127.0.0.1:$ERMA_PORT/staff/login
   platform API     http://127.0.0.1:$ERMA_PORT/docs   (OpenAPI: /openapi.json, health: /healthz)
-  Rasa             http://127.0.0.1:$RASA_PORT   (REST: POST /webhooks/rest/webhook)
-  action server    http://127.0.0.1:$ACTIONS_PORT/health
+  Rasa             http://127.0.0.1:$RASA_PORT   (loopback only; the platform's gateway forwards residents' messages)
+  action server    http://127.0.0.1:$ACTIONS_PORT/health   (/webhook answers Rasa only: ACTIONS_TOKEN)
   service token    ${ERMA_SERVICE_TOKEN:-dev-service-token}   (Authorization: Bearer …)
 
 Demo logins at /staff/login (password erma-demo-2026; demo data in catalog/demo_staff.yaml):
@@ -31,8 +31,8 @@ Demo logins at /staff/login (password erma-demo-2026; demo data in catalog/demo_
   agent            agent-chibusu-1 (two per town except 凤仪镇) → /staff/inbox, /staff/cases
   API clients: POST /api/v1/auth/login {"username": "...", "password": "..."} → bearer token
 
-Try the assistant:
-  curl -s localhost:$RASA_PORT/webhooks/rest/webhook -d '{"sender":"demo","message":"低保要带些啥子"}'
+Try the assistant: open http://127.0.0.1:$ERMA_PORT/chat and ask “低保要带些啥子”. Residents reach Rasa
+only through the platform's gateway, which replaces ID numbers and phones by references first.
 Press Ctrl-C to stop.
 MSG
 wait

@@ -235,3 +235,21 @@ def test_pushes_and_undeliverable_pushes_are_marked_in_the_transcript(browser):
         screenshot(page, "agent-inbox-phone-push-marks")
     finally:
         page.context.close()
+
+
+def test_a_duty_lead_sees_who_waits_but_not_what_they_wrote(console_page: Page):
+    page, size = console_page, console_page.viewport_name
+    marker = uuid.uuid4().hex[:6]
+    conversation_id = queued_conversation(f"我妈的高龄补贴咋个办（{marker}）")
+    sign_in(page, "lead-1")
+    waiting = page.locator("#queue-list .conv-item", has_text="赤不苏镇").first
+    expect(waiting).to_be_visible()
+    expect(page.locator("#queue-list button.conv-item")).to_have_count(0)  # nothing to open
+    expect(page.locator("#empty-hint")).to_have_text(re.compile("会话内容只有会话所在镇的代办员能看"))
+    expect(page.get_by_text(marker)).to_have_count(0)
+    # Not even by the address an agent would use.
+    page.goto(f"{PLATFORM}/staff/inbox?c={quote(conversation_id)}")
+    expect(page.locator("#queue-list .conv-item").first).to_be_visible()
+    expect(page.locator("#conversation")).to_be_hidden()
+    expect(page.get_by_text(marker)).to_have_count(0)
+    screenshot(page, f"lead-inbox-{size}")

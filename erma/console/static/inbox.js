@@ -11,6 +11,8 @@
   const me = Number(root.dataset.staffId);
   const role = root.dataset.role;
   const countyWide = role === "duty_lead" || role === "admin";
+  // A duty lead sees who is waiting and for how long, not what residents wrote (the platform's rule).
+  const readsTranscripts = role !== "duty_lead";
 
   const LIST_EVERY_MS = 5000;
   const TRANSCRIPT_EVERY_MS = 2000;
@@ -56,6 +58,7 @@
         ? "居民最后发言 " + clock(c.last_resident_message_at) : "居民还没有新消息"));
       if (unread) lines.push(el("span", { class: "badge" }, "有新消息"));
     }
+    if (!readsTranscripts) return el("li", {}, el("div", { class: "conv-item static" }, ...lines));
     const button = el("button", { type: "button", class: "conv-item" + (active ? " active" : ""), "data-id": c.id }, ...lines);
     button.addEventListener("click", () => openConversation(c.id, true));
     return el("li", {}, button);
@@ -544,5 +547,6 @@
   setInterval(refreshLists, LIST_EVERY_MS);
   setInterval(tickWaits, 1000);
   const start = new URLSearchParams(location.search).get("c");
-  if (start) openConversation(start, false);
+  if (start && readsTranscripts) openConversation(start, false);
+  if (!readsTranscripts) $("empty-hint").textContent = "这里显示谁在排队、等了多久。会话内容只有会话所在镇的代办员能看。";
 })();
