@@ -125,6 +125,13 @@ def test_dibao_is_mx001_without_asking(catalog_search, text):
     assert found.best == "MX-001" and found.items[0][0] == "MX-001"
 
 
+@pytest.mark.parametrize("text", ["办低保要带些啥子材料", "低保 材料", "办低保要些啥材料"])
+def test_words_every_request_carries_do_not_choose_the_item(catalog_search, text):
+    # 材料 is in 结婚登记（预约及材料预审）'s name, but a resident asking for materials names no item by it.
+    found = catalog_search.find(text)
+    assert found.best == "MX-001" and "MX-093" not in _codes(found.items)
+
+
 @pytest.mark.parametrize("text", ["残疾证", "残疾证的事"])
 def test_disability_card_alone_is_asked_between_new_and_replacement(catalog_search, text):
     found = catalog_search.find(text)
