@@ -4,14 +4,25 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
+import uvicorn
+from alembic import command
+from alembic.config import Config
+
+from erma import log_redaction
+from erma.admin.audit import admin_owned_keys
+from erma.catalog.loader import CatalogError, load_catalog
+from erma.catalog.service import sync_catalog
+from erma.conversations.trackers import purge_trackers, retention_days, tracker_db_path
+from erma.county_data import CountyDataError, load_places, load_staff
+from erma.dashboard.summary import mark_all, refresh
+from erma.db import get_sessionmaker
+from erma.outbox.worker import run_forever
 from erma.settings import ROOT, get_settings
 
 
 def migrate() -> None:
-    from alembic import command
-    from alembic.config import Config
-
     cfg = Config(str(ROOT / "alembic.ini"))
     cfg.set_main_option("script_location", str(ROOT / "migrations"))
     cfg.set_main_option("sqlalchemy.url", get_settings().database_url)
@@ -20,13 +31,6 @@ def migrate() -> None:
 
 def load() -> None:
     """Validate and load the catalog, places and staff; stop with one clear message if broken."""
-    from erma.catalog.loader import CatalogError, load_catalog
-    from erma.catalog.service import sync_catalog
-    from erma.county_data import CountyDataError, load_places, load_staff
-    from erma.db import get_sessionmaker
-
-    from erma.admin.audit import admin_owned_keys
-
     settings = get_settings()
     try:
         items = load_catalog(settings.catalog_path)
@@ -44,9 +48,6 @@ def load() -> None:
 
 def dashboard_rebuild() -> None:
     """Recompute the dashboard's daily summary from every case (after SQL that bypassed the platform)."""
-    from erma.dashboard.summary import mark_all, refresh
-    from erma.db import get_sessionmaker
-
     with get_sessionmaker()() as session:
         days = mark_all(session)
         session.commit()
@@ -56,10 +57,6 @@ def dashboard_rebuild() -> None:
 
 
 def purge_trackers_command(db: str | None, days: int | None) -> None:
-    from pathlib import Path
-
-    from erma.conversations.trackers import purge_trackers, retention_days, tracker_db_path
-
     path = Path(db) if db else tracker_db_path()
     if path is None or not path.exists():
         print("没有找到 Rasa 的对话记录库（SQLite），无需清理")
@@ -95,16 +92,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.cmd == "purge-trackers":
         purge_trackers_command(args.db, args.days)
     if args.cmd == "serve":
-        import uvicorn
-
         # Only the configured proxies may say the request was https or name the client's address.
         uvicorn.run("erma.app:create_app", factory=True, host=args.host, port=args.port, proxy_headers=True,
                     forwarded_allow_ips=get_settings().erma_trusted_proxies)
     if args.cmd == "worker":
-        from erma import log_redaction
-        from erma.db import get_sessionmaker
-        from erma.outbox.worker import run_forever
-
         log_redaction.install()
         run_forever(get_sessionmaker(), interval=args.interval)
 
