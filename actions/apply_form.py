@@ -43,6 +43,10 @@ def _clean(text: Any) -> str:
     return _TRAILING.sub("", str(text or "").strip())
 
 
+# The resident says the item named when the form started is not the one they meant.
+SWITCH_ITEM = re.compile(r"办错|弄错|搞错|整错|选错|不是这[个项一样]|不是办这|换一[个项样]")
+
+
 class ValidateApplyForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_apply_form"
@@ -111,6 +115,14 @@ class ValidateApplyForm(FormValidationAction):
         """
         phrase = conversation.entity(tracker, "service")
         intent = conversation.latest_intent(tracker)
+        code = conversation.entity(tracker, "service_code")  # a button's, or the platform's reading
+        text = conversation.latest_text(tracker) or ""
+        if (tracker.get_slot("service_code") and not self._requested(tracker, "service_code")
+                and SWITCH_ITEM.search(text) and not code):
+            # "办错了 / 不是这个": the form asks for the item again; everything else filled stays.
+            return {"service_code": None}
+        if code and (intent == "apply" or self._requested(tracker, "service_code")):
+            return {"service_code": code}
         if intent == "apply":
             if phrase:
                 return {"service_code": phrase}
@@ -125,6 +137,8 @@ class ValidateApplyForm(FormValidationAction):
 
     async def validate_service_code(self, value: Any, dispatcher: CollectingDispatcher,
                                     tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        if value is None:  # cleared by "办错了": asked again next
+            return {"service_code": None}
         client = get_client()
         text = _clean(value)
         try:
@@ -155,6 +169,9 @@ class ValidateApplyForm(FormValidationAction):
             return {"service_code": None}
         values: Dict[str, Any] = {"service_code": item["code"], "service_name": item.get("name"),
                                   "service_choices": None}
+        if tracker.get_slot("service_name") != item.get("name"):
+            # Named at once, so a misread item is seen now, not at the summary.
+            dispatcher.utter_message(text=f"好的，帮您申请“{item.get('name')}”。不是这一项的话，说“办错了”。")
         if tracker.get_slot("service_name") and tracker.get_slot("service_name") != item.get("name"):
             values.update({"materials_have": None, "materials_missing": None})
         return self._ok(tracker, "service_code", values)

@@ -65,10 +65,38 @@ def rongque_sentence(item: Dict[str, Any]) -> str:
     return "容缺：这个事项不能容缺，材料要交齐才能办。"
 
 
-def requirements_message(item: Dict[str, Any], town: Optional[str] = None) -> str:
-    """The complete list of what to bring for one item, in ONE message (design rule 3)."""
+_PHOTO_WORDS = ("照片", "相片", "寸照")
+
+
+def fact_answer(item: Dict[str, Any], fact: Optional[str]) -> Optional[str]:
+    """The detail the resident asked first, answered from the catalog before the full list; None
+    when the catalog does not hold it (the full answer still follows)."""
+    if fact == "eligibility":
+        first = ((item.get("guide") or "").splitlines() or [""])[0]
+        if first.startswith("申请对象："):
+            return "谁能申请：" + first[len("申请对象："):]
+        return None
+    if fact == "photo":
+        photos = [m.get("name", "") for m in item.get("materials") or []
+                  if any(w in (m.get("name") or "") for w in _PHOTO_WORDS)]
+        return f"要照片：{'、'.join(photos)}（见下面的清单）。" if photos else "这一项不用交照片。"
+    if fact == "in_person":
+        if item.get("in_person_required") or not item.get("agent_handled", True):
+            return "本人到场：这一项有的环节要本人到场，具体见下面的说明。"
+        return "本人到场：不用本人回来，家里人或代办员拿齐材料就能帮着递交。"
+    if fact == "time":
+        return time_limit(item)
+    if fact == "fee":
+        return agent_sentence(item)
+    return None
+
+
+def requirements_message(item: Dict[str, Any], town: Optional[str] = None, fact: Optional[str] = None) -> str:
+    """The complete list of what to bring for one item, in ONE message (design rule 3), led by the
+    answer to the detail the resident asked, when the catalog holds it."""
     rongque = bool(item.get("rongque_listed"))
-    lines = [f"办“{item.get('name', '')}”要带这些材料（一次说全）：",
+    lead = fact_answer(item, fact)
+    lines = ([lead] if lead else []) + [f"办“{item.get('name', '')}”要带这些材料（一次说全）：",
              materials_list(item.get("materials") or [], rongque),
              WHERE_TO_SUBMIT.format(county_point=COUNTY_POINT, town=town or "您户口所在镇的")]
     for extra in (time_limit(item), agent_sentence(item), rongque_sentence(item)):

@@ -115,6 +115,10 @@ class PlatformClient:
         return await self._request("GET", "/api/v1/services?q=", "/api/v1/services",
                                    params={"q": q, "limit": str(limit)})
 
+    async def understand(self, text: str) -> Dict[str, Any]:
+        """What a resident's message means (the platform's rule): behaviour, item or choices, fact."""
+        return await self._request("POST", "/api/v1/understand", "/api/v1/understand", body={"text": text})
+
     async def get_service(self, code: str) -> Dict[str, Any]:
         return await self._request("GET", "/api/v1/services/{code}", f"/api/v1/services/{_segment(code)}")
 

@@ -53,44 +53,47 @@ def _decision(answer: Dict[str, Any]) -> Resolution:
     return Resolution(code=items[0]["code"]) if items else Resolution()
 
 
+def _understood(answer: Dict[str, Any]) -> Resolution:
+    """The platform's reading of a whole message as one item, the choices it offers, or nothing."""
+    if answer.get("item"):
+        return Resolution(code=answer["item"])
+    return Resolution(choices=list(answer.get("choices") or []))
+
+
 async def resolve_text(client: PlatformClient, phrase: str, whole_text: str = "") -> Resolution:
     """A service phrase (and the message it came in) → one item code, close choices, or nothing.
 
-    The whole message goes first: the words around the phrase ("低保要添人口", "社保卡遭偷了")
-    are what tell sibling items apart. The phrase alone decides only what the message leaves
-    open, and finds the item when the message as a whole found nothing."""
+    The platform reads the whole message first (it owns which item a message means, and the
+    words around the phrase are what tell sibling items apart: "低保要添人口"). The phrase alone
+    (the catalog search) is asked only when the message as a whole names nothing."""
     phrase = (phrase or "").strip()
     if CODE_RE.match(phrase):
         return Resolution(code=phrase.upper())
-    whole_text = (whole_text or "").strip()
-    if not whole_text or whole_text == phrase:
-        return _decision(await _search(client, phrase)) if phrase else Resolution()
-    result = _decision(await _search(client, whole_text))
-    if result.found or not phrase:
-        return result
-    narrow = _decision(await _search(client, phrase))
-    if result.choices:
-        offered = {c["code"] for c in result.choices}
-        if narrow.found and narrow.code in offered:
-            return narrow
-        return result
-    return narrow
+    whole_text = (whole_text or phrase).strip()
+    if whole_text and not whole_text.startswith("/"):
+        result = _understood(await client.understand(whole_text))
+        if result.found or result.choices:
+            return result
+    if phrase and phrase != whole_text:
+        return _decision(await _search(client, phrase))
+    return Resolution()
 
 
 async def resolve_from_message(client: PlatformClient, tracker: Tracker,
                                fallback_code: Optional[str] = None) -> Resolution:
-    """Which item the latest message is about; ``fallback_code`` when it names none."""
-    button_code = conversation.entity(tracker, "service_code")
-    if button_code:
-        return Resolution(code=button_code.upper())
+    """Which item the latest message is about; ``fallback_code`` when it names none.
+
+    A button's or the platform's ``service_code`` entity first (the gateway sent the platform's
+    reading with the message); inside the form, a message naming nothing keeps the form's item."""
+    code = conversation.entity(tracker, "service_code")
+    if code:
+        return Resolution(code=code.upper())
     text = conversation.latest_text(tracker)
     phrase = conversation.entity(tracker, "service")
-    if phrase:
-        return await resolve_text(client, phrase, text)
-    if fallback_code and conversation.form_is_active(tracker):
+    if not phrase and fallback_code and conversation.form_is_active(tracker):
         return Resolution(code=fallback_code)  # "等一下，要带啥子？" in the form: its item
-    if text and not text.startswith("/"):
-        result = await resolve_text(client, text)
+    if (phrase or text) and not (text or "").startswith("/"):
+        result = await resolve_text(client, phrase or "", text)
         if result.found or result.choices:
             return result
     return Resolution(code=fallback_code) if fallback_code else Resolution()
@@ -132,7 +135,8 @@ class ActionRequirements(Action):
             dispatcher.utter_message(text=messages.OUTAGE)
             return []
 
-        dispatcher.utter_message(text=messages.requirements_message(item, tracker.get_slot("hukou_town")))
+        fact = conversation.entity(tracker, "asked_fact") if conversation.entity(tracker, "service_code") else None
+        dispatcher.utter_message(text=messages.requirements_message(item, tracker.get_slot("hukou_town"), fact))
         if in_form:
             # The form keeps its own item; it only takes this one if it had none yet.
             if current:

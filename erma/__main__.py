@@ -20,6 +20,7 @@ from erma.dashboard.summary import mark_all, refresh
 from erma.db import get_sessionmaker
 from erma.outbox.worker import run_forever
 from erma.settings import ROOT, get_settings
+from erma.understanding.service import warm_up
 
 
 def migrate() -> None:
@@ -44,6 +45,15 @@ def load() -> None:
         print(f"错误：{exc}", file=sys.stderr)
         raise SystemExit(2) from None
     print(f"已载入事项目录 {len(items)} 项（容缺 {sum(1 for i in items if i.rongque_listed)} 项）、镇村与人员数据")
+
+
+def prepare_understanding() -> None:
+    """Trains the item and behaviour models once (seconds) and keeps them under var/, so the first
+    resident after a start does not wait for them."""
+    print("正在准备理解居民留言的模型……", flush=True)
+    with get_sessionmaker()() as session:
+        warm_up(session)
+    print("理解模型已就绪")
 
 
 def dashboard_rebuild() -> None:
@@ -87,6 +97,8 @@ def main(argv: list[str] | None = None) -> None:
         migrate()
     if args.cmd in ("load", "setup"):
         load()
+    if args.cmd == "setup":
+        prepare_understanding()
     if args.cmd == "dashboard-rebuild":
         dashboard_rebuild()
     if args.cmd == "purge-trackers":

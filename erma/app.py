@@ -34,6 +34,7 @@ from erma.places.views import router as places_router
 from erma.review.views import router as review_router
 from erma.staff.views import router as staff_router
 from erma.staff.views import towns_router as town_agents_router
+from erma.understanding.views import router as understanding_router
 from erma.validation_views import router as validation_router
 from erma.webchat.views import router as webchat_router
 
@@ -100,7 +101,8 @@ def create_app() -> FastAPI:
         return {"status": "ok"}
 
     for router in (catalog_router, cases_router, review_router, deferral_router, followup_router,
-                   places_router, validation_router, staff_router, handoff_router, conversations_router, wechat_router):
+                   places_router, validation_router, staff_router, handoff_router, conversations_router, wechat_router,
+                   understanding_router):
         app.include_router(router)
     app.include_router(dashboard_router)  # county dashboard figures and CSV export
     app.include_router(dashboard_page_router)  # /staff/dashboard: the county dashboard page

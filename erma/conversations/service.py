@@ -29,6 +29,7 @@ from erma.handoff.models import HandoffRequest
 from erma.pii_refs import service as references
 from erma.places.models import Town
 from erma.staff.auth import Principal
+from erma.understanding.service import understand
 
 HANDOFF_PAYLOAD = "/request_human"
 # What a resident sends to ask for a person when the assistant cannot understand them.
@@ -445,6 +446,9 @@ def receive_resident_message(session: Session, conversation: Conversation, text:
         shown, forward, meta = _incoming(session, conversation.id, text, display_text)
         entry, state = _append(session, conversation.id, "resident", shown, now=now, client_msg_id=client_msg_id,
                                meta=meta, last_resident_message_at=now)
+        # What typed text means is the platform's rule (item first); Rasa receives it with the text.
+        # A pressed button (an offered "/…" payload) already says what it means.
+        understood = None if state != "bot" or forward.startswith("/") else understand(session, forward).as_dict()
         session.commit()
     except IntegrityError:  # the same client message id stored by a concurrent request
         session.rollback()
@@ -459,14 +463,17 @@ def receive_resident_message(session: Session, conversation: Conversation, text:
     if state != "bot":  # queued / agent: the message waits for the agent; Rasa is not asked
         return {"entry": entry, "replies": [], "duplicate": False, "forwarded": False,
                 "conversation": _refresh(session, conversation)}
-    return _ask_assistant(session, conversation, entry, forward, send)
+    return _ask_assistant(session, conversation, entry, forward, send, understood)
 
 
 def _ask_assistant(session: Session, conversation: Conversation, entry: TranscriptEntry, text: str,
-                   send: SendFn) -> dict:
+                   send: SendFn, understood: dict | None = None) -> dict:
     # No transaction is open here (see the module docstring).
+    metadata: dict = {"channel": conversation.channel}
+    if understood is not None:
+        metadata["understanding"] = understood
     try:
-        messages = send(conversation.id, text, {"channel": conversation.channel})
+        messages = send(conversation.id, text, metadata)
     except rasa_client.RasaUnavailable as exc:
         replies = _assistant_unavailable(session, conversation, entry, text, exc.reason)
         return {"entry": entry, "replies": replies, "duplicate": False, "forwarded": False,

@@ -121,8 +121,11 @@ def state_of(client, cid: str) -> str:
 def test_bot_state_forwards_to_rasa_and_stores_the_replies(client, fake_rasa):
     cid = open_conversation(client, channel="wechat", external_user_id="oWX-openid-1")
     out = say(client, cid, "低保要带啥", "m1")
-    assert fake_rasa.received == [{"path": "/webhooks/rest/webhook", "query": {},
-                                   "body": {"sender": cid, "message": "低保要带啥", "metadata": {"channel": "wechat"}}}]
+    assert [(r["path"], r["query"], r["body"]["sender"], r["body"]["message"], r["body"]["metadata"]["channel"])
+            for r in fake_rasa.received] == [("/webhooks/rest/webhook", {}, cid, "低保要带啥", "wechat")]
+    # The platform's reading of the message goes with it (item first: the platform owns that rule).
+    understanding = fake_rasa.received[0]["body"]["metadata"]["understanding"]
+    assert (understanding["behaviour"], understanding["item"]) == ("requirements", "MX-001")
     assert out["forwarded_to_assistant"] is True and out["duplicate"] is False
     assert [r["text"] for r in out["replies"]] == ["收到：低保要带啥", "还需要什么帮助？"]
     assert out["replies"][1]["buttons"] == [{"title": "转人工", "payload": "/request_human"}]

@@ -91,6 +91,7 @@ class FakePlatform:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/api/v1/services", self._wrap("search", self.search))
+        app.router.add_post("/api/v1/understand", self._wrap("understand", self.understand))
         app.router.add_get("/api/v1/services/{code}", self._wrap("service", self.service))
         app.router.add_post("/api/v1/services/{code}/checklist", self._wrap("checklist", self.checklist))
         app.router.add_post("/api/v1/validation", self._wrap("validation", self.validation))
@@ -122,9 +123,11 @@ class FakePlatform:
         return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
     async def search(self, request, body):
+        return web.json_response(self._found(request.query.get("q", "")))
+
+    def _found(self, q: str) -> Dict[str, Any]:
         if self.search_answer is not None:
-            return web.json_response(self.search_answer)
-        q = request.query.get("q", "")
+            return self.search_answer
         found = sorted(({"code": code, "name": name, "category": "", "score": score}
                         for code, (name, words, score) in CATALOG.items() if any(w in q for w in words)),
                        key=lambda i: -i["score"])
@@ -132,8 +135,15 @@ class FakePlatform:
         if len(found) > 1 and len(named) == 1:
             found = named + [i for i in found if i is not named[0]]
         ambiguous = len(found) > 1 and len(named) != 1
-        return web.json_response({"items": found, "ambiguous": ambiguous,
-                                  "choices": found[:4] if ambiguous else []})
+        return {"items": found, "ambiguous": ambiguous, "choices": found[:4] if ambiguous else []}
+
+    async def understand(self, request, body):
+        """The platform's reading, from the same word matching as the search stand-in."""
+        found = self._found(body.get("text", ""))
+        one = found["items"][0] if found["items"] and not found["ambiguous"] else None
+        return web.json_response({"behaviour": "requirements" if found["items"] else "other",
+                                  "item": one["code"] if one else None, "name": one["name"] if one else None,
+                                  "choices": found["choices"] if found["ambiguous"] else [], "fact": None})
 
     async def service(self, request, body):
         code = request.match_info["code"]
@@ -401,7 +411,7 @@ async def test_requirements_takes_the_platform_decision_whatever_the_scores(plat
         "低保要带啥子", "ask_requirements", [{"entity": "service", "value": "低保"}]))
     assert "buttons" not in msgs[0] or not msgs[0]["buttons"]
     assert slot_events(events)["service_code"] == "MX-001"
-    assert [r["route"] for r in platform.requests].count("search") == 1
+    assert [r["route"] for r in platform.requests].count("understand") == 1
 
     # Far-apart scores, but the platform says ambiguous: the resident is asked.
     platform.search_answer = {
@@ -419,10 +429,11 @@ async def test_requirements_takes_the_platform_decision_whatever_the_scores(plat
 @pytest.mark.asyncio
 async def test_the_whole_message_settles_what_the_phrase_left_open(platform):
     # NLU entity "残疾证" alone is a close call; the whole message "残疾证搞丢了" names MX-020,
-    # and it is searched first.
+    # and the platform reads it first.
     msgs, events = await run(ActionRequirements(), make_tracker(
         "残疾证搞丢了", "ask_requirements", [{"entity": "service", "value": "残疾证"}]))
-    assert [r["query"]["q"] for r in platform.requests if r["route"] == "search"] == ["残疾证搞丢了"]
+    assert [r["body"]["text"] for r in platform.requests if r["route"] == "understand"] == ["残疾证搞丢了"]
+    assert not [r for r in platform.requests if r["route"] == "search"]
     assert slot_events(events)["service_code"] == "MX-020"
     assert "buttons" not in msgs[0] or not msgs[0]["buttons"]
 
@@ -431,7 +442,7 @@ async def test_the_whole_message_settles_what_the_phrase_left_open(platform):
 async def test_the_whole_message_decides_before_a_vague_phrase(platform):
     _, events = await run(ActionRequirements(), make_tracker(
         "老人家的高龄津贴要带啥", "ask_requirements", [{"entity": "service", "value": "老人家的那个"}]))
-    assert [r["query"]["q"] for r in platform.requests if r["route"] == "search"] == ["老人家的高龄津贴要带啥"]
+    assert [r["body"]["text"] for r in platform.requests if r["route"] == "understand"] == ["老人家的高龄津贴要带啥"]
     assert slot_events(events)["service_code"] == "MX-013"
 
 
@@ -582,7 +593,7 @@ async def test_form_start_takes_the_item_named_in_the_request(platform):
     tracker.latest_message = latest
     _, events = await run(ValidateApplyForm(), tracker)
     assert slot_events(events)["service_code"] == "MX-013"
-    assert platform.requests[0]["route"] == "search" and platform.requests[0]["query"]["q"] == "我要申请高龄补贴"
+    assert platform.requests[0]["route"] == "understand" and platform.requests[0]["body"]["text"] == "我要申请高龄补贴"
 
 
 @pytest.mark.asyncio
@@ -594,7 +605,38 @@ async def test_form_start_searches_the_whole_message_when_nlu_found_no_item(plat
     tracker.latest_message = latest
     msgs, events = await run(ValidateApplyForm(), tracker)
     assert slot_events(events)["service_code"] == expected
-    assert msgs == [] and "retry_slot" not in slot_events(events)  # no "not found", no failed try
+    assert "retry_slot" not in slot_events(events)  # no "not found", no failed try
+    # An item found is named at once, so a misread one is seen now; none found: nothing said.
+    assert [m["text"] for m in msgs] == (["好的，帮您申请“最低生活保障申请（城乡低保）”。不是这一项的话，说“办错了”。"]
+                                         if expected else [])
+
+
+@pytest.mark.asyncio
+async def test_the_platforms_item_starts_the_form_and_is_named(platform):
+    latest = {"text": "帮我妈把那个老年人的钱申请一下", "intent": {"name": "apply"},
+              "entities": [{"entity": "service_code", "value": "MX-013", "extractor": "PlatformUnderstanding"}]}
+    tracker = make_tracker(slots={}, events=[{"event": "user", "text": latest["text"], "parse_data": latest},
+                                             {"event": "action", "name": "apply_form"}])
+    tracker.latest_message = latest
+    msgs, events = await run(ValidateApplyForm(), tracker)
+    assert slot_events(events)["service_code"] == "MX-013"
+    assert msgs[0]["text"].startswith("好的，帮您申请“高龄津贴")
+    assert "understand" not in [r["route"] for r in platform.requests]  # the gateway's reading is used as it is
+
+
+@pytest.mark.asyncio
+async def test_wrong_item_switches_and_keeps_what_was_filled(platform):
+    # The form named 高龄津贴 and asked the name; "办错了" asks for the item again, the rest stays.
+    latest = {"text": "办错了，不是这个", "intent": {"name": "deny"}, "entities": []}
+    tracker = make_tracker(slots={"service_code": "MX-013", "service_name": "高龄津贴（高龄老人生活补贴）申请",
+                                  "requested_slot": "id_number", "applicant_name": "杨子妹"},
+                           events=[{"event": "user", "text": latest["text"], "parse_data": latest}])
+    tracker.latest_message = latest
+    tracker.active_loop = {"name": "apply_form"}
+    _, events = await run(ValidateApplyForm(), tracker)
+    slots = slot_events(events)
+    assert slots.get("service_code", "kept") is None
+    assert "applicant_name" not in slots or slots["applicant_name"] == "杨子妹"
 
 
 @pytest.mark.asyncio
@@ -887,3 +929,15 @@ async def test_no_id_number_or_phone_in_log_lines(platform, caplog):
     logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("actions"))
     assert "platform POST /api/v1/cases" in logged
     assert ID_NUMBER not in logged and PHONE not in logged and "0027" not in logged
+
+
+@pytest.mark.asyncio
+async def test_the_detail_asked_leads_the_full_answer(platform):
+    # "高龄津贴好久能办好": the platform's reading names the item and the detail asked (time).
+    msgs, events = await run(ActionRequirements(), make_tracker(
+        "高龄津贴好久能办好", "ask_requirements",
+        [{"entity": "service_code", "value": "MX-013"}, {"entity": "asked_fact", "value": "time"}]))
+    first = msgs[0]["text"].splitlines()
+    assert first[0] == "办理时间：承诺20个工作日内办好。"
+    assert any(m["name"] in msgs[0]["text"] for m in ITEM["materials"])  # the full list still follows
+    assert slot_events(events)["service_code"] == "MX-013"

@@ -1,0 +1,69 @@
+"""Cues in a resident's words that the classifiers do not decide: a case reference, and which
+fact about an item the resident asked (so the answer can lead with it)."""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# A case number as residents type it (EM-20261103-0042, em20261103 0042, 20261103-0042), or
+# "受理号/办件号" followed by digits: either one means "my case", i.e. a status question.
+CASE_REFERENCE = re.compile(
+    r"(?<![0-9a-z])[a-z]{2}[ _-]?20[0-9]{6}[ _-]?[0-9]{4}(?![0-9])"
+    r"|(?<![0-9a-z-])20[0-9]{6}-[0-9]{4}(?![0-9])"
+    r"|(?:受理|办件|案件|业务)(?:编号|号|单号)[^0-9]{0,6}[0-9]{4,}")
+
+# Asking after something already handed in: "批了没", "办到哪了", "还没到", "有消息没", "进度".
+# (Time words alone are not progress: "低保好久能批" asks how long the service takes.)
+PROGRESS = re.compile(
+    r"(?:批|办|审|做|弄|改|开|出|发|到|好|过|评|排|约|寄|退|迁|修|装)(?:好|完|下来|出来|到|上|成|通过)?了(?:没有|没得|莫得|没|吗|嘛|不)"
+    r"|(?:批|审核|评|办|做|弄|通过)(?:好|完|上|下来)?(?:没有|没得|莫得)(?!.*(?:咋|怎|啥|什么|要不要|能不能))"
+    r"|(?:办|批|审|走|弄|报|排|推|交|转)到哪|到哪一步|哪一步了|到哪了|哪一级|进度|进展|jindu"
+    r"|有消息|有结果|结果呢|有回音|还没(?:到|发|批|下来|消息|动静|人|寄|出来|收到|回复|通知|打|装|来)"
+    r"|没(?:消息|动静|回音|回复|人理|人管|下文)|咋个还没|怎么还没|审核过|通过了?没|排到第")
+
+# Handed in already ("交了", "报上去了", "上个月报的", "验收了") and now waiting ("好久发", "多久到"):
+# a time question about a case, not about the service.
+SUBMITTED = re.compile(r"(?:交|报|递|申请|提交|登记|备案|验收|查勘|评估)(?:上去|过)?了|(?:上个?(?:月|周|礼拜)|前几天|昨天|去年)"
+                       r"(?:帮[^，,。]{0,4})?(?:交|报|申请|递)的|已经(?:交|报|申请|递)")
+WAITING = re.compile(r"(?:多久|什么时候|啥时候|哪天|几时|咋个还|怎么还)[^，,。？?]{0,6}"
+                     r"(?:发|到|出来|下来|批|拿|送|安排|办好|开始|有结果|通知)")
+
+# The fact asked, first match wins (a message may ask several; the full answer covers the rest).
+FACTS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("photo", re.compile(r"照片|相片|拍照|寸照|照相")),
+    ("in_person", re.compile(r"本人|亲自|到场|人要回|要回来|回来一趟|回去一趟|不回来|回不来|人不在|别人代|帮[他她]办|代[他她]办|代签")),
+    ("eligibility", re.compile(r"条件|资格|够不够|符合|符不符合|能不能[办领申享]|能[办领]不|可不可以[办领申]|有没[有得].{0,6}(补|钱|份)|算不算|行不行|得不得行|有份")),
+    ("time", re.compile(r"多久|多长时间|几天|几个月|时限|多少天|好多天|啥时候能|什么时候能|哪天能")),
+    ("fee", re.compile(r"收费|要钱|花钱|费用|免费|多少钱")),
+)
+
+
+# Asking to start now ("帮我妈申请…", "给我报个低保", "我要办残疾证", "现在就办") — unless the same
+# message asks something about it ("我想申请低保，要带啥").
+START = re.compile(r"(?:帮|给|替)(?:我|我们|我家|俺)[^，,。？?]{0,4}?(?:申请|办|报|弄|整|登记|预约)"
+                   r"|我(?:要|想|想要|准备)(?:现在)?(?:就)?(?:申请|办|报|弄|整|登记)|现在就办|马上办|直接办|帮忙(?:申请|办|报)"
+                   r"|申请一下|报个名|报名")
+ASKING = re.compile(r"带|什么材料|哪些|咋|怎么|如何|能不能|可不可以|可以不|够不够|行不行|得不得|[吗嘛不没][？?]?$|要不要"
+                    r"|多久|好久|多少|好多|哪里|哪点|在哪|条件|资格|[？?]")
+
+
+def wants_to_start(normalized: str) -> bool:
+    return bool(START.search(normalized)) and not ASKING.search(normalized)
+
+
+def has_case_reference(text: str) -> bool:
+    return bool(CASE_REFERENCE.search(unicodedata.normalize("NFKC", text or "").lower()))
+
+
+def has_progress_cue(text: str, normalized: str = "") -> bool:
+    """`normalized`: the text after the search lexicon (好久 → 多久), where WAITING is looked for."""
+    raw = unicodedata.normalize("NFKC", text or "").lower()
+    return bool(PROGRESS.search(raw) or (SUBMITTED.search(raw) and WAITING.search(normalized or raw)))
+
+
+def asked_fact(normalized: str) -> str | None:
+    """`normalized`: the text after the search lexicon (好久 → 多久, 啥子 → 什么…)."""
+    for name, pattern in FACTS:
+        if pattern.search(normalized):
+            return name
+    return None

@@ -1,0 +1,164 @@
+"""Two linear classifiers over what residents type: which item (or none), and what they want.
+
+Features (scikit-learn): character 1–3-grams of the normalised text (dialect and sound-alike
+spellings unified by the catalog's search lexicon, Traditional → Simplified), character 3–6-grams
+of its pinyin (so "dibao" and 底保 meet 低保), and jieba words. The behaviour model also sees the
+raw characters, because the particles the lexicon drops (没, 了, 吗) tell a question from a status
+request. Linear SVMs: trained on the 2-core machine in seconds, scores comparable across items.
+A trained pair is kept on disk under its corpus fingerprint, so restarts do not retrain.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import joblib
+import numpy as np
+from pypinyin import lazy_pinyin
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.svm import LinearSVC
+
+from erma.catalog.lexicon import cached_lexicon
+from erma.catalog.text_features import TextAnalyzer, analyzer_for
+from erma.settings import ROOT
+from erma.understanding.corpus import NONE, Corpus
+
+log = logging.getLogger(__name__)
+CACHE_DIR = ROOT / "var" / "understanding"
+MODEL_VERSION = "3"
+
+
+class _Text:
+    """Picklable text transforms bound to the catalog's lexicon (rebuilt after loading)."""
+
+    def __init__(self) -> None:
+        self._analyzer: TextAnalyzer | None = None
+
+    def __getstate__(self) -> dict:
+        return {}
+
+    def __setstate__(self, state: dict) -> None:
+        self._analyzer = None
+
+    @property
+    def analyzer(self) -> TextAnalyzer:
+        if self._analyzer is None:
+            self._analyzer = analyzer_for(cached_lexicon())
+        return self._analyzer
+
+    def normal(self, text: str) -> str:
+        return self.analyzer.normalize(text)
+
+    def sounds(self, text: str) -> str:
+        # Spaces dropped: "di bao", "dibao" and 低保 all read "dibao".
+        return "".join("".join(lazy_pinyin(self.analyzer.normalize(text))).split())
+
+    def words(self, text: str) -> list[str]:
+        return [w for w in self.analyzer.words(self.analyzer.normalize(text)) if w.strip()]
+
+    def raw(self, text: str) -> str:
+        return text.lower()
+
+    def content_words(self, text: str) -> list[str]:
+        """Words beyond particles, request words and place names ("我要办", "要带啥子" have none)."""
+        stop = self.analyzer.lexicon.stopwords
+        return [w for w in self.words(text) if w not in stop and any(c.isalnum() for c in w)]
+
+
+_TEXT = _Text()
+
+
+def _features(text: _Text, raw: bool) -> FeatureUnion:
+    parts = [
+        ("chars", TfidfVectorizer(preprocessor=text.normal, analyzer="char", ngram_range=(1, 3), sublinear_tf=True)),
+        ("sounds", TfidfVectorizer(preprocessor=text.sounds, analyzer="char", ngram_range=(3, 6), sublinear_tf=True)),
+        ("words", TfidfVectorizer(analyzer=text.words, sublinear_tf=True)),
+    ]
+    if raw:
+        parts.append(("raw", TfidfVectorizer(preprocessor=text.raw, analyzer="char", ngram_range=(1, 3),
+                                              sublinear_tf=True)))
+    return FeatureUnion(parts)
+
+
+def _pipeline(text: _Text, raw: bool) -> Pipeline:
+    return Pipeline([("features", _features(text, raw)), ("svm", LinearSVC(C=0.5))])
+
+
+@dataclass
+class Ranked:
+    labels: list[str]  # best first
+    scores: list[float]  # the SVM's decision values, same order
+
+
+class Models:
+    """The item model and the behaviour model, trained together from one corpus."""
+
+    def __init__(self, item: Pipeline, behaviour: Pipeline, fingerprint: str, conversation_words: frozenset[str]):
+        self.item = item
+        self.behaviour = behaviour
+        self.fingerprint = fingerprint
+        # Words of messages about no item in particular (greetings, "在哪点办", "要钱不"): saying
+        # only these names nothing we could be asked about.
+        self.conversation_words = conversation_words
+
+    @classmethod
+    def train(cls, corpus: Corpus) -> "Models":
+        text = _Text()
+        item = _pipeline(text, raw=False).fit(list(corpus.item_texts), list(corpus.item_labels))
+        behaviour = _pipeline(text, raw=True).fit(list(corpus.behaviour_texts), list(corpus.behaviour_labels))
+        item_words = {w for t, label in zip(corpus.item_texts, corpus.item_labels) if label != NONE
+                      for w in text.content_words(t)}
+        conversation = frozenset(w for t, b in zip(corpus.behaviour_texts, corpus.behaviour_labels) if b == "other"
+                                 for w in text.content_words(t)) - item_words
+        return cls(item, behaviour, corpus.fingerprint(), conversation)
+
+    @staticmethod
+    def _rank(model: Pipeline, text: str) -> Ranked:
+        scores = np.asarray(model.decision_function([text]))[0]
+        order = np.argsort(-scores)
+        classes = model.classes_
+        return Ranked([str(classes[i]) for i in order], [float(scores[i]) for i in order])
+
+    @property
+    def text(self) -> "_Text":
+        return _TEXT
+
+    def rank_items(self, text: str) -> Ranked:
+        return self._rank(self.item, text)
+
+    def rank_behaviours(self, text: str) -> Ranked:
+        return self._rank(self.behaviour, text)
+
+
+_lock = threading.Lock()
+_loaded: dict[str, Models] = {}
+
+
+def models_for(corpus: Corpus, cache_dir: Path = CACHE_DIR) -> Models:
+    """The models for this corpus: from memory, from disk, or trained now (seconds) and saved."""
+    key = f"{MODEL_VERSION}-{corpus.fingerprint()}"
+    with _lock:
+        if key in _loaded:
+            return _loaded[key]
+        path = cache_dir / f"models-{key}.joblib"
+        models: Models | None = None
+        if path.exists():
+            try:
+                models = joblib.load(path)
+            except Exception:  # a file from another library version: train again
+                log.warning("understanding models at %s could not be loaded; training again", path)
+        if models is None:
+            models = Models.train(corpus)
+            try:
+                cache_dir.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".tmp")
+                joblib.dump(models, tmp)
+                tmp.replace(path)
+            except OSError:
+                log.warning("understanding models could not be saved to %s", path)
+        _loaded.clear()  # one corpus at a time
+        _loaded[key] = models
+        return models

@@ -1,0 +1,114 @@
+"""What a resident's message means: the owner of that rule (docs/platform-api.md §Understanding).
+
+Item first: the item model ranks the catalog's items (and `none`); the behaviour model says what
+the resident wants. Then, in this order:
+1. a case reference ("EM-20261103-0042", "受理号…") → a status question;
+2. the behaviour model says status → a status question (about the item, when one is clear);
+3. an item is found and is clearly ahead → a question about it ("requirements") or an application
+   ("apply"), whatever request words were used; when the next item is close behind, the resident
+   chooses between them (``choices``);
+4. no item: a message about something we do not do is `out_of_scope`; one that names no service
+   at all (greetings, yes/no, "我要办") is `other`, and the assistant's own dialogue handles it.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, field
+
+from sqlalchemy.orm import Session
+
+from erma.catalog.schema import ServiceItemSpec
+from erma.catalog.service import catalog_version, list_items
+from erma.understanding import cues
+from erma.understanding.corpus import NONE, build_corpus
+from erma.understanding.model import Models, models_for
+
+# An item is found when its score is at least this (LinearSVC decision value; `none` above all
+# items means nothing fits). Set on the development set (blind_v1, since retired into training).
+MIN_ITEM_SCORE = -0.8
+# `none` (something we do not do) wins only when ahead of the best item by at least this.
+NONE_MARGIN = 0.1
+# The runner-up is offered too when it scores within this of the best.
+CLOSE_GAP = 0.1
+MAX_CHOICES = 3
+
+
+@dataclass(frozen=True)
+class Choice:
+    code: str
+    name: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Understanding:
+    behaviour: str  # requirements | apply | status | out_of_scope | other
+    item: str | None = None  # the one item meant, when there is one
+    name: str | None = None
+    choices: list[Choice] = field(default_factory=list)  # a close call: the resident picks
+    fact: str | None = None  # photo | in_person | eligibility | time | fee: what was asked first
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+_lock = threading.Lock()
+_by_version: dict[str, tuple[Models | None, dict[str, ServiceItemSpec]]] = {}
+
+
+def _models(session: Session) -> tuple[Models | None, dict[str, ServiceItemSpec]]:
+    """The models for the catalog in this database (None while the catalog is empty)."""
+    version = catalog_version(session)
+    with _lock:
+        if version not in _by_version:
+            items = list_items(session)
+            models = models_for(build_corpus(items)) if items else None
+            _by_version.clear()
+            _by_version[version] = (models, {i.code: i for i in items})
+        return _by_version[version]
+
+
+def warm_up(session: Session) -> None:
+    """Loads (or trains) the models before the first resident waits for them."""
+    _models(session)
+
+
+def understand(session: Session, text: str) -> Understanding:
+    return decide(*_models(session), text)
+
+
+def decide(models: Models | None, items: dict[str, ServiceItemSpec], text: str) -> Understanding:
+    text = (text or "").strip()
+    if not text or models is None:
+        return Understanding("other")
+    normal = models.text.normal(text)
+    fact = cues.asked_fact(normal)
+    ranked = models.rank_items(text)
+    behaviours = models.rank_behaviours(text)
+    wanted = behaviours.labels[0]
+    found = [(code, score) for code, score in zip(ranked.labels, ranked.scores)
+             if code != NONE and code in items]
+    best_code, best_score = found[0] if found else (None, float("-inf"))
+    none_score = ranked.scores[ranked.labels.index(NONE)] if NONE in ranked.labels else float("-inf")
+    # An item is meant when it scores well enough and `none` is not clearly ahead of it: a service
+    # named with generic words around it ("低保必须本人回来办不") is still that service.
+    item_clear = (best_code is not None and best_score >= MIN_ITEM_SCORE
+                  and none_score - best_score < NONE_MARGIN)
+
+    def named(code: str | None) -> str | None:
+        return items[code].name if code else None
+
+    if cues.has_case_reference(text) or cues.has_progress_cue(text, normal) or wanted == "status":
+        code = best_code if item_clear else None
+        return Understanding("status", code, named(code))
+    if not item_clear:
+        # Words beyond particles and the conversation's own words ("在哪点办", "谢谢") name
+        # something: it is none of ours, so say so (never a neighbour's list).
+        named_something = any(len(w) > 1 and w not in models.conversation_words for w in models.text.content_words(text))
+        return Understanding("out_of_scope" if named_something else "other", fact=fact)
+    behaviour = "apply" if wanted == "apply" or cues.wants_to_start(normal) else "requirements"
+    close = [(code, score) for code, score in found[1:MAX_CHOICES] if best_score - score < CLOSE_GAP]
+    if close:
+        choices = [Choice(code, items[code].name, round(score, 3)) for code, score in [found[0], *close]]
+        return Understanding(behaviour, choices=choices, fact=fact)
+    return Understanding(behaviour, best_code, named(best_code), fact=fact)

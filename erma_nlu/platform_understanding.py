@@ -1,0 +1,82 @@
+"""The platform's reading of a typed message, applied to the NLU result (issue 11: item first).
+
+The platform owns which item and which behaviour a message means (erma/understanding). Its gateway
+sends that decision with the message, as ``metadata.understanding``; this component, last in the
+pipeline, turns it into Rasa's terms, so the dialogue (rules, forms, actions) stays as it is:
+
+* requirements → ``ask_requirements``, apply → ``apply``, status → ``check_status``,
+  out_of_scope → ``out_of_scope``; the item as a ``service_code`` entity, the fact asked first
+  (photo, in_person, eligibility, time, fee) as an ``asked_fact`` entity;
+* only over the intents that are about services (and, when the platform names an item, over
+  ``inform``: a long first message with a life story is often taken for an answer). Greetings,
+  yes/no, ratings, "转人工", "算了" and answers to the form stay DIET's;
+* the platform's ``other`` (nothing about a service) changes nothing, and a message without the
+  metadata (``rasa shell``, ``rasa test``) is DIET's alone.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, METADATA
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+INTENT_OF = {"requirements": "ask_requirements", "apply": "apply", "status": "check_status",
+             "out_of_scope": "out_of_scope"}
+# DIET's intents the platform's decision replaces: the ones about services, and not understood.
+SERVICE_INTENTS = frozenset({"ask_requirements", "apply", "check_status", "out_of_scope", "nlu_fallback",
+                             "ask_is_free", "ask_service_points", "ask_opening_hours", "bot_capabilities"})
+EXTRACTOR = "PlatformUnderstanding"
+
+
+def decide_intent(current: Optional[str], understanding: Dict[str, Any]) -> Optional[str]:
+    """The intent the message gets, or None to keep DIET's (pure function, see tests)."""
+    target = INTENT_OF.get(str(understanding.get("behaviour")))
+    if target is None:
+        return None
+    if current in SERVICE_INTENTS:
+        return target
+    if current == "inform" and understanding.get("item") and target != "out_of_scope":
+        return target
+    return None
+
+
+def platform_entities(understanding: Dict[str, Any]) -> List[Dict[str, Any]]:
+    found = []
+    if understanding.get("item"):
+        found.append({"entity": "service_code", "value": understanding["item"], "extractor": EXTRACTOR})
+    if understanding.get("fact"):
+        found.append({"entity": "asked_fact", "value": understanding["fact"], "extractor": EXTRACTOR})
+    return found
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class PlatformUnderstanding(GraphComponent):
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "PlatformUnderstanding":
+        return cls()
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            understanding = (message.get(METADATA) or {}).get("understanding")
+            if not isinstance(understanding, dict):
+                continue
+            current = (message.get(INTENT) or {}).get("name")
+            target = decide_intent(current, understanding)
+            if target is None:
+                continue
+            message.set(INTENT, {"name": target, "confidence": 1.0}, add_to_output=True)
+            ranking = [r for r in (message.get(INTENT_RANKING_KEY) or []) if r.get("name") != target]
+            message.set(INTENT_RANKING_KEY, [{"name": target, "confidence": 1.0}, *ranking], add_to_output=True)
+            entities = [e for e in (message.get(ENTITIES) or [])
+                        if e.get("entity") not in ("service", "service_code", "asked_fact")]
+            message.set(ENTITIES, entities + platform_entities(understanding), add_to_output=True)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data

@@ -1,0 +1,97 @@
+"""What a resident's message means (erma/understanding): the item first, then the behaviour.
+
+These sentences are written for the tests (the issue's own examples among them); the blind
+evaluation of the running assistant is scripts/eval_blind.py on tests/nlu_blind/.
+"""
+from __future__ import annotations
+
+import pytest
+
+from erma.understanding import cues
+from erma.understanding.corpus import build_corpus
+from erma.understanding.model import Models, models_for
+from erma.understanding.service import understand
+from tests.platform.conftest import SERVICE
+
+
+@pytest.fixture
+def read(db):
+    def reading(text: str):
+        with db() as session:
+            return understand(session, text)
+
+    return reading
+
+
+@pytest.mark.parametrize("text", ["办低保要带些啥子材料", "低保 材料", "dibao咋办", "屋头困难得很 想吃低保"])
+def test_request_words_do_not_choose_the_item_and_pinyin_is_read(read, text):
+    got = read(text)
+    assert (got.behaviour, got.item) == ("requirements", "MX-001"), got
+
+
+@pytest.mark.parametrize("text, fact", [("低保要拍照片不", "photo"), ("低保必须本人回来办不", "in_person"),
+                                        ("低保好久能批下来", "time")])
+def test_a_question_about_a_service_is_about_that_service_and_names_the_detail_asked(read, text, fact):
+    got = read(text)
+    # "好久能批" with no case handed in asks how long the service takes: not a status question.
+    assert (got.behaviour, got.item, got.fact) == ("requirements", "MX-001", fact), got
+
+
+def test_an_eligibility_question_without_the_services_name(read):
+    got = read("我老汉儿今年满八十了，每个月那个老年人的钱他能领不")
+    assert (got.behaviour, got.item, got.fact) == ("requirements", "MX-013", "eligibility"), got
+
+
+@pytest.mark.parametrize("text", ["EM-20261103-0042 办到哪了", "我上个月交的低保申请咋个还没消息",
+                                  "我妈的高龄津贴批下来没有"])
+def test_progress_cues_or_a_case_number_make_a_status_question(read, text):
+    assert read(text).behaviour == "status"
+
+
+def test_starting_an_application_names_the_item(read):
+    got = read("帮我妈申请高龄津贴，她今年八十五了")
+    assert (got.behaviour, got.item, got.name) == ("apply", "MX-013", "高龄津贴（高龄老人生活补贴）申请")
+
+
+@pytest.mark.parametrize("text", ["我想办护照出国打工", "帮我查一下明天去成都的火车票", "信用卡额度咋个提高"])
+def test_something_we_do_not_do_gets_no_item(read, text):
+    got = read(text)
+    assert got.behaviour == "out_of_scope" and got.item is None and not got.choices, got
+
+
+@pytest.mark.parametrize("text", ["你好", "谢谢", "好的", "我要办"])
+def test_conversation_words_are_left_to_the_dialogue(read, text):
+    got = read(text)
+    assert got.behaviour in ("other", "apply") and got.item is None, got
+
+
+def test_case_references_as_residents_type_them():
+    assert cues.has_case_reference("em20261103 0042")
+    assert cues.has_case_reference("受理号是 0042")
+    assert not cues.has_case_reference("我的电话是 〔手机#ab12c〕")
+    assert not cues.has_progress_cue("低保好久能批下来")
+    assert cues.has_progress_cue("低保批下来没得")
+
+
+def test_the_api_answers_the_assistant_only(client):
+    assert client.post("/api/v1/understand", json={"text": "低保要带啥"}).status_code == 401
+    r = client.post("/api/v1/understand", json={"text": "低保要带啥"}, headers=SERVICE)
+    assert r.status_code == 200
+    assert r.json()["behaviour"] == "requirements" and r.json()["item"] == "MX-001"
+
+
+def test_trained_models_are_kept_and_reloaded_from_disk(db, tmp_path):
+    from erma.catalog.service import list_items
+
+    import erma.understanding.model as model
+
+    with db() as session:
+        corpus = build_corpus(list_items(session))
+    model._loaded.clear()
+    first = models_for(corpus, cache_dir=tmp_path)
+    saved = list(tmp_path.glob("models-*.joblib"))
+    assert len(saved) == 1
+    model._loaded.clear()
+    again = models_for(corpus, cache_dir=tmp_path)
+    assert again is not first and isinstance(again, Models)
+    assert again.rank_items("低保要带啥").labels[0] == first.rank_items("低保要带啥").labels[0] == "MX-001"
