@@ -8,8 +8,9 @@ pipeline, turns it into Rasa's terms, so the dialogue (rules, forms, actions) st
   out_of_scope → ``out_of_scope``; the item as a ``service_code`` entity, the fact asked first
   (photo, in_person, eligibility, time, fee) as an ``asked_fact`` entity;
 * only over the intents that are about services (and, when the platform names an item, over
-  ``inform``: a long first message with a life story is often taken for an answer). Greetings,
-  yes/no, ratings, "转人工", "算了" and answers to the form stay DIET's;
+  greetings and a long ``inform``: "你好，低保要带啥" greets and asks, a first message with a life
+  story is often taken for an answer). Yes/no, ratings, "转人工", "算了" and answers to the form
+  stay DIET's;
 * the platform's ``other`` (nothing about a service) changes nothing, and a message without the
   metadata (``rasa shell``, ``rasa test``) is DIET's alone.
 """
@@ -21,7 +22,7 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, METADATA
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, METADATA, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -30,17 +31,25 @@ INTENT_OF = {"requirements": "ask_requirements", "apply": "apply", "status": "ch
 # DIET's intents the platform's decision replaces: the ones about services, and not understood.
 SERVICE_INTENTS = frozenset({"ask_requirements", "apply", "check_status", "out_of_scope", "nlu_fallback",
                              "ask_is_free", "ask_service_points", "ask_opening_hours", "bot_capabilities"})
+# Taken over only when the platform names an item: "你好，低保要带啥" greets and asks; romanised
+# text ("dibao zenme ban") often looks like a greeting to DIET.
+SMALL_TALK_INTENTS = frozenset({"greet", "goodbye", "thank"})
 EXTRACTOR = "PlatformUnderstanding"
+# An "inform" this long with an item in it is a story with a question, not an answer to the form.
+STORY_LENGTH = 15
 
 
-def decide_intent(current: Optional[str], understanding: Dict[str, Any]) -> Optional[str]:
+def decide_intent(current: Optional[str], understanding: Dict[str, Any], text: str = "") -> Optional[str]:
     """The intent the message gets, or None to keep DIET's (pure function, see tests)."""
     target = INTENT_OF.get(str(understanding.get("behaviour")))
     if target is None:
         return None
     if current in SERVICE_INTENTS:
         return target
-    if current == "inform" and understanding.get("item") and target != "out_of_scope":
+    if current in SMALL_TALK_INTENTS and understanding.get("item") and target != "out_of_scope":
+        return target
+    if (current == "inform" and understanding.get("item") and target != "out_of_scope"
+            and len(text) >= STORY_LENGTH):
         return target
     return None
 
@@ -67,7 +76,7 @@ class PlatformUnderstanding(GraphComponent):
             if not isinstance(understanding, dict):
                 continue
             current = (message.get(INTENT) or {}).get("name")
-            target = decide_intent(current, understanding)
+            target = decide_intent(current, understanding, message.get(TEXT) or "")
             if target is None:
                 continue
             message.set(INTENT, {"name": target, "confidence": 1.0}, add_to_output=True)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import httpx
 
-DEFAULT_SET = Path(__file__).resolve().parent.parent / "tests" / "nlu_blind" / "blind_v2.jsonl"
+DEFAULT_SET = Path(__file__).resolve().parent.parent / "tests" / "nlu_blind" / "blind_v3.jsonl"
 BEHAVIOURS = ("requirements", "apply", "status", "out_of_scope")
 CODE = re.compile(r"MX-\d{3}")
 GATES = {"behaviour": 0.93, "item_top1": 0.93, "out_of_scope_abstained": 0.95}

@@ -55,5 +55,9 @@ if [ "$what" = all ] || [ "$what" = rasa ]; then
   rm -rf test-artifacts/screenshots
   ERMA_PLATFORM_URL="http://127.0.0.1:$ERMA_PORT" RASA_URL="http://127.0.0.1:$RASA_PORT" \
     .venv/bin/python -m pytest tests/browser -q -p no:cacheprovider
+  echo "==> Blind evaluation through the gateway (tests/nlu_blind/blind_v3.jsonl; behaviour ≥ 0.93, item top-1 ≥ 0.93,"
+  echo "    out of scope abstained ≥ 0.95, a wrong list or application ≤ 2 % of messages)"
+  .venv/bin/python scripts/eval_blind.py --platform "http://127.0.0.1:$ERMA_PORT" --rasa "http://127.0.0.1:$RASA_PORT" \
+    --gate --report test-artifacts/blind-eval.json
 fi
 echo "==> All tests passed"

@@ -15,16 +15,17 @@ CASE_REFERENCE = re.compile(
 # Asking after something already handed in: "批了没", "办到哪了", "还没到", "有消息没", "进度".
 # (Time words alone are not progress: "低保好久能批" asks how long the service takes.)
 PROGRESS = re.compile(
-    r"(?:批|办|审|做|弄|改|开|出|发|到|好|过|评|排|约|寄|退|迁|修|装)(?:好|完|下来|出来|到|上|成|通过)?了(?:没有|没得|莫得|没|吗|嘛|不)"
+    r"(?:批|办|审|做|弄|改|开|出|发|到|好|过|评|排|约|寄|退|迁|修|装)(?:好|完|下来|出来|到|上|成|通过)?了(?:没有|没得|莫得|没|吗|不)"
     r"|(?:批|审核|评|办|做|弄|通过)(?:好|完|上|下来)?(?:没有|没得|莫得)(?!.*(?:咋|怎|啥|什么|要不要|能不能))"
     r"|(?:办|批|审|走|弄|报|排|推|交|转)到哪|到哪一步|哪一步了|到哪了|哪一级|进度|进展|jindu"
     r"|有消息|有结果|结果呢|有回音|还没(?:到|发|批|下来|消息|动静|人|寄|出来|收到|回复|通知|打|装|来)"
-    r"|没(?:消息|动静|回音|回复|人理|人管|下文)|咋个还没|怎么还没|审核过|通过了?没|排到第")
+    r"|没(?:消息|动静|回音|回复|人理|人管|下文)|咋个还没|怎么还没|审核过|通过了?没|排到第"
+    r"|[好完]了?(?:没有|没得|莫得|没)[？?]?$|le ?mei|hao ?le ?ma")
 
 # Handed in already ("交了", "报上去了", "上个月报的", "验收了") and now waiting ("好久发", "多久到"):
 # a time question about a case, not about the service.
-SUBMITTED = re.compile(r"(?:交|报|递|申请|提交|登记|备案|验收|查勘|评估)(?:上去|过)?了|(?:上个?(?:月|周|礼拜)|前几天|昨天|去年)"
-                       r"(?:帮[^，,。]{0,4})?(?:交|报|申请|递)的|已经(?:交|报|申请|递)")
+SUBMITTED = re.compile(r"(?:交|报|递|申请|提交|登记|备案|验收|查勘|评估)(?:上去|过)?了|(?:月份?|周|礼拜|几天|昨天|去年|前年)"
+                       r"(?:[^，,。]{0,6})?(?:交|报|申请|递|办)的|已经(?:交|报|申请|递|办)|yanshou ?le")
 WAITING = re.compile(r"(?:多久|什么时候|啥时候|哪天|几时|咋个还|怎么还)[^，,。？?]{0,6}"
                      r"(?:发|到|出来|下来|批|拿|送|安排|办好|开始|有结果|通知)")
 
@@ -38,16 +39,26 @@ FACTS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
-# Asking to start now ("帮我妈申请…", "给我报个低保", "我要办残疾证", "现在就办") — unless the same
-# message asks something about it ("我想申请低保，要带啥").
-START = re.compile(r"(?:帮|给|替)(?:我|我们|我家|俺)[^，,。？?]{0,4}?(?:申请|办|报|弄|整|登记|预约)"
+# Asking to start now ("帮我妈申请…", "给我报个低保", "我要办残疾证", "申农机补贴", "麻烦帮我办一下")
+# — unless the same message asks something about it ("我想申请低保，要带啥").
+START = re.compile(r"(?:帮|给|替)(?:我|我们|我家|俺)[^，,。？?]{0,4}?(?:申请|办|报|弄|整|登记|预约|改|补|开)"
                    r"|我(?:要|想|想要|准备)(?:现在)?(?:就)?(?:申请|办|报|弄|整|登记)|现在就办|马上办|直接办|帮忙(?:申请|办|报)"
-                   r"|申请一下|报个名|报名")
-ASKING = re.compile(r"带|什么材料|哪些|咋|怎么|如何|能不能|可不可以|可以不|够不够|行不行|得不得|[吗嘛不没][？?]?$|要不要"
-                    r"|多久|好久|多少|好多|哪里|哪点|在哪|条件|资格|[？?]")
+                   r"|申请一下|报个名|报名|wo ?yao|bang ?wo|shen ?qing")
+# A bare order at the start of a short message: "要个轮椅", "办就业创业证", "申公租房", "代交养老保险".
+ORDER = re.compile(r"^(?:我)?(?:要|想)?(?:申请?|办理?|报|领|打|开|预约|补|代交|签|帮补|新办|换)(?!什么|啥|哪)")
+_ASK_WORDS = (r"带|什么材料|哪些|咋|怎么|如何|够不够|多久|好久|多少|好多|几[张个份天]|哪里|哪点|在哪|条件|资格|要不要"
+              r"|[吗不没][？?]?$|[？?]|duojiu|haojiu|zenme|shenme|nali|yao ?sha")
+ASKING = re.compile(_ASK_WORDS + r"|能不能|可不可以|可以不|行不行|得不得")
+# "能不能帮我办一下" is a polite order, not a question — unless it asks what, how or whether.
+POLITE = re.compile(r"(?:能不能|可不可以|麻烦(?:你们|你)?)帮(?:我|忙|下|一下)?|帮我把")
+ASKING_WHAT = re.compile(_ASK_WORDS + r"|本人")
 
 
 def wants_to_start(normalized: str) -> bool:
+    if POLITE.search(normalized):
+        return not ASKING_WHAT.search(normalized)
+    if ORDER.search(normalized) and len(normalized) <= 20 and not ASKING.search(normalized):
+        return True
     return bool(START.search(normalized)) and not ASKING.search(normalized)
 
 

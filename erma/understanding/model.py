@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import joblib
@@ -31,33 +32,43 @@ CACHE_DIR = ROOT / "var" / "understanding"
 MODEL_VERSION = "3"
 
 
+@lru_cache(maxsize=1)
+def _analyzer() -> TextAnalyzer:
+    return analyzer_for(cached_lexicon())
+
+
+# One message is read by seven vectorizers and the decision: each transform once per text.
+@lru_cache(maxsize=512)
+def _normal(text: str) -> str:
+    return _analyzer().normalize(text)
+
+
+@lru_cache(maxsize=512)
+def _sounds(text: str) -> str:
+    # Spaces dropped: "di bao", "dibao" and 低保 all read "dibao".
+    return "".join("".join(lazy_pinyin(_normal(text))).split())
+
+
+@lru_cache(maxsize=512)
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(w for w in _analyzer().words(_normal(text)) if w.strip())
+
+
 class _Text:
-    """Picklable text transforms bound to the catalog's lexicon (rebuilt after loading)."""
-
-    def __init__(self) -> None:
-        self._analyzer: TextAnalyzer | None = None
-
-    def __getstate__(self) -> dict:
-        return {}
-
-    def __setstate__(self, state: dict) -> None:
-        self._analyzer = None
+    """Picklable text transforms bound to the catalog's lexicon (module functions, cached)."""
 
     @property
     def analyzer(self) -> TextAnalyzer:
-        if self._analyzer is None:
-            self._analyzer = analyzer_for(cached_lexicon())
-        return self._analyzer
+        return _analyzer()
 
     def normal(self, text: str) -> str:
-        return self.analyzer.normalize(text)
+        return _normal(text)
 
     def sounds(self, text: str) -> str:
-        # Spaces dropped: "di bao", "dibao" and 低保 all read "dibao".
-        return "".join("".join(lazy_pinyin(self.analyzer.normalize(text))).split())
+        return _sounds(text)
 
     def words(self, text: str) -> list[str]:
-        return [w for w in self.analyzer.words(self.analyzer.normalize(text)) if w.strip()]
+        return list(_words(text))
 
     def raw(self, text: str) -> str:
         return text.lower()
@@ -65,7 +76,7 @@ class _Text:
     def content_words(self, text: str) -> list[str]:
         """Words beyond particles, request words and place names ("我要办", "要带啥子" have none)."""
         stop = self.analyzer.lexicon.stopwords
-        return [w for w in self.words(text) if w not in stop and any(c.isalnum() for c in w)]
+        return [w for w in _words(text) if w not in stop and any(c.isalnum() for c in w)]
 
 
 _TEXT = _Text()

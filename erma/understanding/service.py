@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from erma.catalog.schema import ServiceItemSpec
 from erma.catalog.service import catalog_version, list_items
+from erma.pii_refs.service import REFERENCE_RE
 from erma.understanding import cues
 from erma.understanding.corpus import NONE, build_corpus
 from erma.understanding.model import Models, models_for
@@ -78,6 +79,10 @@ def understand(session: Session, text: str) -> Understanding:
 
 
 def decide(models: Models | None, items: dict[str, ServiceItemSpec], text: str) -> Understanding:
+    # An ID number or phone arrives as a reference (〔身份证#K7Q2M〕): a message carrying one answers
+    # the form ("身份证号是〔身份证#K7Q2M〕"), it never asks about 居民身份证.
+    if REFERENCE_RE.search(text or ""):
+        return Understanding("status" if cues.has_case_reference(text) else "other")
     text = (text or "").strip()
     if not text or models is None:
         return Understanding("other")

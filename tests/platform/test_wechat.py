@@ -224,7 +224,9 @@ def test_text_goes_to_the_residents_gateway_conversation_and_is_answered_passive
     conversation = wechat_conversation(db)
     assert conversation.state == "bot"
     assert fake_rasa.received[0]["body"]["sender"] == conversation.id
-    assert fake_rasa.received[0]["body"]["metadata"] == {"channel": "wechat"}
+    metadata = fake_rasa.received[0]["body"]["metadata"]
+    assert metadata["channel"] == "wechat"
+    assert metadata["understanding"]["behaviour"] == "requirements"  # the platform's reading goes along
 
     # The same resident's next message lands in the same conversation; "1" picks the first button.
     post(client, text_xml("1"))

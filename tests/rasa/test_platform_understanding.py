@@ -31,11 +31,16 @@ def test_not_understood_becomes_out_of_scope_when_the_platform_says_we_do_not_do
 
 
 def test_dialogue_answers_greetings_and_requests_for_a_person_stay_as_they_are():
-    for intent in ("affirm", "deny", "greet", "request_human", "stop", "rate"):
+    for intent in ("affirm", "deny", "request_human", "stop", "rate", "inform_materials"):
         assert decide_intent(intent, {"behaviour": "requirements", "item": "MX-001"}) is None
+    # A greeting with a question in it is the question; a greeting alone stays a greeting.
+    assert decide_intent("greet", {"behaviour": "requirements", "item": "MX-001"}) == "ask_requirements"
+    assert decide_intent("greet", {"behaviour": "out_of_scope", "item": None}) is None
     # An answer to the form is a long story with an item in it at most, never "out of scope".
     assert decide_intent("inform", {"behaviour": "out_of_scope", "item": None}) is None
-    assert decide_intent("inform", {"behaviour": "apply", "item": "MX-013"}) == "apply"
+    assert decide_intent("inform", {"behaviour": "apply", "item": "MX-013"}, "赤不苏镇雅都村") is None
+    story = "我老汉儿今年满八十了，一个人在屋头，听说有个老年人的钱可以领，帮他申请一下"
+    assert decide_intent("inform", {"behaviour": "apply", "item": "MX-013"}, story) == "apply"
 
 
 def test_without_the_platforms_reading_diet_decides():
