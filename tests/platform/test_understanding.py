@@ -53,7 +53,8 @@ def test_starting_an_application_names_the_item(read):
     assert (got.behaviour, got.item, got.name) == ("apply", "MX-013", "高龄津贴（高龄老人生活补贴）申请")
 
 
-@pytest.mark.parametrize("text", ["我想办护照出国打工", "帮我查一下明天去成都的火车票", "信用卡额度咋个提高"])
+@pytest.mark.parametrize("text", ["我想办护照出国打工", "帮我查一下明天去成都的火车票", "信用卡额度咋个提高",
+                                  "帮我查下快递到哪了"])
 def test_something_we_do_not_do_gets_no_item(read, text):
     got = read(text)
     assert got.behaviour == "out_of_scope" and got.item is None and not got.choices, got
