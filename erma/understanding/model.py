@@ -29,7 +29,7 @@ from erma.understanding.corpus import NONE, Corpus
 
 log = logging.getLogger(__name__)
 CACHE_DIR = ROOT / "var" / "understanding"
-MODEL_VERSION = "3"
+MODEL_VERSION = "4"
 
 
 @lru_cache(maxsize=1)
@@ -95,7 +95,7 @@ def _features(text: _Text, raw: bool) -> FeatureUnion:
 
 
 def _pipeline(text: _Text, raw: bool) -> Pipeline:
-    return Pipeline([("features", _features(text, raw)), ("svm", LinearSVC(C=0.5))])
+    return Pipeline([("features", _features(text, raw)), ("svm", LinearSVC(C=0.5, random_state=0))])
 
 
 @dataclass
