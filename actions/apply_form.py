@@ -133,6 +133,10 @@ class ValidateApplyForm(FormValidationAction):
         if (phrase and not tracker.get_slot("service_code") and self._requested(tracker, "service_code")
                 and intent not in conversation.INTERRUPTION_INTENTS):
             return {"service_code": phrase}
+        if (intent == "inform_materials" and not tracker.get_slot("service_code")
+                and self._requested(tracker, "service_code") and text and not text.startswith("/")):
+            # "残疾证" answering "您要办哪件事？" is the item, though it reads like a material in hand.
+            return {"service_code": text}
         return {}
 
     async def validate_service_code(self, value: Any, dispatcher: CollectingDispatcher,
@@ -180,6 +184,8 @@ class ValidateApplyForm(FormValidationAction):
     async def validate_applicant_name(self, value: Any, dispatcher: CollectingDispatcher,
                                       tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         raw = _clean(value)
+        if SWITCH_ITEM.search(raw):  # "办错了" is about the item (extract_service_code), not a name
+            return {"applicant_name": None}
         if self._requested(tracker, "applicant_name"):
             raw = _clean(conversation.entity(tracker, "person_name") or _NAME_PREFIX.sub("", raw))
         return await self._check_field("applicant_name", "name", raw, tracker, dispatcher)

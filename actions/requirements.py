@@ -164,6 +164,10 @@ class ActionChecklist(Action):
         client = get_client()
         code = tracker.get_slot("service_code")
         in_form = conversation.form_is_active(tracker)
+        if in_form and not code and tracker.get_slot("requested_slot") == "service_code":
+            # "残疾证" answering "您要办哪件事？" names the item, it is not a material in hand:
+            # the form reads it next (validate_apply_form), and names or offers the item.
+            return []
         try:
             phrase = conversation.entity(tracker, "service")
             if phrase and not (in_form and code):  # inside the form its item stays

@@ -115,8 +115,46 @@ def decide(models: Models | None, items: dict[str, ServiceItemSpec], text: str) 
         named_something = any(len(w) > 1 and w not in models.conversation_words for w in models.text.content_words(text))
         return Understanding("out_of_scope" if named_something else "other", fact=fact)
     behaviour = "apply" if wanted == "apply" or cues.wants_to_start(normal) else "requirements"
+    shared = _shared_name_items(models, text, items)
+    if best_code in shared:
+        # The county's lexicon lists this everyday name under several items ("残疾证": 新办 or 补办):
+        # said alone, the resident chooses.
+        ordered = sorted(shared, key=lambda code: -dict(found).get(code, float("-inf")))[:MAX_CHOICES]
+        return Understanding(behaviour, choices=[Choice(code, items[code].name, round(dict(found).get(code, 0.0), 3))
+                                                 for code in ordered], fact=fact)
     close = [(code, score) for code, score in found[1:MAX_CHOICES] if best_score - score < CLOSE_GAP]
     if close:
         choices = [Choice(code, items[code].name, round(score, 3)) for code, score in [found[0], *close]]
         return Understanding(behaviour, choices=choices, fact=fact)
     return Understanding(behaviour, best_code, named(best_code), fact=fact)
+
+
+def _shared_name_items(models: Models, text: str, items: dict[str, ServiceItemSpec]) -> list[str]:
+    """The items whose everyday name (search lexicon `service_names`) is all the message says,
+    when that name belongs to more than one item."""
+    said = "".join(models.text.content_words(text))
+    if not said:
+        return []
+    return [code for code in _names_to_items(models).get(said, ()) if code in items]
+
+
+_names_lock = threading.Lock()
+_names: dict[int, dict[str, tuple[str, ...]]] = {}
+
+
+def _names_to_items(models: Models) -> dict[str, tuple[str, ...]]:
+    """Single-part everyday names (normalised like messages) → the items listing them, when shared."""
+    lexicon = models.text.analyzer.lexicon
+    key = id(lexicon)
+    with _names_lock:
+        if key not in _names:
+            by_name: dict[str, list[str]] = {}
+            for code, names in lexicon.service_names.items():
+                for parts in names:
+                    if len(parts) == 1:
+                        name = "".join(models.text.normal(parts[0]).split())
+                        if name and code not in by_name.setdefault(name, []):
+                            by_name[name].append(code)
+            _names.clear()
+            _names[key] = {name: tuple(codes) for name, codes in by_name.items() if len(codes) > 1}
+        return _names[key]

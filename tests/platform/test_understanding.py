@@ -97,3 +97,11 @@ def test_trained_models_are_kept_and_reloaded_from_disk(db, tmp_path):
     again = models_for(corpus, cache_dir=tmp_path)
     assert again is not first and isinstance(again, Models)
     assert again.rank_items("低保要带啥").labels[0] == first.rank_items("低保要带啥").labels[0] == "MX-001"
+
+
+def test_a_name_the_county_lists_under_two_items_said_alone_is_a_choice(read):
+    # catalog/search_lexicon.yaml lists 残疾证 under 新办 (MX-019) and 补办 (MX-020).
+    alone = read("残疾证")
+    assert alone.item is None and {c.code for c in alone.choices} == {"MX-019", "MX-020"}
+    assert read("残疾证搞丢了").item == "MX-020"
+    assert read("低保").item == "MX-001"  # a name of one item only is that item

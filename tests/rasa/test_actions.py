@@ -941,3 +941,22 @@ async def test_the_detail_asked_leads_the_full_answer(platform):
     assert first[0] == "办理时间：承诺20个工作日内办好。"
     assert any(m["name"] in msgs[0]["text"] for m in ITEM["materials"])  # the full list still follows
     assert slot_events(events)["service_code"] == "MX-013"
+
+
+@pytest.mark.asyncio
+async def test_an_item_named_as_the_forms_answer_is_not_a_checklist(platform):
+    # After "办错了" the form asks "您要办哪件事？"; "高龄津贴" read as materials in hand still names the item.
+    tracker = make_tracker("高龄津贴", "inform_materials", slots={"requested_slot": "service_code"})
+    tracker.active_loop = {"name": "apply_form"}
+    msgs, events = await run(ActionChecklist(), tracker)
+    assert msgs == [] and events == [] and not platform.requests  # nothing checked: the form reads it
+    msgs, events = await run(ValidateApplyForm(), tracker)
+    assert slot_events(events)["service_code"] == "MX-013"
+    assert msgs[0]["text"].startswith("好的，帮您申请“高龄津贴")
+
+
+@pytest.mark.asyncio
+async def test_wrong_item_is_never_taken_for_the_applicants_name(platform):
+    tracker = form_tracker("applicant_name", "办错了", slots={"service_code": "MX-013"})
+    _, events = await run(ValidateApplyForm(), tracker)
+    assert slot_events(events).get("applicant_name") is None
