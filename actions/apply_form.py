@@ -129,7 +129,8 @@ class ValidateApplyForm(FormValidationAction):
             text = conversation.latest_text(tracker)
             if not tracker.get_slot("service_code") and text and not text.startswith("/"):
                 return {"service_code": text}
-            return {}
+            # The item remembered from the question before: checked again, and named.
+            return {"service_code": tracker.get_slot("service_code")} if tracker.get_slot("service_code") else {}
         if (phrase and not tracker.get_slot("service_code") and self._requested(tracker, "service_code")
                 and intent not in conversation.INTERRUPTION_INTENTS):
             return {"service_code": phrase}
@@ -173,7 +174,7 @@ class ValidateApplyForm(FormValidationAction):
             return {"service_code": None}
         values: Dict[str, Any] = {"service_code": item["code"], "service_name": item.get("name"),
                                   "service_choices": None}
-        if tracker.get_slot("service_name") != item.get("name"):
+        if tracker.get_slot("service_name") != item.get("name") or conversation.latest_intent(tracker) == "apply":
             # Named at once, so a misread item is seen now, not at the summary.
             dispatcher.utter_message(text=f"好的，帮您申请“{item.get('name')}”。不是这一项的话，说“办错了”。")
         if tracker.get_slot("service_name") and tracker.get_slot("service_name") != item.get("name"):

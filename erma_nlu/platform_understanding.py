@@ -33,7 +33,9 @@ SERVICE_INTENTS = frozenset({"ask_requirements", "apply", "check_status", "out_o
                              "ask_is_free", "ask_service_points", "ask_opening_hours", "bot_capabilities"})
 # Taken over only when the platform names an item: "你好，低保要带啥" greets and asks; romanised
 # text ("dibao zenme ban") often looks like a greeting to DIET.
-SMALL_TALK_INTENTS = frozenset({"greet", "goodbye", "thank"})
+# "残疾证" alone reads like a material in hand to DIET; the platform says whether it is one
+# ("我有身份证和户口本" is `other` there, and stays DIET's).
+SMALL_TALK_INTENTS = frozenset({"greet", "goodbye", "thank", "inform_materials"})
 EXTRACTOR = "PlatformUnderstanding"
 # An "inform" this long with an item in it is a story with a question, not an answer to the form.
 STORY_LENGTH = 15
@@ -46,7 +48,8 @@ def decide_intent(current: Optional[str], understanding: Dict[str, Any], text: s
         return None
     if current in SERVICE_INTENTS:
         return target
-    if current in SMALL_TALK_INTENTS and understanding.get("item") and target != "out_of_scope":
+    names_item = bool(understanding.get("item") or understanding.get("choices"))
+    if current in SMALL_TALK_INTENTS and names_item and target != "out_of_scope":
         return target
     if (current == "inform" and understanding.get("item") and target != "out_of_scope"
             and len(text) >= STORY_LENGTH):

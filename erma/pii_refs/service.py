@@ -28,6 +28,7 @@ LABELS = {"id_number": "身份证", "phone": "手机"}
 KINDS = {label: kind for kind, label in LABELS.items()}
 # No 0/O, 1/I/L: a resident reading one out loud cannot confuse them.
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+LETTERS = "ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 5
 REFERENCE_RE = re.compile(r"〔(身份证|手机)#([A-Za-z0-9]{%d})〕" % CODE_LENGTH)
 
@@ -76,6 +77,11 @@ def looks_personal(text: str) -> bool:
     return bool(_spans(_fold(text or "")))
 
 
+def _new_code() -> str:
+    # Starts with a letter: an all-digit code ("49367") would read as part of a number.
+    return secrets.choice(LETTERS) + "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH - 1))
+
+
 def _existing(session: Session, conversation_id: str, kind: str, value_hash: str) -> PiiReference | None:
     return session.scalar(select(PiiReference).where(PiiReference.conversation_id == conversation_id,
                                                      PiiReference.kind == kind, PiiReference.value_hash == value_hash))
@@ -89,7 +95,7 @@ def _reference(session: Session, conversation_id: str, kind: str, value: str) ->
         if found is not None:
             return found
         ref = PiiReference(conversation_id=conversation_id, kind=kind,
-                           code="".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH)),
+                           code=_new_code(),
                            value_enc=pii.encrypt(value), value_hash=value_hash, masked=_masked(kind, value))
         try:
             with session.begin_nested():

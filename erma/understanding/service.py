@@ -109,6 +109,10 @@ def decide(models: Models | None, items: dict[str, ServiceItemSpec], text: str) 
     if cues.has_case_reference(text) or progress or wanted == "status":
         code = best_code if item_clear else None
         return Understanding("status", code, named(code))
+    if wanted == "other":
+        # "我有身份证和户口本", "只有户口本": what the resident has in hand, an answer, a greeting —
+        # the assistant's own dialogue handles it (its checklist, its form), whatever item it names.
+        return Understanding("other", fact=fact)
     if not item_clear:
         # Words beyond particles and the conversation's own words ("在哪点办", "谢谢") name
         # something: it is none of ours, so say so (never a neighbour's list).

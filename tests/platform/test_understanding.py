@@ -60,7 +60,7 @@ def test_something_we_do_not_do_gets_no_item(read, text):
     assert got.behaviour == "out_of_scope" and got.item is None and not got.choices, got
 
 
-@pytest.mark.parametrize("text", ["你好", "谢谢", "好的", "我要办", "〔身份证#K7Q2M〕", "身份证号是〔身份证#K7Q2M〕",
+@pytest.mark.parametrize("text", ["你好", "谢谢", "好的", "我要办", "我有身份证和户口本", "只有户口本", "〔身份证#K7Q2M〕", "身份证号是〔身份证#K7Q2M〕",
                                   "电话〔手机#3HX9A〕"])
 def test_conversation_words_are_left_to_the_dialogue(read, text):
     got = read(text)

@@ -960,3 +960,15 @@ async def test_wrong_item_is_never_taken_for_the_applicants_name(platform):
     tracker = form_tracker("applicant_name", "办错了", slots={"service_code": "MX-013"})
     _, events = await run(ValidateApplyForm(), tracker)
     assert slot_events(events).get("applicant_name") is None
+
+
+@pytest.mark.asyncio
+async def test_applying_after_a_question_names_the_remembered_item(platform):
+    latest = {"text": "我要申请办理", "intent": {"name": "apply"}, "entities": []}
+    tracker = make_tracker(slots={"service_code": "MX-013", "service_name": "高龄津贴（高龄老人生活补贴）申请"},
+                           events=[{"event": "user", "text": latest["text"], "parse_data": latest},
+                                   {"event": "action", "name": "apply_form"}])
+    tracker.latest_message = latest
+    msgs, events = await run(ValidateApplyForm(), tracker)
+    assert slot_events(events)["service_code"] == "MX-013"
+    assert msgs[0]["text"].startswith("好的，帮您申请“高龄津贴")

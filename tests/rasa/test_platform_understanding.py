@@ -31,8 +31,12 @@ def test_not_understood_becomes_out_of_scope_when_the_platform_says_we_do_not_do
 
 
 def test_dialogue_answers_greetings_and_requests_for_a_person_stay_as_they_are():
-    for intent in ("affirm", "deny", "request_human", "stop", "rate", "inform_materials"):
+    for intent in ("affirm", "deny", "request_human", "stop", "rate"):
         assert decide_intent(intent, {"behaviour": "requirements", "item": "MX-001"}) is None
+    # "残疾证" alone: a close call between two items, not a material in hand.
+    assert decide_intent("inform_materials", {"behaviour": "requirements", "item": None,
+                                              "choices": [{"code": "MX-019"}, {"code": "MX-020"}]}) == "ask_requirements"
+    assert decide_intent("inform_materials", {"behaviour": "other", "item": None}) is None
     # A greeting with a question in it is the question; a greeting alone stays a greeting.
     assert decide_intent("greet", {"behaviour": "requirements", "item": "MX-001"}) == "ask_requirements"
     assert decide_intent("greet", {"behaviour": "out_of_scope", "item": None}) is None
