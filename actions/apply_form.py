@@ -43,10 +43,6 @@ def _clean(text: Any) -> str:
     return _TRAILING.sub("", str(text or "").strip())
 
 
-# The resident says the item named when the form started is not the one they meant.
-SWITCH_ITEM = re.compile(r"办错|弄错|搞错|整错|选错|不是这[个项一样]|不是办这|换一[个项样]")
-
-
 class ValidateApplyForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_apply_form"
@@ -118,7 +114,7 @@ class ValidateApplyForm(FormValidationAction):
         code = conversation.entity(tracker, "service_code")  # a button's, or the platform's reading
         text = conversation.latest_text(tracker) or ""
         if (tracker.get_slot("service_code") and not self._requested(tracker, "service_code")
-                and SWITCH_ITEM.search(text) and not code):
+                and conversation.entity(tracker, "wrong_item") and not code):
             # "办错了 / 不是这个": the form asks for the item again; everything else filled stays.
             return {"service_code": None}
         if code and (intent == "apply" or self._requested(tracker, "service_code")):
@@ -185,7 +181,7 @@ class ValidateApplyForm(FormValidationAction):
     async def validate_applicant_name(self, value: Any, dispatcher: CollectingDispatcher,
                                       tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         raw = _clean(value)
-        if SWITCH_ITEM.search(raw):  # "办错了" is about the item (extract_service_code), not a name
+        if conversation.entity(tracker, "wrong_item"):  # "办错了" is about the item (extract_service_code), not a name
             return {"applicant_name": None}
         if self._requested(tracker, "applicant_name"):
             raw = _clean(conversation.entity(tracker, "person_name") or _NAME_PREFIX.sub("", raw))

@@ -6,7 +6,8 @@ pipeline, turns it into Rasa's terms, so the dialogue (rules, forms, actions) st
 
 * requirements → ``ask_requirements``, apply → ``apply``, status → ``check_status``,
   out_of_scope → ``out_of_scope``; the item as a ``service_code`` entity, the fact asked first
-  (photo, in_person, eligibility, time, fee) as an ``asked_fact`` entity;
+  (photo, in_person, eligibility, time, fee) as an ``asked_fact`` entity; "办错了" (the item just
+  named is not the one meant) as a ``wrong_item`` entity;
 * only over the intents that are about services (and, when the platform names an item, over
   greetings and a long ``inform``: "你好，低保要带啥" greets and asks, a first message with a life
   story is often taken for an answer). Yes/no, ratings, "转人工", "算了" and answers to the form
@@ -78,6 +79,9 @@ class PlatformUnderstanding(GraphComponent):
             understanding = (message.get(METADATA) or {}).get("understanding")
             if not isinstance(understanding, dict):
                 continue
+            if understanding.get("wrong_item"):  # "办错了": the form asks for the item again
+                message.set(ENTITIES, (message.get(ENTITIES) or []) + [
+                    {"entity": "wrong_item", "value": "true", "extractor": EXTRACTOR}], add_to_output=True)
             current = (message.get(INTENT) or {}).get("name")
             target = decide_intent(current, understanding, message.get(TEXT) or "")
             if target is None:

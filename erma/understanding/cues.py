@@ -62,6 +62,14 @@ def wants_to_start(normalized: str) -> bool:
     return bool(START.search(normalized)) and not ASKING.search(normalized)
 
 
+# "办错了 / 不是这个": the item just named is not the one the resident meant.
+WRONG_ITEM = re.compile(r"办错|弄错|搞错|整错|选错|不是这[个项一样]|不是办这|换一[个项样]")
+
+
+def says_wrong_item(normalized: str) -> bool:
+    return bool(WRONG_ITEM.search(normalized))
+
+
 def has_case_reference(text: str) -> bool:
     return bool(CASE_REFERENCE.search(unicodedata.normalize("NFKC", text or "").lower()))
 

@@ -49,6 +49,7 @@ class Understanding:
     name: str | None = None
     choices: list[Choice] = field(default_factory=list)  # a close call: the resident picks
     fact: str | None = None  # photo | in_person | eligibility | time | fee: what was asked first
+    wrong_item: bool = False  # "办错了 / 不是这个": not the item just named
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -109,6 +110,8 @@ def decide(models: Models | None, items: dict[str, ServiceItemSpec], text: str) 
     if cues.has_case_reference(text) or progress or wanted == "status":
         code = best_code if item_clear else None
         return Understanding("status", code, named(code))
+    if cues.says_wrong_item(normal) and not item_clear:
+        return Understanding("other", wrong_item=True)
     if wanted == "other":
         # "我有身份证和户口本", "只有户口本": what the resident has in hand, an answer, a greeting —
         # the assistant's own dialogue handles it (its checklist, its form), whatever item it names.

@@ -105,3 +105,9 @@ def test_a_name_the_county_lists_under_two_items_said_alone_is_a_choice(read):
     assert alone.item is None and {c.code for c in alone.choices} == {"MX-019", "MX-020"}
     assert read("残疾证搞丢了").item == "MX-020"
     assert read("低保").item == "MX-001"  # a name of one item only is that item
+
+
+@pytest.mark.parametrize("text", ["办错了", "不是这个", "弄错了 不是这一项"])
+def test_saying_the_item_is_wrong(read, text):
+    got = read(text)
+    assert got.wrong_item and got.item is None and got.behaviour == "other", got

@@ -627,7 +627,8 @@ async def test_the_platforms_item_starts_the_form_and_is_named(platform):
 @pytest.mark.asyncio
 async def test_wrong_item_switches_and_keeps_what_was_filled(platform):
     # The form named 高龄津贴 and asked the name; "办错了" asks for the item again, the rest stays.
-    latest = {"text": "办错了，不是这个", "intent": {"name": "deny"}, "entities": []}
+    latest = {"text": "办错了，不是这个", "intent": {"name": "deny"},
+              "entities": [{"entity": "wrong_item", "value": "true", "extractor": "PlatformUnderstanding"}]}
     tracker = make_tracker(slots={"service_code": "MX-013", "service_name": "高龄津贴（高龄老人生活补贴）申请",
                                   "requested_slot": "id_number", "applicant_name": "杨子妹"},
                            events=[{"event": "user", "text": latest["text"], "parse_data": latest}])
@@ -958,6 +959,7 @@ async def test_an_item_named_as_the_forms_answer_is_not_a_checklist(platform):
 @pytest.mark.asyncio
 async def test_wrong_item_is_never_taken_for_the_applicants_name(platform):
     tracker = form_tracker("applicant_name", "办错了", slots={"service_code": "MX-013"})
+    tracker.latest_message["entities"] = [{"entity": "wrong_item", "value": "true"}]
     _, events = await run(ValidateApplyForm(), tracker)
     assert slot_events(events).get("applicant_name") is None
 

@@ -51,3 +51,9 @@ def test_without_the_platforms_reading_diet_decides():
     got = _run(_message("ask_requirements"))
     assert got.get(INTENT)["name"] == "ask_requirements"
     assert decide_intent("ask_requirements", {"behaviour": "other"}) is None
+
+
+def test_wrong_item_is_passed_on_whatever_the_intent():
+    got = _run(_message("deny", {"behaviour": "other", "item": None, "wrong_item": True}))
+    assert got.get(INTENT)["name"] == "deny"
+    assert [(e["entity"], e["value"]) for e in got.get(ENTITIES)] == [("wrong_item", "true")]
