@@ -149,7 +149,12 @@ def status_message(status: Dict[str, Any]) -> str:
     if status.get("next_step"):
         lines.append(f"下一步：{status['next_step']}")
     lines.append(f"经办人：{holder_text(status.get('holder'))}")
-    lines.append(f"预计办好：{plain_date(status.get('expected_completion_date'))}")
+    if status.get("finished_on"):
+        lines.append(f"办好日期：{plain_date(status['finished_on'])}")
+    elif status.get("ended_on"):
+        lines.append(f"结束日期：{plain_date(status['ended_on'])}")
+    else:
+        lines.append(f"预计办好：{plain_date(status.get('expected_completion_date'))}")
     return "\n".join(lines)
 
 

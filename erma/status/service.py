@@ -12,12 +12,13 @@ import hashlib
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from erma.cases.models import Case
+from erma.cases.models import Case, CaseEvent
 from erma.cases.ownership import PROVED, bind, is_bound
 from erma.cases.presenter import agent_contact, stage_words
 from erma.cases.stages import Stage
 from erma.catalog.service import get_item
-from erma.db import utcnow
+from erma.clock import today_local
+from erma.db import as_utc, utcnow
 from erma.errors import NotFound, TooManyRequests
 from erma.places.models import Town
 from erma.settings import get_settings
@@ -25,6 +26,16 @@ from erma.staff.models import Staff
 from erma.status.models import StatusLookupFailure
 
 TOWN_HOLDS = {Stage.RECEIVED, Stage.TOWN_REVIEW, Stage.RETURNED, Stage.REJECTED}
+# Done: the answer gives the day it was done, not an expected day.
+FINISHED = {Stage.COMPLETED, Stage.DELIVERED, Stage.RATED, Stage.FOLLOWED_UP}
+ENDED = {Stage.REJECTED, Stage.WITHDRAWN, Stage.TERMINATED}
+
+
+def _day_reached(session: Session, case: Case, stage: Stage) -> str | None:
+    """The China date the case first reached `stage` (from its event log)."""
+    at = session.scalar(select(func.min(CaseEvent.at)).where(CaseEvent.case_id == case.id,
+                                                             CaseEvent.to_stage == stage.value))
+    return today_local(as_utc(at)).isoformat() if at is not None else None
 
 
 def status_view(session: Session, case: Case) -> dict:
@@ -32,7 +43,8 @@ def status_view(session: Session, case: Case) -> dict:
     item = get_item(session, case.service_code)
     town = session.get(Town, case.hukou_town_code)
     agent = session.get(Staff, case.agent_id) if case.agent_id else None
-    if Stage(case.stage) in TOWN_HOLDS or agent is None:
+    stage = Stage(case.stage)
+    if stage in TOWN_HOLDS or agent is None:
         holder = {"kind": "town", "name": f"{town.name}审核人员"}
     else:
         holder = {"kind": "agent", **agent_contact(agent)}
@@ -41,6 +53,8 @@ def status_view(session: Session, case: Case) -> dict:
             "hukou_town": town.name, "stage": case.stage, "stage_text": stage_text, "next_step": next_step,
             "holder": holder, "agent": agent_contact(agent),
             "expected_completion_date": case.expected_completion_date.isoformat(),
+            "finished_on": _day_reached(session, case, Stage.COMPLETED) if stage in FINISHED else None,
+            "ended_on": _day_reached(session, case, stage) if stage in ENDED else None,
             "materials_missing": case.materials_missing}
 
 

@@ -25,6 +25,16 @@ def test_status_with_last_four_of_id_or_phone(client, open_case, last4):
     assert "赤不苏镇" in body["next_step"]
     assert body["holder"] == {"kind": "town", "name": "赤不苏镇审核人员"}
     assert body["expected_completion_date"] == case["expected_completion_date"]
+    assert body["finished_on"] is None and body["ended_on"] is None
+
+
+def test_a_finished_case_answers_with_the_day_it_was_finished(client, login, open_case):
+    from erma.clock import today_local
+
+    case = open_case()
+    _complete(client, login, case["case_no"])
+    body = client.get(f"/api/v1/cases/{case['case_no']}/status", params={"last4": VALID_ID[-4:]}).json()
+    assert body["stage"] == "completed" and body["finished_on"] == today_local().isoformat()
 
 
 def test_status_names_the_agent_once_the_case_is_with_them(client, login, open_case):

@@ -974,3 +974,15 @@ async def test_applying_after_a_question_names_the_remembered_item(platform):
     msgs, events = await run(ValidateApplyForm(), tracker)
     assert slot_events(events)["service_code"] == "MX-013"
     assert msgs[0]["text"].startswith("好的，帮您申请“高龄津贴")
+
+
+def test_a_finished_case_says_when_it_was_done_not_when_it_is_expected():
+    from actions import messages
+
+    base = {"case_no": "EM-20261126-0007", "service_name": "高龄津贴", "stage_text": "已办结",
+            "holder": {"kind": "agent", "name": "王芳"}, "expected_completion_date": "2026-12-24"}
+    assert "预计办好：2026年12月24日" in messages.status_message(base)
+    done = messages.status_message({**base, "finished_on": "2026-12-03"})
+    assert "办好日期：2026年12月3日" in done and "预计" not in done
+    ended = messages.status_message({**base, "stage_text": "不予受理", "ended_on": "2026-12-01"})
+    assert "结束日期：2026年12月1日" in ended and "预计" not in ended
