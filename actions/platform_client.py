@@ -151,10 +151,13 @@ class PlatformClient:
                                    f"/api/v1/conversations/{_segment(conversation_id)}/cases")
         return list(data.get("items") or [])
 
-    async def rate_case(self, case_no: str, level: Any, conversation_id: str, channel: str) -> Dict[str, Any]:
+    async def rate_case(self, case_no: str, level: Any, conversation_id: str, channel: str,
+                        said: Optional[str] = None) -> Dict[str, Any]:
+        body = {"level": level, "conversation_id": conversation_id, "channel": channel}
+        if said:
+            body["said"] = said  # the whole message: the platform keeps what it says beyond the level
         return await self._request("POST", "/api/v1/cases/{case_no}/rating",
-                                   f"/api/v1/cases/{_segment(case_no)}/rating",
-                                   body={"level": level, "conversation_id": conversation_id, "channel": channel})
+                                   f"/api/v1/cases/{_segment(case_no)}/rating", body=body)
 
     # --- people ------------------------------------------------------------------------------
     async def request_handoff(self, conversation_id: str, channel: str, reason: str) -> Dict[str, Any]:

@@ -97,7 +97,10 @@ class ActionRate(Action):
             await ask_for_rating(dispatcher, tracker, case_no)
             return [SlotSet("case_no", case_no)]
         try:
-            result = await get_client().rate_case(case_no, level, tracker.sender_id, conversation.channel(tracker))
+            typed = conversation.latest_text(tracker) or ""
+            said = None if typed.startswith("/") else typed  # the resident's words: the platform keeps the reason
+            result = await get_client().rate_case(case_no, level, tracker.sender_id, conversation.channel(tracker),
+                                                  said=said)
         except PlatformUnavailable:
             dispatcher.utter_message(text=messages.OUTAGE)
             return [SlotSet("case_no", case_no)]

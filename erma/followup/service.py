@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,6 +40,24 @@ def parse_level(raw) -> int:
     raise ValidationFailed("rating_level_invalid",
                            "请从 非常满意、满意、基本满意、不满意、非常不满意 中选一个（也可以打1到5分）",
                            field="level")
+
+
+_EDGES = " \t\r\n，,。.！!？?：:；;、~～…—-"
+_LEVEL_DIGIT = re.compile(r"^(?:打|给|评|选)?\s*[1-5]\s*(?:星|分|颗星)?")
+
+
+def comment_from(said: str | None) -> str | None:
+    """What a rating message says beyond its level: "不满意，星期天转人工半天都没人理" →
+    "星期天转人工半天都没人理"; "满意" / "5星" → None."""
+    text = normalize_text(said or "")
+    for word, _ in _WORDS:  # longest first, so 不满意 is not left as 不
+        if word in text:
+            text = text.replace(word, " ", 1)
+            break
+    else:
+        text = _LEVEL_DIGIT.sub(" ", text, count=1)
+    text = re.sub(r"\s+", " ", text).strip(_EDGES)
+    return text if sum(ch.isalnum() for ch in text) >= 2 else None
 
 
 def rate_case(session: Session, case: Case, principal: Principal, level_raw, comment: str | None,

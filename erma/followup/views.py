@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from erma.bounds import MAX_DB_INT, MAX_NOTE
 from erma.cases.ownership import own_case
 from erma.db import get_session
-from erma.followup.service import complete_task, list_tasks, rate_case, task_view, task_views
+from erma.followup.service import comment_from, complete_task, list_tasks, rate_case, task_view, task_views
 from erma.staff.auth import Principal, get_principal, require_roles
 
 router = APIRouter(prefix="/api/v1", tags=["ratings"])
@@ -19,6 +19,9 @@ router = APIRouter(prefix="/api/v1", tags=["ratings"])
 class RatingIn(BaseModel):
     level: Annotated[int, Field(ge=-100, le=100)] | Annotated[str, Field(max_length=16)]
     comment: str | None = Field(default=None, max_length=MAX_NOTE)
+    # The resident's whole message ("不满意，星期天转人工半天都没人理"): what it says beyond the level
+    # becomes the comment when none is given.
+    said: str | None = Field(default=None, max_length=MAX_NOTE)
     channel: str = Field(default="web_chat", max_length=20)
     conversation_id: str | None = Field(default=None, max_length=128)
 
@@ -33,7 +36,8 @@ def rate(case_no: str, body: RatingIn, principal: Principal = Depends(require_ro
     """The assistant rates only for a conversation bound to the case (erma/cases/ownership.py); for any
     other conversation the case answers like an unknown one. One rating per case: it is final."""
     case = own_case(session, case_no, principal, body.conversation_id, for_update=True)
-    return rate_case(session, case, principal, body.level, body.comment, body.channel)
+    comment = body.comment if body.comment is not None else comment_from(body.said)
+    return rate_case(session, case, principal, body.level, comment, body.channel)
 
 
 @router.get("/followup-tasks")

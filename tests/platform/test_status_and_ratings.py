@@ -112,6 +112,36 @@ def test_bad_rating_opens_a_follow_up_for_the_duty_lead(client, login, open_case
     assert client.get(f"/api/v1/cases/{no}", headers=lead).json()["stage"] == "followed_up"
 
 
+def test_the_residents_words_beyond_the_level_reach_the_duty_lead(client, login, open_case, db):
+    no = open_case()["case_no"]
+    _complete(client, login, no)
+    said = "不满意，星期天转人工半天都没人理"
+    r = client.post(f"/api/v1/cases/{no}/rating", json={**OWN, "level": "不满意", "said": said}, headers=SERVICE)
+    assert r.status_code == 200 and r.json()["follow_up"] is True
+    tasks = client.get("/api/v1/followup-tasks", headers=login("lead-1")).json()["items"]
+    assert [t["reason"] for t in tasks] == ["差评（不满意）回访整改：星期天转人工半天都没人理"]
+    assert _comments(db, no) == ["星期天转人工半天都没人理"]
+
+
+@pytest.mark.parametrize("said", ["满意", "5星", "非常满意！"])
+def test_a_level_alone_leaves_no_comment(client, login, open_case, db, said):
+    no = open_case()["case_no"]
+    _complete(client, login, no)
+    assert client.post(f"/api/v1/cases/{no}/rating", json={**OWN, "level": said, "said": said},
+                       headers=SERVICE).status_code == 200
+    assert _comments(db, no) == [None]
+
+
+def _comments(db, no: str) -> list:
+    from sqlalchemy import select
+
+    from erma.cases.models import Case
+    from erma.followup.models import Rating
+
+    with db() as s:
+        return list(s.scalars(select(Rating.comment).join(Case, Case.id == Rating.case_id).where(Case.case_no == no)))
+
+
 # ------------------------------------------------------------------ a conversation acts only on its own cases
 
 def _conversation(db, cid: str, channel: str = "web_chat", openid: str | None = None, state: str = "bot") -> str:

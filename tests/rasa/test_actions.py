@@ -986,3 +986,15 @@ def test_a_finished_case_says_when_it_was_done_not_when_it_is_expected():
     assert "办好日期：2026年12月3日" in done and "预计" not in done
     ended = messages.status_message({**base, "stage_text": "不予受理", "ended_on": "2026-12-01"})
     assert "结束日期：2026年12月1日" in ended and "预计" not in ended
+
+
+@pytest.mark.asyncio
+async def test_a_typed_rating_sends_the_residents_words_a_button_does_not(platform):
+    said = "不满意，星期天转人工半天都没人理"
+    await run(ActionRate(), make_tracker(said, "rate", [{"entity": "rating_level", "value": "不满意"}],
+                                         slots={"case_no": "EM-20261126-0001"}))
+    pressed = '/rate{"rating_level": "满意", "case_no": "EM-20261126-0001"}'
+    await run(ActionRate(), make_tracker(pressed, "rate", [{"entity": "rating_level", "value": "满意"}],
+                                         slots={"case_no": "EM-20261126-0001"}))
+    bodies = [r["body"] for r in platform.requests if r["route"] == "rating"]
+    assert bodies[0]["said"] == said and "said" not in bodies[1]
