@@ -54,3 +54,14 @@ def user_turns(tracker: Tracker) -> int:
     """How many messages the resident has sent in this conversation so far."""
     return sum(1 for e in tracker.events if e.get("event") == "user")
 
+
+
+def at_summary(tracker: Tracker) -> bool:
+    """The resident's latest message answers the application's summary ("都对吗？"): the last
+    action before it was action_review_application. A question then is a digression: answered,
+    then the summary again, and the application's item and answers stay as they are."""
+    events = list(tracker.events)
+    last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=-1)
+    actions = [e.get("name") for e in events[:max(last_user, 0)] if e.get("event") == "action"
+               and e.get("name") not in ("action_listen", "action_unlikely_intent")]
+    return bool(actions) and actions[-1] == "action_review_application"

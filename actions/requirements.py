@@ -117,6 +117,7 @@ class ActionRequirements(Action):
                   domain: Dict[Text, Any]) -> List[EventType]:
         client = get_client()
         in_form = conversation.form_is_active(tracker)
+        summary = conversation.at_summary(tracker)
         current = tracker.get_slot("service_code")
         try:
             resolution = await resolve_from_message(client, tracker, fallback_code=current)
@@ -135,8 +136,10 @@ class ActionRequirements(Action):
             dispatcher.utter_message(text=messages.OUTAGE)
             return []
 
-        fact = conversation.entity(tracker, "asked_fact") if conversation.entity(tracker, "service_code") else None
+        fact = conversation.entity(tracker, "asked_fact")
         dispatcher.utter_message(text=messages.requirements_message(item, tracker.get_slot("hukou_town"), fact))
+        if summary:
+            return []  # the summary follows again; the application keeps its item
         if in_form:
             # The form keeps its own item; it only takes this one if it had none yet.
             if current:
@@ -164,13 +167,14 @@ class ActionChecklist(Action):
         client = get_client()
         code = tracker.get_slot("service_code")
         in_form = conversation.form_is_active(tracker)
+        summary = conversation.at_summary(tracker)
         if in_form and not code and tracker.get_slot("requested_slot") == "service_code":
             # "残疾证" answering "您要办哪件事？" names the item, it is not a material in hand:
             # the form reads it next (validate_apply_form), and names or offers the item.
             return []
         try:
             phrase = conversation.entity(tracker, "service")
-            if phrase and not (in_form and code):  # inside the form its item stays
+            if phrase and not ((in_form or summary) and code):  # inside the application its item stays
                 resolution = await resolve_text(client, phrase, conversation.latest_text(tracker))
                 code = resolution.code or code
             if not code:
@@ -189,7 +193,7 @@ class ActionChecklist(Action):
         missing = list(result.get("missing") or [])
         dispatcher.utter_message(text=messages.missing_message(item.get("name", ""), have, missing,
                                                                bool(item.get("rongque_listed"))))
-        if not in_form:
+        if not in_form and not summary:  # at the summary, the summary itself follows (updated)
             dispatcher.utter_message(text="想现在申请，就说“我要办”，我帮您填表。",
                                      buttons=[{"title": "我要申请办理", "payload": "/apply"}])
         # Remembered for the application form, so it does not ask again.

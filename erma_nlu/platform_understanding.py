@@ -64,6 +64,8 @@ def platform_entities(understanding: Dict[str, Any]) -> List[Dict[str, Any]]:
         found.append({"entity": "service_code", "value": understanding["item"], "extractor": EXTRACTOR})
     if understanding.get("fact"):
         found.append({"entity": "asked_fact", "value": understanding["fact"], "extractor": EXTRACTOR})
+    if understanding.get("wrong_item"):  # "办错了": the form asks for the item again
+        found.append({"entity": "wrong_item", "value": "true", "extractor": EXTRACTOR})
     return found
 
 
@@ -79,18 +81,21 @@ class PlatformUnderstanding(GraphComponent):
             understanding = (message.get(METADATA) or {}).get("understanding")
             if not isinstance(understanding, dict):
                 continue
-            if understanding.get("wrong_item"):  # "办错了": the form asks for the item again
-                message.set(ENTITIES, (message.get(ENTITIES) or []) + [
-                    {"entity": "wrong_item", "value": "true", "extractor": EXTRACTOR}], add_to_output=True)
             current = (message.get(INTENT) or {}).get("name")
             target = decide_intent(current, understanding, message.get(TEXT) or "")
             if target is None:
+                # DIET's intent stands; the detail asked ("照片要几张？" at the summary is about the
+                # application's item) and "办错了" still go along.
+                extra = [e for e in platform_entities(understanding) if e["entity"] != "service_code"]
+                if extra:
+                    kept = [e for e in (message.get(ENTITIES) or []) if e.get("entity") not in ("asked_fact", "wrong_item")]
+                    message.set(ENTITIES, kept + extra, add_to_output=True)
                 continue
             message.set(INTENT, {"name": target, "confidence": 1.0}, add_to_output=True)
             ranking = [r for r in (message.get(INTENT_RANKING_KEY) or []) if r.get("name") != target]
             message.set(INTENT_RANKING_KEY, [{"name": target, "confidence": 1.0}, *ranking], add_to_output=True)
             entities = [e for e in (message.get(ENTITIES) or [])
-                        if e.get("entity") not in ("service", "service_code", "asked_fact")]
+                        if e.get("entity") not in ("service", "service_code", "asked_fact", "wrong_item")]
             message.set(ENTITIES, entities + platform_entities(understanding), add_to_output=True)
         return messages
 

@@ -80,6 +80,16 @@ def has_progress_cue(text: str, normalized: str = "") -> bool:
     return bool(PROGRESS.search(raw) or (SUBMITTED.search(raw) and WAITING.search(normalized or raw)))
 
 
+_HOW_MANY = re.compile(r"[几多][张份个寸次趟天]|多少张|多少份|多大")
+
+
+def without_fact_words(normalized: str) -> str:
+    """The text with the words of the detail asked taken out ("照片要几张" → "要几张")."""
+    for _, pattern in FACTS:
+        normalized = pattern.sub(" ", normalized)
+    return _HOW_MANY.sub(" ", normalized)
+
+
 def asked_fact(normalized: str) -> str | None:
     """`normalized`: the text after the search lexicon (好久 → 多久, 啥子 → 什么…)."""
     for name, pattern in FACTS:

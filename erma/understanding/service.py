@@ -119,7 +119,10 @@ def decide(models: Models | None, items: dict[str, ServiceItemSpec], text: str) 
     if not item_clear:
         # Words beyond particles and the conversation's own words ("在哪点办", "谢谢") name
         # something: it is none of ours, so say so (never a neighbour's list).
-        named_something = any(len(w) > 1 and w not in models.conversation_words for w in models.text.content_words(text))
+        # A detail asked with nothing else named ("照片要几张？", "要本人去不") is about the item the
+        # conversation is on (the application, the last answer): the dialogue's, not out of scope.
+        rest = cues.without_fact_words(normal) if fact else text
+        named_something = any(len(w) > 1 and w not in models.conversation_words for w in models.text.content_words(rest))
         return Understanding("out_of_scope" if named_something else "other", fact=fact)
     behaviour = "apply" if wanted == "apply" or cues.wants_to_start(normal) else "requirements"
     shared = _shared_name_items(models, text, items)

@@ -100,3 +100,17 @@ def test_status_asked_in_two_turns_with_bare_digits(resident):
     assert "后四位" in resident.say(f"帮我查一下{case_no}办到哪了")
     reply = resident.say("0027")
     assert "户籍地镇审核中" in reply and "打个分" not in reply
+
+
+def test_a_question_at_the_summary_keeps_the_application_and_yes_still_submits(resident):
+    """Issue 12: the application vanished when the resident asked something at the confirm step."""
+    _apply_for_elderly_allowance(resident)
+    answer = resident.say("等一下，照片要几张？")
+    assert "都对吗" in answer and "杨子妹" in answer, "the summary comes again after the answer"
+    again = resident.say("只有户口本带起的")
+    assert "都对吗" in again and "还差" in again, "materials stated at the summary update it"
+    done = resident.say("对的，提交嘛")
+    cases = resident.cases()
+    assert len(cases) == 1 and cases[0]["case_no"] in done, resident.transcript
+    case = platform_get(f"/api/v1/cases/{cases[0]['case_no']}")
+    assert case["service_code"] == "MX-013" and case["materials_have"] == ["户口簿"]

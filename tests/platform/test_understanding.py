@@ -111,3 +111,10 @@ def test_a_name_the_county_lists_under_two_items_said_alone_is_a_choice(read):
 def test_saying_the_item_is_wrong(read, text):
     got = read(text)
     assert got.wrong_item and got.item is None and got.behaviour == "other", got
+
+
+@pytest.mark.parametrize("text", ["等一下，照片要几张？", "要本人去不"])
+def test_a_detail_asked_without_naming_anything_is_left_to_the_conversation(read, text):
+    # At the application's summary or after an answer, it is about that item: never "we do not do this".
+    got = read(text)
+    assert got.behaviour == "other" and got.fact, got

@@ -998,3 +998,28 @@ async def test_a_typed_rating_sends_the_residents_words_a_button_does_not(platfo
                                          slots={"case_no": "EM-20261126-0001"}))
     bodies = [r["body"] for r in platform.requests if r["route"] == "rating"]
     assert bodies[0]["said"] == said and "said" not in bodies[1]
+
+
+def _at_summary(text: str, intent: str, entities=None) -> Tracker:
+    """The resident answers the summary ("都对吗？") with something else."""
+    latest = {"text": text, "intent": {"name": intent}, "entities": entities or []}
+    events = [{"event": "action", "name": "apply_form"}, {"event": "action", "name": "action_review_application"},
+              {"event": "action", "name": "action_listen"}, {"event": "user", "text": text, "parse_data": latest}]
+    return make_tracker(text, intent, entities, slots={"service_code": "MX-013", "service_name": "高龄津贴",
+                                                       "applicant_name": "杨子妹"}, events=events)
+
+
+@pytest.mark.asyncio
+async def test_materials_stated_at_the_summary_update_it_and_ask_nothing_else(platform):
+    msgs, events = await run(ActionChecklist(), _at_summary("只有户口本带起的", "inform_materials"))
+    assert "还差" in msgs[0]["text"] and len(msgs) == 1  # no "想现在申请，就说我要办": the summary follows
+    slots = slot_events(events)
+    assert slots["service_code"] == "MX-013" and slots["materials_missing"]
+
+
+@pytest.mark.asyncio
+async def test_a_question_about_another_item_at_the_summary_keeps_the_applications_item(platform):
+    msgs, events = await run(ActionRequirements(), _at_summary(
+        "低保要带啥", "ask_requirements", [{"entity": "service_code", "value": "MX-001"}]))
+    assert "材料" in msgs[0]["text"] and len(msgs) == 1
+    assert events == []  # the application's item, answers and materials stay
