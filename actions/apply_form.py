@@ -122,7 +122,6 @@ class ValidateApplyForm(FormValidationAction):
         if intent == "apply":
             if phrase:
                 return {"service_code": phrase}
-            text = conversation.latest_text(tracker)
             if not tracker.get_slot("service_code") and text and not text.startswith("/"):
                 return {"service_code": text}
             # The item remembered from the question before: checked again, and named.

@@ -178,6 +178,20 @@ class CatalogSearch:
         covered = frozenset().union(*(spans[code] for code in best))
         return best, min(1.0, len(covered) / query.content) if query.content else 0.0
 
+    def named_alike(self, text: str, candidates: Sequence[str]) -> list[str]:
+        """The candidates named by the very same words, when those words are all that was said —
+        a name the lexicon lists under several items ("残疾证": 新办 and 补办): the resident
+        chooses. Empty otherwise."""
+        query = self._query_for_names(text)
+        spans = [(code, self._named_span(query, code)) for code in candidates]
+        spans = [(code, span) for code, span in spans if span]
+        if len(spans) < 2 or not query.content:
+            return []
+        first = spans[0][1]
+        if any(span != first for _, span in spans) or len(first) < query.content:
+            return []
+        return [code for code, _ in spans]
+
     def _weights(self, features: Features, doc: bool) -> dict[str, Vector]:
         vectors = {}
         for kind, counts in features.by_kind().items():

@@ -446,9 +446,6 @@ def receive_resident_message(session: Session, conversation: Conversation, text:
         shown, forward, meta = _incoming(session, conversation.id, text, display_text)
         entry, state = _append(session, conversation.id, "resident", shown, now=now, client_msg_id=client_msg_id,
                                meta=meta, last_resident_message_at=now)
-        # What typed text means is the platform's rule (item first); Rasa receives it with the text.
-        # A pressed button (an offered "/…" payload) already says what it means.
-        understood = None if state != "bot" or forward.startswith("/") else understand(session, forward).as_dict()
         session.commit()
     except IntegrityError:  # the same client message id stored by a concurrent request
         session.rollback()
@@ -463,15 +460,18 @@ def receive_resident_message(session: Session, conversation: Conversation, text:
     if state != "bot":  # queued / agent: the message waits for the agent; Rasa is not asked
         return {"entry": entry, "replies": [], "duplicate": False, "forwarded": False,
                 "conversation": _refresh(session, conversation)}
-    return _ask_assistant(session, conversation, entry, forward, send, understood)
+    return _ask_assistant(session, conversation, entry, forward, send)
 
 
 def _ask_assistant(session: Session, conversation: Conversation, entry: TranscriptEntry, text: str,
-                   send: SendFn, understood: dict | None = None) -> dict:
-    # No transaction is open here (see the module docstring).
+                   send: SendFn) -> dict:
     metadata: dict = {"channel": conversation.channel}
-    if understood is not None:
-        metadata["understanding"] = understood
+    if not text.startswith("/"):
+        # What typed text means is the platform's rule (item first); Rasa receives it with the text.
+        # A pressed button (an offered "/…" payload) already says what it means. Read after the
+        # message is stored, so no write transaction waits on it.
+        metadata["understanding"] = understand(session, text).as_dict()
+        session.commit()  # ends the read (nothing written): no transaction is open while Rasa answers
     try:
         messages = send(conversation.id, text, metadata)
     except rasa_client.RasaUnavailable as exc:

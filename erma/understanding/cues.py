@@ -1,5 +1,6 @@
-"""Cues in a resident's words that the classifiers do not decide: a case reference, and which
-fact about an item the resident asked (so the answer can lead with it)."""
+"""Cues in a resident's words that the classifiers do not decide: a case reference or a progress
+question (status), a request to start now (apply), "办错了" (the wrong item), and which detail about
+an item was asked (so the answer can lead with it)."""
 from __future__ import annotations
 
 import re

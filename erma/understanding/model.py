@@ -29,7 +29,7 @@ from erma.understanding.corpus import NONE, Corpus
 
 log = logging.getLogger(__name__)
 CACHE_DIR = ROOT / "var" / "understanding"
-MODEL_VERSION = "4"
+MODEL_VERSION = "5"
 
 
 @lru_cache(maxsize=1)
@@ -107,24 +107,23 @@ class Ranked:
 class Models:
     """The item model and the behaviour model, trained together from one corpus."""
 
-    def __init__(self, item: Pipeline, behaviour: Pipeline, fingerprint: str, conversation_words: frozenset[str]):
+    def __init__(self, item: Pipeline, behaviour: Pipeline, conversation_words: frozenset[str]):
         self.item = item
         self.behaviour = behaviour
-        self.fingerprint = fingerprint
         # Words of messages about no item in particular (greetings, "在哪点办", "要钱不"): saying
         # only these names nothing we could be asked about.
         self.conversation_words = conversation_words
 
     @classmethod
     def train(cls, corpus: Corpus) -> "Models":
-        text = _Text()
+        text = _TEXT
         item = _pipeline(text, raw=False).fit(list(corpus.item_texts), list(corpus.item_labels))
         behaviour = _pipeline(text, raw=True).fit(list(corpus.behaviour_texts), list(corpus.behaviour_labels))
         item_words = {w for t, label in zip(corpus.item_texts, corpus.item_labels) if label != NONE
                       for w in text.content_words(t)}
         conversation = frozenset(w for t, b in zip(corpus.behaviour_texts, corpus.behaviour_labels) if b == "other"
                                  for w in text.content_words(t)) - item_words
-        return cls(item, behaviour, corpus.fingerprint(), conversation)
+        return cls(item, behaviour, conversation)
 
     @staticmethod
     def _rank(model: Pipeline, text: str) -> Ranked:

@@ -18,7 +18,8 @@ from dataclasses import asdict, dataclass, field
 from sqlalchemy.orm import Session
 
 from erma.catalog.schema import ServiceItemSpec
-from erma.catalog.service import catalog_version, list_items
+from erma.catalog.search import NAMED_SHARE, CatalogSearch
+from erma.catalog.service import catalog_version, get_search, list_items
 from erma.pii_refs.service import REFERENCE_RE
 from erma.understanding import cues
 from erma.understanding.corpus import NONE, build_corpus
@@ -77,10 +78,12 @@ def warm_up(session: Session) -> None:
 
 
 def understand(session: Session, text: str) -> Understanding:
-    return decide(*_models(session), text)
+    models, items = _models(session)
+    return decide(models, items, get_search(session), text)
 
 
-def decide(models: Models | None, items: dict[str, ServiceItemSpec], text: str) -> Understanding:
+def decide(models: Models | None, items: dict[str, ServiceItemSpec], search: CatalogSearch,
+           text: str) -> Understanding:
     # An ID number or phone arrives as a reference (〔身份证#K7Q2M〕): a message carrying one answers
     # the form ("身份证号是〔身份证#K7Q2M〕"), it never asks about 居民身份证.
     if REFERENCE_RE.search(text or ""):
@@ -101,7 +104,7 @@ def decide(models: Models | None, items: dict[str, ServiceItemSpec], text: str) 
     item_clear = (best_code is not None and best_score >= MIN_ITEM_SCORE
                   and none_score - best_score < NONE_MARGIN)
 
-    def named(code: str | None) -> str | None:
+    def named_item(code: str | None) -> str | None:
         return items[code].name if code else None
 
     # A progress cue means a case of ours, unless what is asked after is something we do not do
@@ -109,7 +112,7 @@ def decide(models: Models | None, items: dict[str, ServiceItemSpec], text: str) 
     progress = cues.has_progress_cue(text, normal) and not (wanted == "out_of_scope" and not item_clear)
     if cues.has_case_reference(text) or progress or wanted == "status":
         code = best_code if item_clear else None
-        return Understanding("status", code, named(code))
+        return Understanding("status", code, named_item(code))
     if cues.says_wrong_item(normal) and not item_clear:
         return Understanding("other", wrong_item=True)
     if wanted == "other":
@@ -125,46 +128,20 @@ def decide(models: Models | None, items: dict[str, ServiceItemSpec], text: str) 
         named_something = any(len(w) > 1 and w not in models.conversation_words for w in models.text.content_words(rest))
         return Understanding("out_of_scope" if named_something else "other", fact=fact)
     behaviour = "apply" if wanted == "apply" or cues.wants_to_start(normal) else "requirements"
-    shared = _shared_name_items(models, text, items)
-    if best_code in shared:
-        # The county's lexicon lists this everyday name under several items ("残疾证": 新办 or 补办):
-        # said alone, the resident chooses.
-        ordered = sorted(shared, key=lambda code: -dict(found).get(code, float("-inf")))[:MAX_CHOICES]
-        return Understanding(behaviour, choices=[Choice(code, items[code].name, round(dict(found).get(code, 0.0), 3))
-                                                 for code in ordered], fact=fact)
-    close = [(code, score) for code, score in found[1:MAX_CHOICES] if best_score - score < CLOSE_GAP]
-    if close:
-        choices = [Choice(code, items[code].name, round(score, 3)) for code, score in [found[0], *close]]
-        return Understanding(behaviour, choices=choices, fact=fact)
-    return Understanding(behaviour, best_code, named(best_code), fact=fact)
-
-
-def _shared_name_items(models: Models, text: str, items: dict[str, ServiceItemSpec]) -> list[str]:
-    """The items whose everyday name (search lexicon `service_names`) is all the message says,
-    when that name belongs to more than one item."""
-    said = "".join(models.text.content_words(text))
-    if not said:
-        return []
-    return [code for code in _names_to_items(models).get(said, ()) if code in items]
-
-
-_names_lock = threading.Lock()
-_names: dict[int, dict[str, tuple[str, ...]]] = {}
-
-
-def _names_to_items(models: Models) -> dict[str, tuple[str, ...]]:
-    """Single-part everyday names (normalised like messages) → the items listing them, when shared."""
-    lexicon = models.text.analyzer.lexicon
-    key = id(lexicon)
-    with _names_lock:
-        if key not in _names:
-            by_name: dict[str, list[str]] = {}
-            for code, names in lexicon.service_names.items():
-                for parts in names:
-                    if len(parts) == 1:
-                        name = "".join(models.text.normal(parts[0]).split())
-                        if name and code not in by_name.setdefault(name, []):
-                            by_name[name].append(code)
-            _names.clear()
-            _names[key] = {name: tuple(codes) for name, codes in by_name.items() if len(codes) > 1}
-        return _names[key]
+    scores = dict(found)
+    top = [code for code, _ in found[:MAX_CHOICES]]
+    close = [code for code in top if best_score - scores[code] < CLOSE_GAP]
+    # The county's everyday names (search lexicon `service_names`, erma/catalog/search.py) decide
+    # among the top items: a name several of them share, said alone ("残疾证": 新办 or 补办), is a
+    # choice; a close call settled by a name ("残疾证丢了") is that item.
+    alike = search.named_alike(text, top)
+    named, share = search.named(text, top)
+    if best_code in alike:
+        close = alike
+    elif share >= NAMED_SHARE and len(named) == 1 and named[0] in close:
+        close = named
+    if len(close) > 1:
+        return Understanding(behaviour, choices=[Choice(code, items[code].name, round(scores[code], 3))
+                                                 for code in close], fact=fact)
+    code = close[0]
+    return Understanding(behaviour, code, named_item(code), fact=fact)

@@ -270,3 +270,11 @@ def test_service_names_are_read_with_their_parts():
     names = load_lexicon().service_names
     assert ("低保",) in names["MX-001"]
     assert ("残疾证", "丢失") in names["MX-020"] and ("残疾证",) in names["MX-019"]
+
+
+def test_a_name_listed_under_two_items_and_said_alone_names_both(catalog_search):
+    search = catalog_search
+    # catalog/search_lexicon.yaml lists 残疾证 under 新办 (MX-019) and 补办 (MX-020).
+    assert search.named_alike("残疾证", ["MX-020", "MX-019", "MX-099"]) == ["MX-020", "MX-019"]
+    assert search.named_alike("残疾证搞丢了", ["MX-020", "MX-019"]) == []  # 补办 is named more
+    assert search.named_alike("帮我申请农村危房改造，我是低保户", ["MX-072", "MX-001"]) == []  # two different names
