@@ -46,7 +46,8 @@ FIELD_NAMES = {"service_code": "办理事项", "applicant_name": "姓名", "id_n
                "conversation_id": "会话编号", "Idempotency-Key": "请求编号", "client_msg_id": "消息编号",
                "text": "内容", "note": "备注", "opinion": "审核意见", "comment": "评价内容", "outcome": "处理结果",
                "deficiencies": "补正材料", "missing": "容缺材料", "after_seq": "消息序号", "task_id": "任务编号",
-               "agent_id": "代办员", "channel": "渠道", "reason": "原因", "username": "用户名", "password": "密码"}
+               "agent_id": "代办员", "channel": "渠道", "reason": "原因", "username": "用户名", "password": "密码",
+               "id_last6": "身份证号后六位", "phone_last4": "手机号后四位", "repeat_confirmed": "确认重复申请"}
 TOO_LONG = {"string_too_long", "too_long", "bytes_too_long"}
 OUT_OF_RANGE = {"less_than_equal", "less_than", "greater_than_equal", "greater_than", "int_from_float"}
 

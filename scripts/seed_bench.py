@@ -43,6 +43,7 @@ from erma.deferral.rules import supplement_deadline  # noqa: E402
 from erma.followup.service import LEVELS  # noqa: E402
 from erma.models_registry import metadata  # noqa: E402
 from erma.places.models import IntakePoint, Town  # noqa: E402
+from erma.status.keys import id_last6_hash  # noqa: E402
 from erma.cases.timing import expected_completion, shift_for_pause  # noqa: E402
 from erma.catalog.models import ServiceItem  # noqa: E402
 from erma.staff.models import Staff  # noqa: E402
@@ -232,7 +233,7 @@ class Generator:
         row = {"id": case_id, "case_no": case_no, "idempotency_key": None, "request_fingerprint": None,
                "service_code": code, "applicant_name": name,
                "id_number_enc": pii.encrypt(idn), "id_number_hash": pii.keyed_hash(idn),
-               "id_number_masked": pii.mask_id_number(idn), "id_last4": idn[-4:],
+               "id_number_masked": pii.mask_id_number(idn), "id_last4": idn[-4:], "id_last6_hash": id_last6_hash(idn),
                "phone_enc": pii.encrypt(phone), "phone_hash": pii.keyed_hash(phone),
                "phone_masked": pii.mask_phone(phone), "phone_last4": phone[-4:],
                "hukou_town_code": town, "hukou_village": None, "current_location": rng.choice((None, "成都", "茂县县城", "汶川")),

@@ -20,17 +20,19 @@ from erma.cases.assignment import least_loaded_agent
 from erma.cases.models import Case, CaseEvent
 from erma.cases.numbers import next_case_no
 from erma.cases.ownership import OPENED, bind
-from erma.cases.stages import Stage
+from erma.cases.stages import OPEN_STAGES, STAGE_TEXT, Stage
 from erma.bounds import MAX_LIST_ITEMS, MAX_MATERIAL_NAME
 from erma.cases.timing import expected_completion
 from erma.catalog.service import get_item
 from erma.clock import today_local
+from erma.db import as_utc
 from erma.errors import Conflict, DomainError, ValidationFailed
 from erma.id_numbers import validate_id_number
 from erma.phones import validate_mobile
 from erma.pii_refs import service as references
 from erma.places.service import get_intake_point, resolve_place
 from erma.staff.auth import Principal
+from erma.status.keys import id_last6_hash
 
 CHANNELS = {"web_chat": "网页聊天", "wechat": "微信公众号", "counter": "窗口", "agent": "代办员代录",
             "phone": "电话"}
@@ -53,6 +55,8 @@ class CaseCreate(BaseModel):
     conversation_id: str | None = Field(default=None, max_length=128)
     materials_have: list[Annotated[str, Field(max_length=MAX_MATERIAL_NAME)]] = Field(default_factory=list,
                                                                                      max_length=MAX_LIST_ITEMS)
+    # True once the resident was told of their open case for the same item and still wants a new one.
+    repeat_confirmed: bool = False
 
 
 def _fingerprint(body: CaseCreate) -> str:
@@ -97,6 +101,8 @@ def create_case(session: Session, body: CaseCreate, principal: Principal,
         raise ValidationFailed(first.code, first.message, field=first.field,
                                errors=[{"code": e.code, "message": e.message, "field": e.field} for e in errors])
 
+    if not body.repeat_confirmed:
+        _refuse_unconfirmed_repeat(session, item, pii.keyed_hash(id_number))
     today = today_local(now)
     missing = [m.name for m in item.materials if m.required and m.name not in have]
     case = Case(
@@ -104,6 +110,7 @@ def create_case(session: Session, body: CaseCreate, principal: Principal,
         request_fingerprint=fingerprint, service_code=item.code, applicant_name=name,
         id_number_enc=pii.encrypt(id_number), id_number_hash=pii.keyed_hash(id_number),
         id_number_masked=pii.mask_id_number(id_number), id_last4=id_number[-4:],
+        id_last6_hash=id_last6_hash(id_number),
         phone_enc=pii.encrypt(phone), phone_hash=pii.keyed_hash(phone),
         phone_masked=pii.mask_phone(phone), phone_last4=phone[-4:],
         hukou_town_code=place.town.code, hukou_village=place.village,
@@ -144,6 +151,22 @@ def create_case(session: Session, body: CaseCreate, principal: Principal,
     case.stage = Stage.TOWN_REVIEW
     session.commit()
     return case, True
+
+
+def _refuse_unconfirmed_repeat(session: Session, item, id_hash: str) -> None:
+    """The same applicant (ID number) already has an open case for the item: the answer names it, and
+    a new case is opened only when asked again with `repeat_confirmed` (some items allow several)."""
+    open_case = session.scalar(select(Case).where(Case.id_number_hash == id_hash, Case.service_code == item.code,
+                                                  Case.stage.in_([s.value for s in OPEN_STAGES]))
+                               .order_by(Case.created_at.desc(), Case.id.desc()).limit(1))
+    if open_case is None:
+        return
+    stage_text = STAGE_TEXT[Stage(open_case.stage)]
+    raise Conflict("open_case_exists",
+                   f"这个身份证号已经有一件“{item.name}”在办：办件号 {open_case.case_no}，{stage_text}。",
+                   open_case={"case_no": open_case.case_no, "service_name": item.name,
+                              "stage": open_case.stage, "stage_text": stage_text,
+                              "opened_on": today_local(as_utc(open_case.created_at)).isoformat()})
 
 
 def _same_request(case: Case, fingerprint: str) -> Case:

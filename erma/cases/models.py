@@ -34,6 +34,9 @@ class Case(Base):
     id_number_hash: Mapped[str] = mapped_column(String(64), index=True)
     id_number_masked: Mapped[str] = mapped_column(String(24))
     id_last4: Mapped[str] = mapped_column(String(4))
+    # Finding a resident's cases without the case number (erma/status/service.py find_cases):
+    # keyed hash of "last6:" + the ID number's last six characters (erma/status/keys.py).
+    id_last6_hash: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
     phone_enc: Mapped[str] = mapped_column(Text)
     phone_hash: Mapped[str] = mapped_column(String(64), index=True)
     phone_masked: Mapped[str] = mapped_column(String(16))

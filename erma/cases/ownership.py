@@ -1,8 +1,8 @@
 """Which conversations may act on a case: a conversation acts only on its own cases.
 
 A case is bound to the conversation that opened it (`opened`) and to every conversation that proved
-ownership by a successful status lookup with the last four digits of the ID number or phone
-(`proved`). A binding also names the channel user (the WeChat openid), so a resident's later
+ownership (`proved`): a status lookup with the last four digits of the ID number or phone, or a lookup
+without the case number by the ID number's last six plus the phone's last four or the applicant's name. A binding also names the channel user (the WeChat openid), so a resident's later
 WeChat conversation (a closed one is followed by a new one for the same openid) keeps their cases.
 
 The assistant (service token) may rate a case, and see its status without the last four digits,

@@ -20,7 +20,7 @@ from erma.db import get_session
 from erma.errors import Forbidden, ValidationFailed
 from erma.staff.auth import Principal, client_address, get_principal, optional_principal, require_roles
 from erma.staff.models import Staff
-from erma.status.service import lookup_status, status_view
+from erma.status.service import find_cases, lookup_status, status_view
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 
@@ -32,6 +32,15 @@ class TransitionIn(BaseModel):
 
 class NoteIn(BaseModel):
     note: str | None = Field(default=None, max_length=MAX_NOTE)
+
+
+class CaseLookupIn(BaseModel):
+    # Bounded loosely: the format (six characters, digits with an optional final X; four digits) is
+    # checked by erma.status.service.find_cases, which answers in Chinese.
+    id_last6: str = Field(max_length=16)
+    phone_last4: str | None = Field(default=None, max_length=16)
+    applicant_name: str | None = Field(default=None, max_length=64)
+    conversation_id: str | None = Field(default=None, max_length=128)
 
 
 class AssignmentIn(BaseModel):
@@ -88,6 +97,24 @@ def list_cases(town: str | None = None, stage: str | None = None, limit: int = Q
     cases = session.scalars(stmt).all()
     loaded = preload_for_views(session, cases)  # noqa: F841 — kept alive while the views are built
     return {"items": [case_view(session, c, principal, masked=masked) for c in cases]}
+
+
+# Registered before the /cases/{case_no} routes, so "lookup" is never taken for a case number.
+@router.post("/cases/lookup")
+def lookup_cases(body: CaseLookupIn, request: Request, principal: Principal | None = Depends(optional_principal),
+                 session: Session = Depends(get_session)) -> dict:
+    """Public: a resident who lost the case number finds their cases (at most five, open ones first)
+    with the last six characters of the applicant's ID number and the phone's last four digits or the
+    applicant's name. The assistant (service token) asks for a conversation (`conversation_id`,
+    required): the cases found are bound to it, and failures count per conversation instead of per
+    client address."""
+    if principal is None or principal.role != "service":
+        return {"items": find_cases(session, body.id_last6, body.phone_last4, body.applicant_name,
+                                    client_address(request))}
+    if not body.conversation_id:
+        raise ValidationFailed("conversation_id_required", "请提供会话编号", field="conversation_id")
+    return {"items": find_cases(session, body.id_last6, body.phone_last4, body.applicant_name,
+                                client_address(request), body.conversation_id)}
 
 
 @router.get("/cases/{case_no}")

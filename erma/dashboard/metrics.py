@@ -29,6 +29,9 @@ use the same ones:
   still inside its deadline and not supplied is in neither count.
 - Ratings: count per level 5 非常满意 … 1 非常不满意; 差评 = levels 1 and 2 (不满意, 非常不满意),
   the ones that open a follow-up task (erma.followup.service.BAD_LEVELS).
+- Ratings with words: ratings whose resident said something beyond the level (Rating.comment not
+  blank — erma.followup.service.comment_from), and how many of them are 差评. Published beside the
+  groups' figures (`rating_comments` in the JSON: totals, by_town, by_item), not inside them.
 - Handoff rate (per case, so it splits by town and item): of the cases opened from a conversation
   (conversation_id set — web chat, WeChat, the assistant), the share whose conversation was ever
   handed to a person, i.e. has at least one handoff request. Every 转人工 records one (resident
@@ -74,7 +77,7 @@ COUNT_KEYS = (
     + ["completed", "completed_on_time", "visits", "visits_le1",
        "deferrals", "deferrals_due", "supplied_on_time"]
     + [f"rating:{level}" for level in sorted(LEVELS)]
-    + ["chat_cases", "handed_off"]
+    + ["chat_cases", "handed_off", "rating_comments", "poor_rating_comments"]
 )
 
 IDX = {key: i for i, key in enumerate(COUNT_KEYS)}
@@ -89,6 +92,7 @@ DEFINITIONS = {
     "deferral_share": "容缺受理的办件占全部办件的比例",
     "on_time_supplement_rate": "已补齐或已超期的容缺办件中，在补齐期限当天或之前补齐材料的比例",
     "ratings": "好差评各等级的件数；差评指“不满意”和“非常不满意”",
+    "rating_comments": "评价时群众除了选满意程度，还写了意见或理由的评价条数；其中差评指“不满意”和“非常不满意”",
     "handoff_rate": "经聊天（网页、微信）提交的办件中，该会话曾转人工的比例",
     "conversation_handoff_rate": "统计区间内开始的聊天会话中，曾转人工的比例（仅全县视图）",
 }
@@ -295,6 +299,11 @@ def figures(counts: Counts, now: dt.datetime) -> dict:
     }
 
 
+def comment_figures(counts: Counts) -> dict:
+    """How many of a group's ratings came with the resident's words, and how many of those are 差评."""
+    return {"with_comment": counts["rating_comments"], "bad_with_comment": counts["poor_rating_comments"]}
+
+
 def group_sums(board: Dashboard) -> tuple[dict[str, Counts], dict[str, Counts], Counts]:
     """The cells summed per town (every town in view, even without cases), per item, and in all."""
     f = board.filters
@@ -328,4 +337,10 @@ def as_json(board: Dashboard) -> dict:
         "by_item": [{"service_code": code, "service_name": board.item_names.get(code, code), **figures(c, board.now)}
                     for code, c in items],
         "conversations": board.conversations,
+        # Beside the groups' figures rather than inside their "ratings": keyed by the same codes.
+        "rating_comments": {
+            "totals": comment_figures(total),
+            "by_town": {code: comment_figures(c) for code, c in sorted(by_town.items())},
+            "by_item": {code: comment_figures(c) for code, c in items},
+        },
     }

@@ -33,6 +33,10 @@ class CaseCounts:
     rating_5: Mapped[int]
     chat_cases: Mapped[int]
     handed_off: Mapped[int]
+    # Ratings that came with the resident's words (Rating.comment not blank), and those of them that
+    # are 差评 (levels 1 and 2). Added after the others (migration 0014), hence the server default.
+    rating_comments: Mapped[int] = mapped_column(server_default="0")
+    poor_rating_comments: Mapped[int] = mapped_column(server_default="0")
 
 
 class DayCounts(CaseCounts, Base):

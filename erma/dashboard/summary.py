@@ -32,7 +32,7 @@ from erma.dashboard.models import ConversationDay, DayCounts, MonthCounts, Stale
 from erma.db import utcnow
 from erma.deferral.models import Deferral
 from erma.followup.models import Rating
-from erma.followup.service import LEVELS
+from erma.followup.service import BAD_LEVELS, LEVELS
 from erma.handoff.models import HandoffRequest
 
 COMPLETED_STAGE = Stage.COMPLETED.value
@@ -44,6 +44,7 @@ COLUMN_KEYS = {
     "deferrals_supplied": "deferrals_due", "supplied_on_time": "supplied_on_time",
     **{f"rating_{level}": f"rating:{level}" for level in sorted(LEVELS)},
     "chat_cases": "chat_cases", "handed_off": "handed_off",
+    "rating_comments": "rating_comments", "poor_rating_comments": "poor_rating_comments",
 }
 # Any key will do: it only has to be the same in every process of this platform.
 _PG_LOCK_KEY = 0x45524D41  # "ERMA"
@@ -80,6 +81,8 @@ def _day_counts_query(first: dt.date, last: dt.date, dialect: str):
     completed = (select(CaseEvent.case_id.label("case_id"), CaseEvent.at.label("at"))
                  .where(CaseEvent.to_stage == COMPLETED_STAGE, CaseEvent.at >= start).subquery("completed"))
     handed = select(HandoffRequest.conversation_id).scalar_subquery()  # ever handed to a person
+    # A rating "with words": the resident said something beyond the level (Rating.comment not blank).
+    has_words = and_(Rating.comment.is_not(None), func.trim(Rating.comment) != "")
     day = local_date(Case.created_at, dialect)
     columns = {
         "cases": func.count(),
@@ -94,9 +97,12 @@ def _day_counts_query(first: dt.date, last: dt.date, dialect: str):
         **{f"rating_{level}": _count(Rating.level == level) for level in sorted(LEVELS)},
         "chat_cases": _count(Case.conversation_id.is_not(None)),
         "handed_off": _count(Case.conversation_id.in_(handed)),
+        "rating_comments": _count(has_words),
+        "poor_rating_comments": _count(and_(has_words, Rating.level.in_(sorted(BAD_LEVELS)))),
     }
+    # In INSERT_COLUMNS order: the rows are inserted by position.
     return (select(day.label("day"), Case.hukou_town_code, Case.service_code, Case.stage,
-                   *[expr.label(name) for name, expr in columns.items()])
+                   *[columns[name].label(name) for name in COLUMN_KEYS])
             .select_from(Case)
             .outerjoin(completed, completed.c.case_id == Case.id)
             .outerjoin(Deferral, Deferral.case_id == Case.id)

@@ -1,15 +1,19 @@
 """Where a case stands, in plain words, for residents: verified by the last four digits of the
 ID number or phone, or asked by the assistant for a conversation the case is bound to
-(erma/cases/ownership.py). A wrong answer looks exactly like an unknown case, and repeated
+(erma/cases/ownership.py). A resident who lost the case number finds their cases with the last six
+characters of the applicant's ID number and the phone's last four digits or the applicant's name
+(`find_cases`). A wrong answer looks exactly like an unknown case, and repeated
 failures are slowed down (counted in the database, so every platform replica sees them) per case
-and per conversation, or per client address at the public edge: one resident's guesses lock
-their own conversation and the case guessed at, never everybody's lookups."""
+(per ID-number tail for `find_cases`) and per conversation, or per client address at the public
+edge: one resident's guesses lock their own conversation and the case or person guessed at, never
+everybody's lookups."""
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import case as sql_case, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from erma.cases.models import Case, CaseEvent
@@ -19,16 +23,24 @@ from erma.cases.stages import Stage
 from erma.catalog.service import get_item
 from erma.clock import today_local
 from erma.db import as_utc, utcnow
-from erma.errors import NotFound, TooManyRequests
+from erma.errors import NotFound, TooManyRequests, ValidationFailed
+from erma.pii import mask_name
 from erma.places.models import Town
 from erma.settings import get_settings
 from erma.staff.models import Staff
+from erma.status.keys import id_last6_hash, normalize_last6
 from erma.status.models import StatusLookupFailure
 
 TOWN_HOLDS = {Stage.RECEIVED, Stage.TOWN_REVIEW, Stage.RETURNED, Stage.REJECTED}
 # Done: the answer gives the day it was done, not an expected day.
 FINISHED = {Stage.COMPLETED, Stage.DELIVERED, Stage.RATED, Stage.FOLLOWED_UP}
 ENDED = {Stage.REJECTED, Stage.WITHDRAWN, Stage.TERMINATED}
+# Same answer for an unknown case and a wrong verification: no case numbers leak.
+CASE_NOT_FOUND = "没有查到这个办件，请核对办件编号和身份证或手机号后四位"
+# Same answer for an unknown person and a wrong phone or name: nobody learns whose ID number it is.
+PERSON_NOT_FOUND = "没有查到办件。请核对身份证号后六位和手机号后四位（或申请人姓名）"
+# At most this many cases answer one lookup by person (open ones first, then the newest).
+MAX_FOUND = 5
 
 
 def _day_reached(session: Session, case: Case, stage: Stage) -> str | None:
@@ -50,6 +62,7 @@ def status_view(session: Session, case: Case) -> dict:
         holder = {"kind": "agent", **agent_contact(agent)}
     return {"case_no": case.case_no, "service_code": case.service_code,
             "service_name": item.name if item else case.service_code,
+            "applicant_masked": mask_name(case.applicant_name),
             "hukou_town": town.name, "stage": case.stage, "stage_text": stage_text, "next_step": next_step,
             "holder": holder, "agent": agent_contact(agent),
             "expected_completion_date": case.expected_completion_date.isoformat(),
@@ -81,13 +94,13 @@ def _refuse_if_locked(session: Session, keys: list[str], since: dt.datetime) -> 
                               retry_after=settings.status_failure_window_seconds)
 
 
-def _record_failure(session: Session, keys: list[str], now: dt.datetime, since: dt.datetime) -> NotFound:
+def _record_failure(session: Session, keys: list[str], now: dt.datetime, since: dt.datetime,
+                    message: str = CASE_NOT_FOUND) -> NotFound:
     for key in keys:
         session.add(StatusLookupFailure(key=key, at=now))
     session.execute(delete(StatusLookupFailure).where(StatusLookupFailure.at < since))
     session.commit()
-    # Same answer for an unknown case and a wrong verification: no case numbers leak.
-    return NotFound("case_not_found", "没有查到这个办件，请核对办件编号和身份证或手机号后四位")
+    return NotFound("case_not_found", message)
 
 
 def lookup_status(session: Session, case_no: str, last4: str, client: str, conversation_id: str | None = None,
@@ -109,3 +122,41 @@ def lookup_status(session: Session, case_no: str, last4: str, client: str, conve
         bind(session, case, conversation_id, PROVED, now)
         session.commit()
     return status_view(session, case)
+
+
+def find_cases(session: Session, id_last6: str, phone_last4: str | None, applicant_name: str | None, client: str,
+               conversation_id: str | None = None, now: dt.datetime | None = None) -> list[dict]:
+    """A resident's cases without the case number ("我妈的高龄补贴办到哪了", from another phone): the
+    cases whose applicant's ID number ends in `id_last6` and whose phone ends in `phone_last4` or whose
+    applicant is `applicant_name` (spaces ignored). Open cases first, then the newest; at most five.
+    Each found case is bound to the conversation (`proved`), so its later questions need no proof.
+    An unknown person and a wrong phone or name give the same 404; failures count per conversation
+    (or client address at the public edge) and per ID-number tail, with the status lookups' limits."""
+    now = now or utcnow()
+    last6 = normalize_last6(id_last6)
+    if last6 is None:
+        raise ValidationFailed("id_last6_invalid", "请填写申请人身份证号的后六位（6位，最后一位可以是X）", field="id_last6")
+    phone = re.sub(r"\s+", "", phone_last4 or "")
+    name = re.sub(r"\s+", "", applicant_name or "")
+    if phone and not re.fullmatch(r"\d{4}", phone):
+        raise ValidationFailed("phone_last4_invalid", "手机号后四位应是4位数字", field="phone_last4")
+    if not phone and not name:
+        raise ValidationFailed("proof_missing", "请再提供申请时留的手机号后四位，或申请人的姓名", field="phone_last4")
+    last6_hash = id_last6_hash(last6)
+    who = _key("conversation", conversation_id) if conversation_id else _key("client", client)
+    keys = [who, _key("lookup6", last6_hash)]
+    since = now - dt.timedelta(seconds=get_settings().status_failure_window_seconds)
+    _refuse_if_locked(session, keys, since)
+    proof = ([Case.phone_last4 == phone] if phone else []) + ([Case.applicant_name == name] if name else [])
+    done = [s.value for s in FINISHED | ENDED]
+    cases = list(session.scalars(
+        select(Case).where(Case.id_last6_hash == last6_hash, or_(*proof))
+        .order_by(sql_case((Case.stage.in_(done), 1), else_=0), Case.created_at.desc(), Case.id.desc())
+        .limit(MAX_FOUND)))
+    if not cases:
+        raise _record_failure(session, keys, now, since, PERSON_NOT_FOUND)
+    if conversation_id:
+        for case in cases:
+            bind(session, case, conversation_id, PROVED, now)
+        session.commit()
+    return [status_view(session, case) for case in cases]

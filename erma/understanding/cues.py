@@ -63,6 +63,16 @@ def wants_to_start(normalized: str) -> bool:
     return bool(START.search(normalized)) and not ASKING.search(normalized)
 
 
+# Coming back to an application left unfinished ("继续刚才的申请", "接着填", "刚才没填完的接着弄"):
+# the conversation's own application, so an apply with no item of its own (never out of scope).
+RESUME = re.compile(r"(?:继续|接着|接到)(?:刚才|之前|上次|前面)?(?:的|那个)?(?:申请|办|填|弄|整)"
+                    r"|(?:刚才|之前|上次|前面)[^，,。？?]{0,6}(?:继续|接着)")
+
+
+def resumes_application(normalized: str) -> bool:
+    return bool(RESUME.search(normalized)) and not ASKING.search(normalized)
+
+
 # "办错了 / 不是这个": the item just named is not the one the resident meant.
 WRONG_ITEM = re.compile(r"办错|弄错|搞错|整错|选错|不是这[个项一样]|不是办这|换一[个项样]")
 

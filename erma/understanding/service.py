@@ -119,6 +119,8 @@ def decide(models: Models | None, items: dict[str, ServiceItemSpec], search: Cat
         # "我有身份证和户口本", "只有户口本": what the resident has in hand, an answer, a greeting —
         # the assistant's own dialogue handles it (its checklist, its form), whatever item it names.
         return Understanding("other", fact=fact)
+    if not item_clear and cues.resumes_application(normal):
+        return Understanding("apply")  # the application the conversation left: the dialogue knows it
     if not item_clear:
         # Words beyond particles and the conversation's own words ("在哪点办", "谢谢") name
         # something: it is none of ours, so say so (never a neighbour's list).

@@ -118,7 +118,8 @@ def add_todays_cases(url: str) -> str:
     def open_case(code: str) -> dict:
         body = {"service_code": code, "applicant_name": "杨子妹", "id_number": "513223198001010011",
                 "phone": "13812345678", "hukou_town": "赤不苏镇", "hukou_village": "雅都村", "intake_point": "online",
-                "channel": "web_chat", "conversation_id": f"dashboard-test-{uuid.uuid4().hex}", "materials_have": []}
+                "channel": "web_chat", "conversation_id": f"dashboard-test-{uuid.uuid4().hex}", "materials_have": [],
+                "repeat_confirmed": True}
         return call("POST", "/api/v1/cases", json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
 
     reviewer = token("reviewer-chibusu")

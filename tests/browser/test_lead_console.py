@@ -40,7 +40,7 @@ def open_case(service_code: str = "MX-001", conversation_id: str | None = None) 
     body = {"service_code": service_code, "applicant_name": "杨子妹", "id_number": "513223198001010011",
             "phone": "13812345678", "hukou_town": "赤不苏镇", "hukou_village": "雅都村", "current_location": "成都",
             "intake_point": "online", "channel": "web_chat", "conversation_id": conversation_id or f"lead-test-{uuid.uuid4().hex}",
-            "materials_have": []}
+            "materials_have": [], "repeat_confirmed": True}
     return api("POST", "/api/v1/cases", json=body, headers={"Idempotency-Key": uuid.uuid4().hex}).json()
 
 

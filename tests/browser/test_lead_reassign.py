@@ -29,7 +29,8 @@ def overdue_case() -> dict:
     """A 黑虎镇 case, assigned at intake, still in town review three days after its promised date."""
     body = {"service_code": "MX-001", "applicant_name": "王秀英", "id_number": "513223198001010011",
             "phone": "13812345678", "hukou_town": TOWN, "hukou_village": None, "current_location": "黑虎镇",
-            "intake_point": "online", "channel": "web_chat", "conversation_id": None, "materials_have": []}
+            "intake_point": "online", "channel": "web_chat", "conversation_id": None, "materials_have": [],
+            "repeat_confirmed": True}
     case = api("POST", "/api/v1/cases", json=body, headers={"Idempotency-Key": uuid.uuid4().hex}).json()
     in_the_database("UPDATE cases SET expected_completion_date = :day WHERE case_no = :no",
                     day=county_today() - dt.timedelta(days=3), no=case["case_no"])

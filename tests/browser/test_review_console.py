@@ -32,7 +32,7 @@ def open_case(**overrides) -> dict:
     body = {"service_code": "MX-001", "applicant_name": "杨子妹", "id_number": FULL_ID, "phone": "13812345678",
             "hukou_town": "赤不苏镇", "hukou_village": "雅都村", "current_location": "成都",
             "intake_point": "online", "channel": "web_chat", "conversation_id": f"review-{uuid.uuid4().hex[:8]}",
-            "materials_have": MX001_REQUIRED}
+            "materials_have": MX001_REQUIRED, "repeat_confirmed": True}
     body.update(overrides)
     return api("POST", "/api/v1/cases", json=body, headers={**SERVICE, "Idempotency-Key": uuid.uuid4().hex}).json()
 

@@ -41,7 +41,8 @@ def unassigned_case(applicant: str) -> str:
     """A resident's 高龄津贴 case of 沙坝镇, put back among the town's unassigned cases by the duty lead."""
     body = {"service_code": ITEM, "applicant_name": applicant, "id_number": ID_NUMBER, "phone": PHONE_NO,
             "hukou_town": TOWN, "hukou_village": None, "current_location": "沙坝镇",
-            "intake_point": "online", "channel": "web_chat", "conversation_id": None, "materials_have": []}
+            "intake_point": "online", "channel": "web_chat", "conversation_id": None, "materials_have": [],
+            "repeat_confirmed": True}
     no = api("POST", "/api/v1/cases", json=body, headers={**SERVICE, "Idempotency-Key": uuid.uuid4().hex}).json()["case_no"]
     released = api("POST", f"/api/v1/cases/{no}/assignment", json={"agent_id": None}, headers=bearer("lead-1")).json()
     assert released["agent"] is None

@@ -113,7 +113,9 @@ VALID_PHONE = "13812345678"
 def case_body(**overrides) -> dict:
     body = {"service_code": "MX-001", "applicant_name": "杨子妹", "id_number": VALID_ID, "phone": VALID_PHONE,
             "hukou_town": "赤不苏镇", "hukou_village": "雅都村", "current_location": "成都",
-            "intake_point": "online", "channel": "web_chat", "conversation_id": "conv-1", "materials_have": []}
+            "intake_point": "online", "channel": "web_chat", "conversation_id": "conv-1", "materials_have": [],
+            # Most tests open many cases for one applicant and item; the repeat check has its own tests.
+            "repeat_confirmed": True}
     body.update(overrides)
     return body
 

@@ -118,3 +118,14 @@ def test_a_detail_asked_without_naming_anything_is_left_to_the_conversation(read
     # At the application's summary or after an answer, it is about that item: never "we do not do this".
     got = read(text)
     assert got.behaviour == "other" and got.fact, got
+
+
+@pytest.mark.parametrize("text", ["继续刚才的申请", "接着填", "刚才没填完的接着弄", "我回来了，接着办"])
+def test_coming_back_to_an_unfinished_application_is_applying_without_a_new_item(read, text):
+    # The dialogue resumes the application it kept ("不办了" keeps it a day): never out of scope.
+    got = read(text)
+    assert got.behaviour == "apply" and got.item is None and not got.choices, got
+
+
+def test_coming_back_does_not_hide_a_named_item(read):
+    assert read("继续申请低保").item == "MX-001"

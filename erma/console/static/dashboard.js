@@ -187,6 +187,20 @@
         },
       },
       {
+        key: "rating_comments", title: "带文字的评价", legend: [["seg-level-1", "差评带文字"], ["seg-count", "其他带文字"]],
+        note: "群众评价时除了选满意程度，还写了意见或理由的评价",
+        row(f) {
+          const w = f.rating_words, r = f.ratings;
+          return {
+            total: w.with_comment, value: count(w.with_comment, "条带文字"),
+            segments: [{ cls: "seg-level-1", label: "差评带文字", value: w.bad_with_comment, text: w.bad_with_comment + " 条" },
+                       { cls: "seg-count", label: "其他带文字", value: w.with_comment - w.bad_with_comment,
+                         text: (w.with_comment - w.bad_with_comment) + " 条" }],
+            detail: r.count ? "共 " + r.count + " 条评价 · 差评带文字 " + w.bad_with_comment + " 条" : "",
+          };
+        },
+      },
+      {
         key: "handoff", title: "聊天办件转人工率", percent: true, note: "经网页聊天、微信提交的办件中，会话曾转人工的比例",
         row: (f) => percentRow(f.handoff.rate, f.handoff.handed_off, f.handoff.chat_cases, "件转人工", "暂无聊天提交的办件"),
       },
@@ -222,6 +236,8 @@
       rateKpi("supplement", "容缺按期补齐率", t.deferral.supplied_on_time, t.deferral.due,
               t.deferral.supplied_on_time + "/" + t.deferral.due + " 件", "暂无到期的容缺件"),
       kpi("ratings", "评价", count(t.ratings.count, "条"), "差评 " + t.ratings.bad + " 条"),
+      kpi("rating_comments", "带文字的评价", count(t.rating_words.with_comment, "条"),
+          "其中差评 " + t.rating_words.bad_with_comment + " 条"),
       rateKpi("handoff", "聊天办件转人工", t.handoff.handed_off, t.handoff.chat_cases, t.handoff.handed_off + "/" + t.handoff.chat_cases + " 件",
               "暂无聊天办件"),
     ];
@@ -252,7 +268,8 @@
                    text: t.ratings.by_level[level] + " 条" }],
     }));
     charts.push(chart({ key: "rating_levels", title: "好差评分布", compact: true,
-                        note: t.ratings.count ? "共 " + t.ratings.count + " 条评价，差评 " + t.ratings.bad + " 条" : "还没有评价" },
+                        note: t.ratings.count ? "共 " + t.ratings.count + " 条评价，差评 " + t.ratings.bad + " 条；带文字的评价 "
+                          + t.rating_words.with_comment + " 条" : "还没有评价" },
                       levelRows));
     $("total-charts").replaceChildren(...charts);
   }
@@ -322,9 +339,11 @@
     const buckets = Object.keys(current.age_text);
     const ages = table(what + "未办结办件已办天数（件）", ["名称", "未办结", ...buckets.map((b) => current.age_text[b])], groups,
       (f) => [cell("open", String(f.open.count)), ...buckets.map((b) => cell("age:" + b, String(f.open.age_days[b])))]);
-    const ratings = table(what + "好差评（条）", ["名称", "评价", ...LEVELS.map((l) => current.level_text[l]), "差评"], groups,
+    const ratings = table(what + "好差评（条）",
+      ["名称", "评价", ...LEVELS.map((l) => current.level_text[l]), "差评", "带文字的评价", "差评带文字"], groups,
       (f) => [cell("ratings", String(f.ratings.count)), ...LEVELS.map((l) => cell("level:" + l, String(f.ratings.by_level[l]))),
-              cell("bad", String(f.ratings.bad))]);
+              cell("bad", String(f.ratings.bad)), cell("with_comment", String(f.rating_words.with_comment)),
+              cell("bad_with_comment", String(f.rating_words.bad_with_comment))]);
     return [main, byStage, ages, ratings];
   }
 
@@ -358,7 +377,7 @@
   const DEFINITION_TITLES = {
     cases: "收件数", by_stage: "办理阶段", open: "未办结与已办天数", on_time_rate: "按时办结率",
     visits: "跑动次数与“最多跑一次”", deferral_share: "容缺受理比例", on_time_supplement_rate: "容缺按期补齐率",
-    ratings: "好差评", handoff_rate: "聊天办件转人工率", conversation_handoff_rate: "聊天会话转人工率",
+    ratings: "好差评", rating_comments: "带文字的评价", handoff_rate: "聊天办件转人工率", conversation_handoff_rate: "聊天会话转人工率",
   };
 
   function definitions(data) {
@@ -377,7 +396,18 @@
     return row ? row.town_name : data.town;
   }
 
+  // The platform publishes the ratings with words beside each group's figures (keyed by the same
+  // codes): hang them on the groups here, so every row function reads one object.
+  function attachRatingWords(data) {
+    const words = data.rating_comments || { totals: null, by_town: {}, by_item: {} };
+    const none = { with_comment: 0, bad_with_comment: 0 };
+    data.totals.rating_words = words.totals || none;
+    for (const t of data.by_town) t.rating_words = words.by_town[t.town_code] || none;
+    for (const i of data.by_item) i.rating_words = words.by_item[i.service_code] || none;
+  }
+
   function render(data) {
+    attachRatingWords(data);
     current = data;
     const main = $("dash");
     main.dataset.generatedAt = data.generated_at;

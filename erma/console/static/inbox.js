@@ -473,7 +473,12 @@
     const id = current.id;
     const submit = $("case-submit");
     submit.disabled = true;
-    const r = await api("POST", "/api/v1/cases", body, { "Idempotency-Key": caseKey });
+    let r = await api("POST", "/api/v1/cases", body, { "Idempotency-Key": caseKey });
+    const repeat = r.data && r.data.error && r.data.error.code === "open_case_exists";
+    // The applicant already has this item open: a new case only when the agent says so (some items allow it).
+    if (repeat && window.confirm(r.data.error.message + "\n确实要再建一件新的吗？")) {
+      r = await api("POST", "/api/v1/cases", { ...body, repeat_confirmed: true }, { "Idempotency-Key": caseKey });
+    }
     submit.disabled = false;
     if (!current || current.id !== id) return;
     if (r.ok) {
