@@ -18,11 +18,12 @@ platform checks the value it stands for and answers with the reference again and
 from __future__ import annotations
 
 import re
+import time
 from abc import ABC, abstractmethod
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -43,9 +44,28 @@ def _clean(text: Any) -> str:
     return _TRAILING.sub("", str(text or "").strip())
 
 
+# An application left with "不办了" is kept this long for "继续刚才的申请" (issue 12: a day).
+PAUSE_KEPT_SECONDS = 24 * 3600
+# What a stale application loses (the form's answers and what the assistant derived from them).
+FORM_SLOTS = ("service_code", "service_name", "service_choices", "applicant_name", "id_number",
+              "id_number_display", "phone", "phone_display", "hukou_town", "hukou_village",
+              "current_location", "materials_have", "materials_missing", "confirm_turn")
+
+
 class ValidateApplyForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_apply_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[EventType]:
+        paused_at = tracker.get_slot("application_paused_at")
+        if paused_at is None:
+            return await super().run(dispatcher, tracker, domain)
+        if time.time() - float(paused_at) > PAUSE_KEPT_SECONDS:
+            # Kept for a day only: older answers are dropped and the form starts again from the item.
+            dispatcher.utter_message(text=messages.EXPIRED)
+            return [SlotSet(s, None) for s in FORM_SLOTS + RETRY_SLOTS + ("application_paused_at",)]
+        return [SlotSet("application_paused_at", None)] + await super().run(dispatcher, tracker, domain)
 
     # --- helpers -----------------------------------------------------------------------------
     @staticmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -22,7 +23,7 @@ REQUIRED_SLOTS = ("service_code", "applicant_name", "id_number", "phone", "hukou
                   "current_location", "materials_have")
 # Everything the application keeps in the conversation; cleared once the case is open.
 APPLICATION_SLOTS = REQUIRED_SLOTS + ("service_name", "service_choices", "id_number_display", "phone_display",
-                                      "materials_missing", "confirm_turn")
+                                      "materials_missing", "confirm_turn", "repeat_of", "application_paused_at")
 
 FIELD_LABELS = {
     "applicant_name": "姓名", "id_number": "身份证号", "phone": "电话", "hukou_town": "户口所在地",
@@ -125,6 +126,10 @@ class ActionAskCorrection(Action):
         if all(tracker.get_slot(s) is None for s in REQUIRED_SLOTS):
             dispatcher.utter_message(response="utter_anything_else")
             return []
+        if tracker.get_slot("repeat_of"):
+            # "不用了" to "确实要再申请一件新的吗？": nothing new is opened; the open case goes on.
+            dispatcher.utter_message(text=messages.repeat_declined(tracker.get_slot("repeat_of")))
+            return [SlotSet(s, None) for s in APPLICATION_SLOTS]
         buttons = [{"title": label, "payload": "/inform" + json.dumps({"field_to_fix": field})}
                    for field, label in FIELD_LABELS.items()]
         dispatcher.utter_message(text="哪一项要改？点下面的按钮，或者直接说，比如“电话错了”。", buttons=buttons)
@@ -183,6 +188,10 @@ class ActionSubmitCase(Action):
         body = case_request(tracker)
         turn = tracker.get_slot("confirm_turn") or str(conversation.user_turns(tracker))
         key = idempotency_key(tracker.sender_id, turn, body)
+        repeat_of = tracker.get_slot("repeat_of")
+        if repeat_of:
+            # The resident was told of their open case and still said yes: a new case is meant.
+            body = {**body, "repeat_confirmed": True}
         try:
             case = await get_client().create_case(body, key)
         except PlatformUnavailable:
@@ -192,6 +201,12 @@ class ActionSubmitCase(Action):
                          {"title": "转人工", "payload": "/request_human"}])
             return [SlotSet("confirm_turn", turn)]
         except PlatformError as exc:
+            open_case = exc.extra.get("open_case") if exc.code == "open_case_exists" else None
+            if open_case:
+                dispatcher.utter_message(text=messages.repeat_question(open_case),
+                                         buttons=[{"title": "要，再申请一件", "payload": "/affirm"},
+                                                  {"title": "不用了", "payload": "/deny"}])
+                return [SlotSet("confirm_turn", turn), SlotSet("repeat_of", open_case.get("case_no"))]
             dispatcher.utter_message(text=f"提交没成功：{exc.message}\n要修改信息，点“修改信息”；也可以说“转人工”。",
                                      buttons=[{"title": "修改信息", "payload": "/deny"},
                                               {"title": "转人工", "payload": "/request_human"}])
@@ -200,3 +215,19 @@ class ActionSubmitCase(Action):
         missing = list(case.get("materials_missing") or [])
         dispatcher.utter_message(text=messages.case_opened_message(case, missing))
         return [SlotSet(s, None) for s in APPLICATION_SLOTS] + [SlotSet("case_no", case.get("case_no"))]
+
+
+class ActionPauseApplication(Action):
+    """"不办了" in the middle of an application: nothing was submitted, and what was filled is kept
+    for a day (``application_paused_at``; the form clears it after that) for "继续刚才的申请"."""
+
+    def name(self) -> Text:
+        return "action_pause_application"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[EventType]:
+        if all(tracker.get_slot(s) is None for s in REQUIRED_SLOTS):
+            dispatcher.utter_message(response="utter_anything_else")
+            return [SlotSet("repeat_of", None)]
+        dispatcher.utter_message(text=messages.PAUSED)
+        return [SlotSet("application_paused_at", time.time()), SlotSet("repeat_of", None)]

@@ -12,7 +12,7 @@ APPLY_FORM = "apply_form"
 INTERRUPTION_INTENTS = frozenset({
     "ask_requirements", "ask_is_free", "ask_service_points", "ask_opening_hours", "bot_capabilities",
     "check_status", "request_human", "stop", "greet", "thank", "goodbye", "apply", "inform_materials",
-    "EXTERNAL_ask_rating",
+    "out_of_scope", "EXTERNAL_ask_rating",
 })
 
 

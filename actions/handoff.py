@@ -46,6 +46,12 @@ OPENING_OFFLINE = {
 }
 
 
+# In the middle of the application the form stays active through the person's turn and asks its
+# question again right after this (data/rules/handoff.yml): the agent sees where it stands, and the
+# resident's first message after the hand-back answers it.
+KEPT = "\n您填过的申请信息都还在。工作人员交回给我以后，接着回答下面这个问题就行。"
+
+
 def handoff_reason(tracker: Tracker) -> str:
     if tracker.get_slot("form_abandoned"):
         return "form_abandoned"
@@ -70,5 +76,7 @@ class ActionHandoff(Action):
         except (PlatformUnavailable, PlatformError):
             dispatcher.utter_message(text=OPENING_OFFLINE[reason] + NO_CONNECTION)
             return events
-        dispatcher.utter_message(text=OPENING[reason] + (result.get("message") or PLATFORM_SILENT))
+        kept = KEPT if reason == "requested" and conversation.form_is_active(tracker) else ""
+        dispatcher.utter_message(text=OPENING[reason] + (result.get("message") or PLATFORM_SILENT) + kept)
         return events
+

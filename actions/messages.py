@@ -144,7 +144,8 @@ def holder_text(holder: Optional[Dict[str, Any]]) -> str:
 
 
 def status_message(status: Dict[str, Any]) -> str:
-    lines = [f"“{status.get('service_name', '')}”（办件号 {status.get('case_no', '')}）："]
+    who = f"，申请人 {status['applicant_masked']}" if status.get("applicant_masked") else ""
+    lines = [f"“{status.get('service_name', '')}”（办件号 {status.get('case_no', '')}{who}）："]
     lines.append(f"现在：{status.get('stage_text') or status.get('stage', '')}")
     if status.get("next_step"):
         lines.append(f"下一步：{status['next_step']}")
@@ -181,3 +182,20 @@ def case_opened_message(case: Dict[str, Any], missing: List[str]) -> str:
     lines.append(f"预计办好：{plain_date(case.get('expected_completion_date'))}")
     lines.append("最多跑一次：材料交齐就不用再跑，办好了我们会通知您。")
     return "\n".join(lines)
+
+
+PAUSED = ("好的，这次申请还没有提交。您填过的信息我先帮您保留一天，"
+          "想接着办就说“继续刚才的申请”；不办了就不用管它。")
+EXPIRED = "您上次没填完的申请已经超过一天，为了保护您的信息已经清掉了。我们重新填一下。"
+
+
+def repeat_question(open_case: Dict[str, Any]) -> str:
+    """The applicant already has this item open (the platform's answer to a second application)."""
+    return (f"这个身份证号已经有一件“{open_case.get('service_name', '')}”在办："
+            f"办件号 {open_case.get('case_no', '')}，{open_case.get('stage_text', '')}。\n"
+            "一般不用再申请。确实要再申请一件新的吗？要的话说“要”，不用就说“不用了”。")
+
+
+def repeat_declined(case_no: str) -> str:
+    return (f"好的，不再重复申请。原来的办件 {case_no} 还在办，"
+            "想查进度就说“我的事办到哪了”。")

@@ -36,12 +36,14 @@ class PlatformUnavailable(Exception):
 class PlatformError(Exception):
     """The platform answered 4xx with a Chinese message meant for people."""
 
-    def __init__(self, status: int, code: str, message: str, field: Optional[str] = None):
+    def __init__(self, status: int, code: str, message: str, field: Optional[str] = None,
+                 extra: Optional[Dict[str, Any]] = None):
         super().__init__(f"{status} {code}")
         self.status = status
         self.code = code
         self.message = message
         self.field = field
+        self.extra = extra or {}  # the rest of the platform's error (e.g. ``open_case``)
 
 
 def _segment(value: str) -> str:
@@ -98,7 +100,8 @@ class PlatformClient:
                 if status >= 400:
                     error = (data or {}).get("error", {}) if isinstance(data, dict) else {}
                     raise PlatformError(status, error.get("code", "error"),
-                                        error.get("message") or "请求没有成功", error.get("field"))
+                                        error.get("message") or "请求没有成功", error.get("field"),
+                                        {k: v for k, v in error.items() if k not in ("code", "message", "field")})
                 if not isinstance(data, dict):
                     raise PlatformUnavailable(f"{method} {route} answered {status} with unexpected JSON")
                 return data
@@ -145,6 +148,15 @@ class PlatformClient:
         return await self._request("GET", "/api/v1/cases/{case_no}/status",
                                    f"/api/v1/cases/{_segment(case_no)}/status",
                                    params={"last4": last4, "conversation_id": conversation_id})
+
+    async def find_cases(self, id_last6: str, conversation_id: str, phone_last4: Optional[str] = None,
+                         applicant_name: Optional[str] = None) -> List[Dict[str, Any]]:
+        """A resident's cases without the case number: the ID number's last six plus the phone's last
+        four (or the applicant's name). Throttled by the platform; found cases follow the conversation."""
+        body = {"id_last6": id_last6, "phone_last4": phone_last4, "applicant_name": applicant_name,
+                "conversation_id": conversation_id}
+        data = await self._request("POST", "/api/v1/cases/lookup", "/api/v1/cases/lookup", body=body)
+        return list(data.get("items") or [])
 
     async def conversation_cases(self, conversation_id: str) -> List[Dict[str, Any]]:
         data = await self._request("GET", "/api/v1/conversations/{id}/cases",

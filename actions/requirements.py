@@ -27,6 +27,7 @@ CODE_RE = re.compile(r"^MX-\d{3}$", re.IGNORECASE)
 
 NOT_FOUND = ("没找到您说的事项。换个说法试试，比如“高龄补贴要带啥”“残疾证咋个办”；"
              "或者说“转人工”，请工作人员帮您。")
+WHICH_ITEM = "每件事要带的材料不一样。先告诉我您要办哪件事，我把要带的材料一次给您说全。"
 
 
 @dataclass
@@ -126,7 +127,9 @@ class ActionRequirements(Action):
                                          buttons=choice_buttons(resolution.choices))
                 return []
             if not resolution.found:
-                dispatcher.utter_message(text=NOT_FOUND)
+                # Asked while the form asks which item: no item yet, so the form's question answers it.
+                asking_item = in_form and tracker.get_slot("requested_slot") == "service_code"
+                dispatcher.utter_message(text=WHICH_ITEM if asking_item else NOT_FOUND)
                 return []
             item = await client.get_service(resolution.code)
         except PlatformError as exc:

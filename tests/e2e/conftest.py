@@ -16,6 +16,7 @@ import yaml
 import pytest
 
 from erma.webchat.tokens import conversation_id_from
+from tests.synthetic import fresh_id_number, masked_id  # noqa: F401  (re-exported for the tests)
 
 PLATFORM = os.environ.get("ERMA_PLATFORM_URL", "http://127.0.0.1:8000")
 RASA = os.environ.get("RASA_URL", "http://127.0.0.1:5005")
@@ -89,3 +90,4 @@ def holder_username(case_view: dict) -> str:
     path = pathlib.Path(__file__).resolve().parents[2] / "catalog" / "demo_staff.yaml"
     staff = yaml.safe_load(path.read_text(encoding="utf-8"))["staff"]
     return next(s["username"] for s in staff if s.get("credential_no") == case_view["agent"]["credential_no"])
+

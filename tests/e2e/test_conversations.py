@@ -3,16 +3,17 @@ from __future__ import annotations
 
 import httpx
 
-from tests.e2e.conftest import PLATFORM, SERVICE, holder_username, platform_get, platform_post, staff
+from tests.e2e.conftest import (PLATFORM, SERVICE, fresh_id_number, holder_username, masked_id, platform_get,
+                                platform_post, staff)
 
-ID_NUMBER = "513223194403150027"  # synthetic, valid check digit
 PHONE = "13812345678"
 
 
-def _apply_for_elderly_allowance(resident) -> str:
+def _apply_for_elderly_allowance(resident, id_number: str | None = None) -> str:
+    resident.id_number = id_number or fresh_id_number()
     resident.say("我在成都打工，想给屋头老娘申请高龄补贴")
     resident.say("杨子妹")
-    resident.say(ID_NUMBER)
+    resident.say(resident.id_number)
     resident.say(PHONE)
     resident.say("赤不苏镇雅都村")
     resident.say("我在成都")
@@ -31,8 +32,8 @@ def test_requirements_are_listed_completely_in_one_message(resident):
 
 def test_migrant_worker_applies_for_a_far_town_and_the_case_reaches_its_queue(resident):
     summary = _apply_for_elderly_allowance(resident)
-    assert ID_NUMBER not in summary and PHONE not in summary, "identity is masked in the summary"
-    assert "513223********0027" in summary and "138****5678" in summary
+    assert resident.id_number not in summary and PHONE not in summary, "identity is masked in the summary"
+    assert masked_id(resident.id_number) in summary and "138****5678" in summary
     done = resident.say("对的，提交嘛")
     cases = resident.cases()
     assert len(cases) == 1, resident.transcript
@@ -66,7 +67,7 @@ def test_status_with_case_number_and_last_four_digits(resident):
     _apply_for_elderly_allowance(owner)
     owner.say("对的")
     case_no = owner.cases()[0]["case_no"]
-    reply = resident.say(f"帮我查一下{case_no}办到哪了，身份证后四位0027")
+    reply = resident.say(f"帮我查一下{case_no}办到哪了，身份证后四位{owner.id_number[-4:]}")
     assert "户籍地镇审核中" in reply or "赤不苏镇" in reply
 
 
@@ -98,7 +99,7 @@ def test_status_asked_in_two_turns_with_bare_digits(resident):
     owner.say("对的")
     case_no = owner.cases()[0]["case_no"]
     assert "后四位" in resident.say(f"帮我查一下{case_no}办到哪了")
-    reply = resident.say("0027")
+    reply = resident.say(owner.id_number[-4:])
     assert "户籍地镇审核中" in reply and "打个分" not in reply
 
 

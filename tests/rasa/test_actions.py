@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import socket
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -24,8 +25,9 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import messages, platform_client
-from actions.apply_form import ActionAskIdNumber, ActionAskServiceCode, ValidateApplyForm
-from actions.apply_submit import ActionCorrectField, ActionReviewApplication, ActionSubmitCase, idempotency_key
+from actions.apply_form import PAUSE_KEPT_SECONDS, ActionAskIdNumber, ActionAskServiceCode, ValidateApplyForm
+from actions.apply_submit import (ActionAskCorrection, ActionCorrectField, ActionPauseApplication,
+                                  ActionReviewApplication, ActionSubmitCase, idempotency_key)
 from actions.handoff import NO_CONNECTION, ActionHandoff
 from actions.platform_client import PlatformClient, PlatformError, PlatformUnavailable
 from actions.rating import ActionAskRating, ActionRate
@@ -87,6 +89,7 @@ class FakePlatform:
         self.cases: Dict[str, Dict[str, Any]] = {}  # Idempotency-Key → case
         self.validation_answers: Dict[str, Dict[str, Any]] = {}
         self.handoff_message = "已为您转接人工客服，前面还有0位，请稍等。"
+        self.open_case: Optional[Dict[str, Any]] = None  # the applicant's open case for the item (repeat)
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -97,6 +100,7 @@ class FakePlatform:
         app.router.add_post("/api/v1/validation", self._wrap("validation", self.validation))
         app.router.add_post("/api/v1/cases", self._wrap("cases", self.create_case))
         app.router.add_get("/api/v1/cases/{case_no}/status", self._wrap("status", self.status))
+        app.router.add_post("/api/v1/cases/lookup", self._wrap("lookup", self.lookup))
         app.router.add_get("/api/v1/conversations/{cid}/cases", self._wrap("conversation_cases", self.own_cases))
         app.router.add_post("/api/v1/cases/{case_no}/rating", self._wrap("rating", self.rating))
         app.router.add_post("/api/v1/handoffs", self._wrap("handoffs", self.handoff))
@@ -187,6 +191,9 @@ class FakePlatform:
         key = request.headers.get("Idempotency-Key")
         if key in self.cases:
             return web.json_response(self.cases[key], status=200)
+        if self.open_case and not body.get("repeat_confirmed"):
+            return web.json_response({"error": {"code": "open_case_exists", "message": "已经有一件在办",
+                                                "open_case": self.open_case}}, status=409)
         case = {"case_no": f"EM-20261126-{len(self.cases) + 1:04d}", "stage": "town_review",
                 "stage_text": "户籍镇审核中", "hukou_town": {"code": "513223114", "name": "赤不苏镇"},
                 "agent": {"name": "尔玛代办员甲", "credential_no": "MXDB-114-01", "phone": "13900000001"},
@@ -212,6 +219,14 @@ class FakePlatform:
         if request.match_info["cid"] == "has-case":
             return web.json_response({"items": [self.status_view("EM-20261126-0001")]})
         return web.json_response({"items": []})
+
+    async def lookup(self, request, body):
+        """Finds the applicant by the ID number's last six plus the phone's last four or the name."""
+        if body.get("id_last6") == "150027" and (body.get("phone_last4") == "5678" or body.get("applicant_name") == "杨子妹"):
+            return web.json_response({"items": [
+                {**self.status_view("EM-20261101-0003"), "finished_on": "2026-11-20", "applicant_masked": "杨*妹"},
+                {**self.status_view("EM-20261126-0001"), "applicant_masked": "杨*妹"}]})
+        return self.error(404, "case_not_found", "没有查到办件")
 
     async def rating(self, request, body):
         if request.match_info["case_no"] == "EM-20261126-0009":
@@ -773,7 +788,7 @@ async def test_status_wrong_last4(platform):
         "EM-20261126-0007 1234", "check_status", [{"entity": "case_no", "value": "EM-20261126-0007"},
                                                   {"entity": "last4", "value": "1234"}]))
     assert "没有查到" in msgs[0]["text"]
-    assert slot_events(events) == {"case_no": None, "last4": None}
+    assert slot_events(events) == {"case_no": None, "last4": None, "id_last6": None}
 
 
 @pytest.mark.asyncio
@@ -838,6 +853,17 @@ async def test_automatic_handoffs_without_a_connection_still_explain(platform_do
     msgs, events = await run(ActionHandoff(), make_tracker("5132231944", slots={"form_abandoned": True}))
     assert msgs[0]["text"] == "这一项试了两次还没填对。您已经填好的信息都还在。" + NO_CONNECTION
     assert slot_events(events)["form_abandoned"] is None  # the form stays resumable with "我要办"
+
+
+@pytest.mark.asyncio
+async def test_handoff_in_the_middle_of_the_form_keeps_it_for_the_answer_after_the_hand_back(platform):
+    tracker = make_tracker("转人工", "request_human", active_loop="apply_form",
+                           slots={**FILLED, "hukou_village": None, "requested_slot": "hukou_village"})
+    msgs, events = await run(ActionHandoff(), tracker)
+    assert "都还在" in msgs[0]["text"], "the resident is told nothing filled is lost"
+    assert "applicant_name" not in slot_events(events)
+    msgs, _ = await run(ActionHandoff(), make_tracker("转人工", "request_human"))
+    assert "都还在" not in msgs[0]["text"], "no application, nothing to keep"
 
 
 @pytest.mark.asyncio
@@ -1023,3 +1049,87 @@ async def test_a_question_about_another_item_at_the_summary_keeps_the_applicatio
         "低保要带啥", "ask_requirements", [{"entity": "service_code", "value": "MX-001"}]))
     assert "材料" in msgs[0]["text"] and len(msgs) == 1
     assert events == []  # the application's item, answers and materials stay
+
+
+# --- issue 12: leaving and coming back, repeat applications, a lost case number ------------------
+@pytest.mark.asyncio
+async def test_leaving_the_form_says_nothing_was_submitted_and_how_to_come_back(platform):
+    msgs, events = await run(ActionPauseApplication(), make_tracker("不办了", "stop", slots=FILLED))
+    assert "还没有提交" in texts(msgs) and "继续刚才的申请" in texts(msgs)
+    paused = slot_events(events)["application_paused_at"]
+    assert abs(paused - time.time()) < 5
+    assert "applicant_name" not in slot_events(events), "what was filled is kept"
+
+
+@pytest.mark.asyncio
+async def test_coming_back_within_a_day_keeps_everything(platform):
+    tracker = make_tracker("继续刚才的申请", "apply", slots={**FILLED, "application_paused_at": time.time() - 3600,
+                                                       "requested_slot": "phone"}, active_loop="apply_form")
+    msgs, events = await run(ValidateApplyForm(), tracker)
+    values = slot_events(events)
+    assert values["application_paused_at"] is None
+    assert values.get("applicant_name", "杨子妹") == "杨子妹" and values.get("id_number", ID_NUMBER) == ID_NUMBER
+    assert messages.EXPIRED not in texts(msgs)
+
+
+@pytest.mark.asyncio
+async def test_coming_back_after_a_day_starts_again(platform):
+    tracker = make_tracker("继续刚才的申请", "apply", active_loop="apply_form",
+                           slots={**FILLED, "application_paused_at": time.time() - PAUSE_KEPT_SECONDS - 60})
+    msgs, events = await run(ValidateApplyForm(), tracker)
+    values = slot_events(events)
+    assert messages.EXPIRED in texts(msgs)
+    assert values["id_number"] is None and values["applicant_name"] is None and values["service_code"] is None
+    assert values["application_paused_at"] is None
+
+
+@pytest.mark.asyncio
+async def test_an_open_case_for_the_same_item_is_named_and_yes_opens_a_new_one(platform):
+    platform.open_case = {"case_no": "EM-20261101-0003", "service_name": ITEM["name"], "stage": "town_review",
+                          "stage_text": "户籍镇审核中"}
+    msgs, events = await run(ActionSubmitCase(), make_tracker("对的", "affirm", slots=FILLED))
+    assert "EM-20261101-0003" in texts(msgs) and "户籍镇审核中" in texts(msgs) and "确实要再申请" in texts(msgs)
+    assert slot_events(events)["repeat_of"] == "EM-20261101-0003"
+    assert not platform.cases, "nothing opened before the resident says yes"
+
+    msgs, events = await run(ActionSubmitCase(), make_tracker("要", "affirm", slots={**FILLED, "repeat_of": "EM-20261101-0003"}))
+    assert platform.requests[-1]["body"]["repeat_confirmed"] is True
+    assert "申请已经提交了" in texts(msgs)
+    assert slot_events(events)["repeat_of"] is None
+
+
+@pytest.mark.asyncio
+async def test_no_to_a_second_case_keeps_the_open_one_and_opens_nothing(platform):
+    msgs, events = await run(ActionAskCorrection(), make_tracker("不用了", "deny", slots={**FILLED, "repeat_of": "EM-20261101-0003"}))
+    assert "EM-20261101-0003" in texts(msgs) and "不再重复申请" in texts(msgs)
+    values = slot_events(events)
+    assert values["repeat_of"] is None and values["id_number"] is None
+    assert not any(r["route"] == "cases" for r in platform.requests)
+
+
+@pytest.mark.asyncio
+async def test_a_lost_case_number_found_by_id_last_six_and_phone_last_four(platform):
+    msgs, events = await run(ActionCheckStatus(), make_tracker("150027 5678", "inform", sender_id="new-phone"))
+    text = texts(msgs)
+    assert "EM-20261126-0001" in text and "EM-20261101-0003" in text
+    assert text.index("EM-20261126-0001") < text.index("EM-20261101-0003"), "open cases first"
+    assert "杨*妹" in text
+    assert platform.requests[-1]["body"] == {"id_last6": "150027", "phone_last4": "5678", "applicant_name": None,
+                                             "conversation_id": "new-phone"}
+
+
+@pytest.mark.asyncio
+async def test_last_six_alone_asks_for_the_phone_or_name_then_finds(platform):
+    msgs, events = await run(ActionCheckStatus(), make_tracker("150027", "inform", sender_id="new-phone"))
+    assert "手机号的后四位" in texts(msgs)
+    assert slot_events(events)["id_last6"] == "150027"
+    msgs, _ = await run(ActionCheckStatus(), make_tracker(
+        "杨子妹", "inform", sender_id="new-phone", slots={"id_last6": "150027"},
+        entities=[{"entity": "person_name", "value": "杨子妹"}]))
+    assert "EM-20261126-0001" in texts(msgs)
+
+
+@pytest.mark.asyncio
+async def test_wrong_digits_find_nothing_and_say_what_to_check(platform):
+    msgs, _ = await run(ActionCheckStatus(), make_tracker("150027 1111", "inform", sender_id="new-phone"))
+    assert "身份证号后六位" in texts(msgs) and "EM-" not in texts(msgs)
