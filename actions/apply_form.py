@@ -28,6 +28,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import conversation, messages
+from actions.apply_submit import APPLICATION_SLOTS
 from actions.platform_client import PlatformError, PlatformUnavailable, get_client
 from actions.requirements import CODE_RE, NOT_FOUND, choice_buttons, resolve_text
 
@@ -46,10 +47,6 @@ def _clean(text: Any) -> str:
 
 # An application left with "不办了" is kept this long for "继续刚才的申请" (issue 12: a day).
 PAUSE_KEPT_SECONDS = 24 * 3600
-# What a stale application loses (the form's answers and what the assistant derived from them).
-FORM_SLOTS = ("service_code", "service_name", "service_choices", "applicant_name", "id_number",
-              "id_number_display", "phone", "phone_display", "hukou_town", "hukou_village",
-              "current_location", "materials_have", "materials_missing", "confirm_turn")
 
 
 class ValidateApplyForm(FormValidationAction):
@@ -64,7 +61,7 @@ class ValidateApplyForm(FormValidationAction):
         if time.time() - float(paused_at) > PAUSE_KEPT_SECONDS:
             # Kept for a day only: older answers are dropped and the form starts again from the item.
             dispatcher.utter_message(text=messages.EXPIRED)
-            return [SlotSet(s, None) for s in FORM_SLOTS + RETRY_SLOTS + ("application_paused_at",)]
+            return [SlotSet(s, None) for s in APPLICATION_SLOTS + RETRY_SLOTS]
         return [SlotSet("application_paused_at", None)] + await super().run(dispatcher, tracker, domain)
 
     # --- helpers -----------------------------------------------------------------------------

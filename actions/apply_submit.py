@@ -203,7 +203,7 @@ class ActionSubmitCase(Action):
         except PlatformError as exc:
             open_case = exc.extra.get("open_case") if exc.code == "open_case_exists" else None
             if open_case:
-                dispatcher.utter_message(text=messages.repeat_question(open_case),
+                dispatcher.utter_message(text=messages.repeat_question(exc.message),
                                          buttons=[{"title": "要，再申请一件", "payload": "/affirm"},
                                                   {"title": "不用了", "payload": "/deny"}])
                 return [SlotSet("confirm_turn", turn), SlotSet("repeat_of", open_case.get("case_no"))]

@@ -189,11 +189,9 @@ PAUSED = ("好的，这次申请还没有提交。您填过的信息我先帮您
 EXPIRED = "您上次没填完的申请已经超过一天，为了保护您的信息已经清掉了。我们重新填一下。"
 
 
-def repeat_question(open_case: Dict[str, Any]) -> str:
-    """The applicant already has this item open (the platform's answer to a second application)."""
-    return (f"这个身份证号已经有一件“{open_case.get('service_name', '')}”在办："
-            f"办件号 {open_case.get('case_no', '')}，{open_case.get('stage_text', '')}。\n"
-            "一般不用再申请。确实要再申请一件新的吗？要的话说“要”，不用就说“不用了”。")
+def repeat_question(platform_says: str) -> str:
+    """The platform named the applicant's open case for the item (its 409 message); ask before a second."""
+    return f"{platform_says}\n一般不用再申请。确实要再申请一件新的吗？要的话说“要”，不用就说“不用了”。"
 
 
 def repeat_declined(case_no: str) -> str:

@@ -64,12 +64,8 @@ def _last6(tracker: Tracker) -> Optional[str]:
     return match.group(1).upper() if match else tracker.get_slot("id_last6")
 
 
-def _open_first(cases: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """Open cases before finished or ended ones (the platform's order is kept within each)."""
-    return sorted(cases, key=lambda c: bool(c.get("finished_on") or c.get("ended_on")))
-
-
 def _list(dispatcher: CollectingDispatcher, cases: List[Dict[str, Any]]) -> None:
+    """In the platform's order (open cases first, then the newest)."""
     for status in cases[:MAX_LISTED]:
         dispatcher.utter_message(text=messages.status_message(status))
     if len(cases) > MAX_LISTED:
@@ -90,7 +86,7 @@ class ActionCheckStatus(Action):
             own = _own_cases_about(await client.conversation_cases(tracker.sender_id), tracker, mentioned)
             if own:
                 # Cases of this conversation (or of the same WeChat user) need no further proof.
-                _list(dispatcher, _open_first(own))
+                _list(dispatcher, own)
                 return [SlotSet("last4", None), SlotSet("id_last6", None)]
             last6 = None if case_no else _last6(tracker)
             if last6:
@@ -100,7 +96,7 @@ class ActionCheckStatus(Action):
                     dispatcher.utter_message(text=ASK_LAST6_PROOF)
                     return [SlotSet("id_last6", last6)]
                 found = await client.find_cases(last6, tracker.sender_id, phone_last4=last4, applicant_name=name)
-                _list(dispatcher, _open_first(found))
+                _list(dispatcher, found)
                 return [SlotSet("last4", None), SlotSet("id_last6", None)]
             if not case_no or not last4:
                 dispatcher.utter_message(text=ASK_BOTH if not case_no and not last4

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from erma.cases.lifecycle import case_not_found, get_case
 from erma.cases.models import Case, CaseBinding
+from erma.cases.stages import OPEN_STAGES
 from erma.conversations.models import Conversation
 from erma.db import utcnow
 from erma.staff.auth import Principal
@@ -73,10 +74,11 @@ def own_case(session: Session, case_no: str, principal: Principal, conversation_
 
 
 def conversation_cases(session: Session, conversation_id: str) -> list[Case]:
-    """The cases bound to the conversation (or its channel user), newest first."""
+    """The cases bound to the conversation (or its channel user): open ones first, then newest first."""
     bound = select(CaseBinding.case_id).where(_bound_to(session, conversation_id))
+    is_open = Case.stage.in_([stage.value for stage in OPEN_STAGES])
     return list(session.scalars(select(Case).where(Case.id.in_(bound))
-                                .order_by(Case.created_at.desc(), Case.id.desc())))
+                                .order_by(is_open.desc(), Case.created_at.desc(), Case.id.desc())))
 
 
 def opener(session: Session, case: Case) -> CaseBinding | None:

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import pytest
 
+from sqlalchemy import select
+
+from erma.cases.models import Case
 from tests.platform.conftest import SERVICE, VALID_ID, VALID_PHONE
 
 OWN = {"conversation_id": "conv-1"}  # the conversation the fixture's cases are opened from
@@ -258,3 +261,14 @@ def test_one_residents_wrong_guesses_lock_only_their_conversation_and_that_case(
     assert _status(client, victim, "conv-victim").status_code == 200
     # The public edge still counts per client address and case.
     assert client.get(f"/api/v1/cases/{victim}/status", params={"last4": VALID_PHONE[-4:]}).status_code == 429
+
+
+def test_a_conversations_open_cases_come_before_its_finished_ones(client, db, open_case):
+    # "我的…办到哪了" lists these in this order (the assistant shows the first three).
+    older = open_case(conversation_id="conv-open-first")["case_no"]
+    newer = open_case(conversation_id="conv-open-first", service_code="MX-005")["case_no"]
+    with db() as s:
+        s.scalar(select(Case).where(Case.case_no == newer)).stage = "withdrawn"
+        s.commit()
+    items = client.get("/api/v1/conversations/conv-open-first/cases", headers=SERVICE).json()["items"]
+    assert [i["case_no"] for i in items] == [older, newer]

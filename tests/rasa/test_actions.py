@@ -192,8 +192,10 @@ class FakePlatform:
         if key in self.cases:
             return web.json_response(self.cases[key], status=200)
         if self.open_case and not body.get("repeat_confirmed"):
-            return web.json_response({"error": {"code": "open_case_exists", "message": "已经有一件在办",
-                                                "open_case": self.open_case}}, status=409)
+            return web.json_response({"error": {
+                "code": "open_case_exists", "open_case": self.open_case,
+                "message": f"这个身份证号已经有一件“{self.open_case['service_name']}”在办：办件号 "
+                           f"{self.open_case['case_no']}，{self.open_case['stage_text']}。"}}, status=409)
         case = {"case_no": f"EM-20261126-{len(self.cases) + 1:04d}", "stage": "town_review",
                 "stage_text": "户籍镇审核中", "hukou_town": {"code": "513223114", "name": "赤不苏镇"},
                 "agent": {"name": "尔玛代办员甲", "credential_no": "MXDB-114-01", "phone": "13900000001"},
@@ -223,9 +225,9 @@ class FakePlatform:
     async def lookup(self, request, body):
         """Finds the applicant by the ID number's last six plus the phone's last four or the name."""
         if body.get("id_last6") == "150027" and (body.get("phone_last4") == "5678" or body.get("applicant_name") == "杨子妹"):
-            return web.json_response({"items": [
-                {**self.status_view("EM-20261101-0003"), "finished_on": "2026-11-20", "applicant_masked": "杨*妹"},
-                {**self.status_view("EM-20261126-0001"), "applicant_masked": "杨*妹"}]})
+            return web.json_response({"items": [  # the platform's order: open cases first
+                {**self.status_view("EM-20261126-0001"), "applicant_masked": "杨*妹"},
+                {**self.status_view("EM-20261101-0003"), "finished_on": "2026-11-20", "applicant_masked": "杨*妹"}]})
         return self.error(404, "case_not_found", "没有查到办件")
 
     async def rating(self, request, body):
@@ -1112,7 +1114,7 @@ async def test_a_lost_case_number_found_by_id_last_six_and_phone_last_four(platf
     msgs, events = await run(ActionCheckStatus(), make_tracker("150027 5678", "inform", sender_id="new-phone"))
     text = texts(msgs)
     assert "EM-20261126-0001" in text and "EM-20261101-0003" in text
-    assert text.index("EM-20261126-0001") < text.index("EM-20261101-0003"), "open cases first"
+    assert text.index("EM-20261126-0001") < text.index("EM-20261101-0003"), "in the platform's order"
     assert "杨*妹" in text
     assert platform.requests[-1]["body"] == {"id_last6": "150027", "phone_last4": "5678", "applicant_name": None,
                                              "conversation_id": "new-phone"}
