@@ -6,15 +6,36 @@ from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import JSON, DateTime, create_engine, event
+from sqlalchemy import JSON, DateTime, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from erma.settings import get_settings
 
 
+class UTCDateTime(TypeDecorator):
+    """A moment in time, stored in UTC and always read back with its offset: SQLite keeps no zone, so
+    without this a naive value would leave the API as `2026-12-05T23:39:04` and a China-time phone
+    would read it 8 hours off."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # noqa: ANN001
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc)
+        return value
+
+    def process_result_value(self, value, dialect):  # noqa: ANN001
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
 class Base(DeclarativeBase):
-    type_annotation_map = {dict: JSON, list: JSON, dt.datetime: DateTime(timezone=True)}
+    type_annotation_map = {dict: JSON, list: JSON, dt.datetime: UTCDateTime()}
 
 
 def utcnow() -> dt.datetime:

@@ -1,5 +1,6 @@
 """Imports every table module so Base.metadata is complete (Alembic, test fixtures)."""
 from erma.admin import models as _admin  # noqa: F401
+from erma.calendar import models as _calendar  # noqa: F401
 from erma.cases import models as _cases  # noqa: F401
 from erma.catalog import models as _catalog  # noqa: F401
 from erma.channels.wechat import models as _wechat  # noqa: F401

@@ -105,3 +105,40 @@ class CaseBinding(Base):
     external_user_id: Mapped[str | None] = mapped_column(String(128), nullable=True)  # WeChat openid
     how: Mapped[str] = mapped_column(String(8))  # opened | proved
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class MaterialReceipt(Base):
+    """One material as it arrived: when, at which point, by whom, in which form, on which occasion.
+
+    The case's materials (what it has, what it lacks) are read from these records
+    (erma/cases/materials.py); `declared` is what a resident said online they have, not yet seen."""
+
+    __tablename__ = "material_receipts"
+    __table_args__ = (Index("ix_material_receipts_case_at", "case_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    material: Mapped[str] = mapped_column(String(200))
+    form: Mapped[str] = mapped_column(String(12))  # original | copy | declared
+    occasion: Mapped[str] = mapped_column(String(20))  # intake | resubmission | collection | supplement
+    intake_point_code: Mapped[str | None] = mapped_column(ForeignKey("intake_points.code"), nullable=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), nullable=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CaseVisit(Base):
+    """One trip the resident made in person (handing in, supplementing, collecting a result), with its
+    place. Online and agent-carried steps make none. 最多跑一次 is measured from these rows."""
+
+    __tablename__ = "case_visits"
+    __table_args__ = (Index("ix_case_visits_case_at", "case_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    purpose: Mapped[str] = mapped_column(String(20))  # hand_in | supplement | collect_result
+    intake_point_code: Mapped[str | None] = mapped_column(ForeignKey("intake_points.code"), nullable=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), nullable=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)

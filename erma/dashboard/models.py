@@ -37,6 +37,9 @@ class CaseCounts:
     # are 差评 (levels 1 and 2). Added after the others (migration 0014), hence the server default.
     rating_comments: Mapped[int] = mapped_column(server_default="0")
     poor_rating_comments: Mapped[int] = mapped_column(server_default="0")
+    # Cases with at least one recorded trip (erma/cases/models.py CaseVisit); 最多跑一次 is measured
+    # over these only, the rest are 未记录 (migration 0015).
+    visits_recorded: Mapped[int] = mapped_column(server_default="0")
 
 
 class DayCounts(CaseCounts, Base):

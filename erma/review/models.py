@@ -15,8 +15,10 @@ class ReviewOpinion(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), nullable=True)
-    decision: Mapped[str] = mapped_column(String(16))  # approve | return | reject
+    decision: Mapped[str] = mapped_column(String(16))  # approve | approve_deferral | return | reject
     opinion: Mapped[str] = mapped_column(Text)
+    # 同意容缺: the deferrable materials the reviewer agreed may follow later.
+    deferred_materials: Mapped[list | None] = mapped_column(nullable=True)
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

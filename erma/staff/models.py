@@ -9,7 +9,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from erma.db import Base
 
-ROLES = ("town_reviewer", "agent", "duty_lead", "admin")
+# counter_clerk: a staff member at a village service station, a town centre or a county window who
+# registers walk-in residents at their intake point (staff.intake_point_code).
+ROLES = ("town_reviewer", "agent", "duty_lead", "admin", "counter_clerk")
 
 
 class Staff(Base):
@@ -22,6 +24,8 @@ class Staff(Base):
     role: Mapped[str] = mapped_column(String(20), index=True)
     # Towns the account works for; reviewers and agents are scoped to them.
     town_codes: Mapped[list] = mapped_column(default=list)
+    # The counter an account works at (counter clerks; agents who also take walk-ins).
+    intake_point_code: Mapped[str | None] = mapped_column(ForeignKey("intake_points.code"), nullable=True)
     credential_no: Mapped[str | None] = mapped_column(String(32), unique=True, nullable=True)
     phone_enc: Mapped[str | None] = mapped_column(String(255), nullable=True)
     phone_masked: Mapped[str | None] = mapped_column(String(16), nullable=True)

@@ -13,6 +13,7 @@ import erma.db as erma_db
 from erma.settings import get_settings
 
 VOLATILE_TABLES = ["wechat_nonces", "case_bindings", "dashboard_day_counts", "dashboard_month_counts", "dashboard_conversation_days", "dashboard_stale_days", "admin_audit", "wechat_inbound", "wechat_followers", "wechat_access_tokens", "pii_references", "transcript_entries", "conversations", "followup_tasks", "ratings", "notices", "outbox",
+                   "calendar_overrides", "material_receipts", "case_visits",
                    "deferrals", "deficiency_notices", "review_opinions", "case_events", "cases",
                    "status_lookup_failures", "staff_sessions", "sign_in_failures", "handoff_requests", "case_number_counters", "deferral_form_counters"]
 DEMO_PASSWORD = "erma-demo-2026"
