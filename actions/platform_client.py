@@ -125,6 +125,14 @@ class PlatformClient:
     async def get_service(self, code: str) -> Dict[str, Any]:
         return await self._request("GET", "/api/v1/services/{code}", f"/api/v1/services/{_segment(code)}")
 
+    async def requirements_answer(self, code: str, town: Optional[str] = None,
+                                  fact: Optional[str] = None) -> Dict[str, Any]:
+        """The item's one-time answer as the platform words it (the guide page shows the same text):
+        ``code``, ``name``, ``text``, ``lead``, ``guide_url`` and ``message`` (what the chat prints)."""
+        params = {k: v for k, v in (("town", town), ("fact", fact)) if v}
+        return await self._request("GET", "/api/v1/services/{code}/answer",
+                                   f"/api/v1/services/{_segment(code)}/answer", params=params or None)
+
     async def checklist(self, code: str, text: str) -> Dict[str, Any]:
         return await self._request("POST", "/api/v1/services/{code}/checklist",
                                    f"/api/v1/services/{_segment(code)}/checklist", body={"text": text})

@@ -131,7 +131,10 @@ class ActionRequirements(Action):
                 asking_item = in_form and tracker.get_slot("requested_slot") == "service_code"
                 dispatcher.utter_message(text=WHICH_ITEM if asking_item else NOT_FOUND)
                 return []
-            item = await client.get_service(resolution.code)
+            # The platform words the whole answer (and the detail asked first); the guide page
+            # at the link shows the same text.
+            item = await client.requirements_answer(resolution.code, tracker.get_slot("hukou_town"),
+                                                    conversation.entity(tracker, "asked_fact"))
         except PlatformError as exc:
             dispatcher.utter_message(text=NOT_FOUND if exc.status == 404 else exc.message)
             return []
@@ -139,8 +142,7 @@ class ActionRequirements(Action):
             dispatcher.utter_message(text=messages.OUTAGE)
             return []
 
-        fact = conversation.entity(tracker, "asked_fact")
-        dispatcher.utter_message(text=messages.requirements_message(item, tracker.get_slot("hukou_town"), fact))
+        dispatcher.utter_message(text=item["message"])
         if summary:
             return []  # the summary follows again; the application keeps its item
         if in_form:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,10 +14,13 @@ from sqlalchemy.exc import DataError
 from erma import log_redaction
 from erma.admin.views import router as admin_router
 from erma.body_limit import BodyLimitMiddleware
+from erma.calendar.sync import keep_fresh
+from erma.calendar.views import router as calendar_admin_router
 from erma.catalog.views import router as catalog_router
 from erma.channels.wechat.views import router as wechat_router
 from erma.console.admin import router as admin_page_router
 from erma.console.dashboard import router as dashboard_page_router
+from erma.console.intake import router as intake_page_router
 from erma.console.lead import router as lead_page_router
 from erma.console.review import router as review_page_router
 from erma.console.views import router as console_router
@@ -27,11 +32,14 @@ from erma.db import get_sessionmaker
 from erma.deferral.views import router as deferral_router
 from erma.errors import DomainError
 from erma.followup.views import router as followup_router
+from erma.guide.views import router as guide_router
 from erma.handoff.views import router as handoff_router
 from erma.lead.views import router as lead_router
 from erma.no_store import NoStoreMiddleware
+from erma.open311.views import router as open311_router
 from erma.places.views import router as places_router
 from erma.review.views import router as review_router
+from erma.settings import get_settings
 from erma.staff.views import router as staff_router
 from erma.staff.views import towns_router as town_agents_router
 from erma.understanding.views import router as understanding_router
@@ -68,8 +76,15 @@ def field_message(error: dict) -> tuple[str, str, str]:
     return "field_invalid", f"“{label}”格式不对", field
 
 
+@asynccontextmanager
+async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    # Admins' holiday overrides: loaded now, then checked in the background (never inside a request).
+    keep_fresh(get_settings().calendar_poll_seconds)
+    yield
+
+
 def create_app() -> FastAPI:
-    app = FastAPI(title="尔玛云 Erma Cloud platform", version="1.0",
+    app = FastAPI(title="尔玛云 Erma Cloud platform", version="1.0", lifespan=_lifespan,
                   description="茂县“尔玛云”便民代办：事项目录、办件、户籍地镇审核、容缺办理、代办员与好差评")
     log_redaction.install()
     app.add_middleware(NoStoreMiddleware)  # responses that may carry personal data are not cached
@@ -110,10 +125,14 @@ def create_app() -> FastAPI:
     app.include_router(console_router)  # staff web pages: sign-in and the agents' inbox
     app.include_router(workbench_router)  # staff web pages: the agent workbench /staff/cases
     app.include_router(review_page_router)  # /staff/review: the town reviewer's queue and case pages
+    app.include_router(intake_page_router)  # /staff/intake: registering a walk-in resident at a counter
     app.include_router(lead_router)  # the duty lead's lists
     app.include_router(town_agents_router)  # a town's agents, for reassigning (改派) a case
     app.include_router(lead_page_router)  # /staff/lead: the duty lead's page
     app.include_router(admin_router)  # county admins: catalog items, staff, town aliases, audit
+    app.include_router(calendar_admin_router)  # county admins: holiday overrides (节假日调整)
     app.include_router(admin_page_router)  # /staff/admin: the county admin's page
     app.include_router(webchat_router)  # the residents' page /chat and its API
+    app.include_router(guide_router)  # /services: the public service guide (no sign-in)
+    app.include_router(open311_router)  # /open311/v2: read-only Open311 GeoReport v2 façade
     return app

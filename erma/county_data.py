@@ -74,24 +74,27 @@ def load_staff(session: Session, path: Path, keep_usernames: frozenset[str] = fr
             phone = validate_mobile(str(s["mobile"])) if s.get("mobile") else None
         except Exception:  # noqa: BLE001 - reported with the entry's name below
             raise CountyDataError(f"{where} 的手机号码无效") from None
+        point = _intake_point(session, s, where)
         staff = session.scalar(select(Staff).where(Staff.username == s["username"])) or Staff(username=s["username"])
         if staff.id is not None and staff.username in keep_usernames:
             by_username[staff.username] = staff
             continue
-        before = (staff.role, list(staff.town_codes or []), staff.active) if staff.id is not None else None
+        before = ((staff.role, list(staff.town_codes or []), staff.intake_point_code, staff.active)
+                  if staff.id is not None else None)
         password_changed = not staff.password_hash or not verify_password(staff.password_hash, password)
         if password_changed:
             staff.password_hash = hash_password(password)
         staff.display_name = s["display_name"]
         staff.role = s["role"]
         staff.town_codes = list(s.get("towns") or ([s["town_code"]] if s.get("town_code") else []))
+        staff.intake_point_code = point
         staff.credential_no = s.get("credential_no")
         staff.phone_enc = pii.encrypt(phone) if phone else None
         staff.phone_masked = pii.mask_phone(phone) if phone else None
         staff.active = bool(s.get("active", True))
         # Like an admin's change: a new password, role or towns, or deactivation ends the sessions.
-        if before is not None and (password_changed or before[:2] != (staff.role, staff.town_codes)
-                                   or (before[2] and not staff.active)):
+        if before is not None and (password_changed or before[:3] != (staff.role, staff.town_codes, point)
+                                   or (before[3] and not staff.active)):
             end_all_sessions(session, staff.id)
         session.add(staff)
         by_username[staff.username] = staff
@@ -103,6 +106,19 @@ def load_staff(session: Session, path: Path, keep_usernames: frozenset[str] = fr
             raise CountyDataError(f"{path} 轮值表中的 {r['username']} 不在人员名单里")
         session.add(DutyRota(staff_id=lead.id, start_date=_date(r["start_date"]), end_date=_date(r["end_date"])))
     session.flush()
+
+
+def _intake_point(session: Session, entry: dict, where: str) -> str | None:
+    """The counter an entry works at (`intake_point`, a code from places.yaml); a clerk must have one."""
+    code = entry.get("intake_point")
+    if not code:
+        if entry.get("role") == "counter_clerk":
+            raise CountyDataError(f"{where} 是接件员，要写 intake_point（所在接件点的编码）")
+        return None
+    point = session.get(IntakePoint, str(code))
+    if point is None or point.kind == "online":
+        raise CountyDataError(f"{where} 的 intake_point 不是已知的线下接件点：{code}")
+    return point.code
 
 
 def _date(value) -> dt.date:

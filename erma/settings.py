@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     rating_followup_working_days: int = 5
     # Days before a 容缺 supplement deadline when the reminder goes out.
     deferral_reminder_working_days: int = 2
+    # 容缺 supplement period for an item whose catalog entry leaves deferral_max_working_days empty
+    # (working days; never beyond the item's promised time limit).
+    deferral_default_working_days: int = 5
+    # How often each platform process looks for holiday overrides edited in another process (0: never).
+    calendar_poll_seconds: float = 5.0
     # Status lookups: failures allowed per case number in the window before answers slow down.
     status_max_failures: int = 5
     status_failure_window_seconds: int = 900
@@ -49,6 +54,9 @@ class Settings(BaseSettings):
     erma_pdf_font: str = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
     erma_pdf_font_index: int = 0
     rasa_url: str = "http://127.0.0.1:5005"
+    # The address residents reach the platform at (e.g. https://erma.example.gov.cn): links in chat
+    # answers and the public guide's canonical URLs. Empty: the address the request came in on.
+    erma_public_url: str = ""
     # WeChat Official Account (公众号) channel at /channels/wechat. Without a token every request is refused.
     wechat_token: str = ""
     wechat_app_id: str = ""

@@ -40,7 +40,7 @@ def _personal_field(session: Session, body: FieldIn) -> dict:
 
 
 @router.post("/validation")
-def validate_field(body: FieldIn, _: Principal = Depends(require_roles("service", "agent", "admin")),
+def validate_field(body: FieldIn, _: Principal = Depends(require_roles("service", "agent", "admin", "counter_clerk")),
                    session: Session = Depends(get_session)) -> dict:
     try:
         if body.field in PERSONAL:

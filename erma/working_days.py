@@ -3,14 +3,17 @@
 chinesecalendar holds the State Council's yearly arrangement for the years it knows.
 catalog/calendar_overrides.yaml, edited by county staff, wins over it: it adds a year the
 library does not know yet (the arrangement is published each November) and any local
-holiday. A year known to neither falls back to Monday–Friday, with one warning per year,
-so deadlines keep being computed instead of failing.
+holiday. County admins' edits on the admin page (table calendar_overrides, loaded by
+erma/calendar/sync.py through install_admin_overrides) win over both. A year known to none of them
+falls back to Monday–Friday, with one warning per year, so deadlines keep being computed instead of
+failing; dates computed across such a year are provisional (`uncovered_years`).
 """
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -57,9 +60,20 @@ def parse_overrides(data: dict | None) -> dict[int, YearOverrides]:
     return result
 
 
+@dataclass(frozen=True)
+class AdminOverrides:
+    """Admins' edits from the database: day -> True (working) / False (holiday), the published
+    source each year's arrangement was entered from, and the version they were read at."""
+
+    days: Mapping[date, bool] = field(default_factory=dict)
+    sources: Mapping[int, str] = field(default_factory=dict)
+    version: object = None
+
+
 class WorkingCalendar:
-    def __init__(self, overrides: dict[int, YearOverrides] | None = None):
+    def __init__(self, overrides: dict[int, YearOverrides] | None = None, admin: AdminOverrides | None = None):
         self._overrides = overrides or {}
+        self._admin = admin or AdminOverrides()
         self._warned_years: set[int] = set()
         self._lock = threading.Lock()
 
@@ -71,21 +85,54 @@ class WorkingCalendar:
         with open(path, encoding="utf-8") as fh:
             return cls(parse_overrides(yaml.safe_load(fh)))
 
+    def with_admin(self, admin: AdminOverrides) -> WorkingCalendar:
+        return WorkingCalendar(self._overrides, admin)
+
+    def source_of(self, year: int) -> tuple[str, str]:
+        """(where, source) of a year's official arrangement: where is admin | file | library, or
+        ("", "") when no one knows it yet."""
+        if self._admin.sources.get(year):
+            return "admin", self._admin.sources[year]
+        edits = self._overrides.get(year)
+        if edits and edits.source:
+            return "file", edits.source
+        first, last = library_years()
+        if first <= year <= last:
+            return "library", "chinesecalendar"
+        return "", ""
+
+    def is_covered(self, year: int) -> bool:
+        return bool(self.source_of(year)[0])
+
+    def uncovered_years(self, start: date, end: date) -> list[int]:
+        """Years not covered among the days counted from start to end (start itself not counted)."""
+        if isinstance(start, datetime):
+            start = start.date()
+        if isinstance(end, datetime):
+            end = end.date()
+        low, high = sorted((start, end))
+        first = (low + timedelta(days=1)).year if low != high else low.year
+        return [y for y in range(first, high.year + 1) if not self.is_covered(y)]
+
     def _warn_once(self, year: int) -> None:
         with self._lock:
             if year in self._warned_years:
                 return
             self._warned_years.add(year)
         log.warning(
-            "no official holiday arrangement for %s (chinesecalendar has none and "
-            "catalog/calendar_overrides.yaml gives no source); counting Monday-Friday as "
-            "working days. Add the year's 放假调休 arrangement to calendar_overrides.yaml.",
+            "no official holiday arrangement for %s (chinesecalendar has none and neither "
+            "the admins' overrides nor catalog/calendar_overrides.yaml give a source); counting Monday-Friday as "
+            "working days. Enter the year's 放假调休 arrangement on the admin page (节假日调整) "
+            "or in calendar_overrides.yaml.",
             year,
         )
 
     def is_working_day(self, day: date) -> bool:
         if isinstance(day, datetime):
             day = day.date()
+        admin = self._admin.days.get(day)
+        if admin is not None:
+            return admin
         edits = self._overrides.get(day.year)
         if edits:
             if day in edits.working_days:
@@ -95,7 +142,7 @@ class WorkingCalendar:
         try:
             return chinese_calendar.is_workday(day)
         except NotImplementedError:
-            if not (edits and edits.source):
+            if not self.is_covered(day.year):
                 self._warn_once(day.year)
             return day.weekday() < 5
 
@@ -125,22 +172,44 @@ class WorkingCalendar:
         )
 
 
+@lru_cache
 def library_years() -> tuple[int, int]:
     """First and last year chinesecalendar has official data for."""
     known = chinese_calendar.holidays
     return min(known).year, max(known).year
 
 
+# The admins' layer as last read from the database; swapped whole, so readers never see half of it.
+_admin = AdminOverrides()
+
+
 @lru_cache
-def default_calendar() -> WorkingCalendar:
+def _file_calendar() -> WorkingCalendar:
     settings = get_settings()
     # Settings may grow a calendar_overrides_path; until then the catalog file is used.
     path = getattr(settings, "calendar_overrides_path", None) or DEFAULT_OVERRIDES_PATH
     return WorkingCalendar.from_yaml(path)
 
 
+@lru_cache
+def default_calendar() -> WorkingCalendar:
+    return _file_calendar().with_admin(_admin)
+
+
+def install_admin_overrides(admin: AdminOverrides) -> None:
+    """Put the admins' edits (read from the database by erma.calendar.sync) in front of the calendar."""
+    global _admin
+    _admin = admin
+    default_calendar.cache_clear()
+
+
+def admin_overrides_version() -> object:
+    return _admin.version
+
+
 def reload_calendar() -> None:
     """Re-read calendar_overrides.yaml after county staff edit it."""
+    _file_calendar.cache_clear()
     default_calendar.cache_clear()
 
 
@@ -154,3 +223,13 @@ def add_working_days(start: date, n: int) -> date:
 
 def working_days_between(a: date, b: date) -> int:
     return default_calendar().working_days_between(a, b)
+
+
+def uncovered_years(start: date, end: date) -> list[int]:
+    return default_calendar().uncovered_years(start, end)
+
+
+def is_provisional(start: date, end: date) -> bool:
+    """A date counted in working days from start to end is provisional while a year it crossed has
+    no official holiday arrangement (it may move when the arrangement is entered)."""
+    return bool(uncovered_years(start, end))

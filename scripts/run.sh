@@ -23,12 +23,14 @@ cat <<MSG
   Rasa             http://127.0.0.1:$RASA_PORT   (loopback only; the platform's gateway forwards residents' messages)
   action server    http://127.0.0.1:$ACTIONS_PORT/health   (/webhook answers Rasa only: ACTIONS_TOKEN)
   service token    ${ERMA_SERVICE_TOKEN:-dev-service-token}   (Authorization: Bearer …)
+  service guide    http://127.0.0.1:$ERMA_PORT/services   (public, no sign-in; Open311: /open311/v2/services.json)
 
 Demo logins at /staff/login (password erma-demo-2026; demo data in catalog/demo_staff.yaml):
   county admin     admin              → /staff/admin, /staff/dashboard
   duty lead        lead-1 (also lead-2, lead-3)  → /staff/lead, /staff/dashboard
   town reviewer    reviewer-chibusu (赤不苏镇; one per town, e.g. reviewer-tumen) → /staff/review
   agent            agent-chibusu-1 (two per town except 凤仪镇) → /staff/inbox, /staff/cases
+  counter clerk    clerk-tumen-taian (村便民服务站; also clerk-weimen 镇中心, clerk-county-chibusu 县窗口) → /staff/intake
   API clients: POST /api/v1/auth/login {"username": "...", "password": "..."} → bearer token
 
 Try the assistant: open http://127.0.0.1:$ERMA_PORT/chat and ask “低保要带些啥子”. Residents reach Rasa

@@ -357,7 +357,7 @@ class Generator:
 
     def opinion(self, case_id: int, reviewer, decision: str, text: str, at: dt.datetime) -> None:
         self.add("review_opinions", {"case_id": case_id, "reviewer_id": reviewer.id if reviewer else None,
-                                     "decision": decision, "opinion": text, "at": at})
+                                     "decision": decision, "opinion": text, "at": at, "deferred_materials": None})
 
     def deferral(self, case_id: int, town: str, code: str, missing: list[str], at: dt.datetime, agent) -> dict:
         rng = self.rng

@@ -15,7 +15,8 @@ from erma.admin.models import AdminAudit
 from erma.db import utcnow
 from erma.staff.auth import Principal
 
-ENTITY_TEXT = {"service_item": "事项", "staff": "人员", "town_alias": "镇的别名"}
+ENTITY_TEXT = {"service_item": "事项", "staff": "人员", "town_alias": "镇的别名",
+               "calendar_override": "节假日调整", "calendar_year": "年度放假安排"}
 ACTION_TEXT = {"update": "修改", "create": "新增", "deactivate": "停用", "activate": "启用",
                "reset_password": "重置密码", "delete": "删除"}
 

@@ -18,7 +18,7 @@ from erma.cases.assignment import open_case_counts
 from erma.console.pages import ROLE_NAMES
 from erma.errors import Conflict, NotFound, ValidationFailed
 from erma.phones import validate_mobile
-from erma.places.models import Town
+from erma.places.models import IntakePoint, Town
 from erma.staff.auth import Principal, hash_password
 from erma.staff.models import ROLES, Staff
 from erma.staff.sessions import end_all_sessions
@@ -26,16 +26,29 @@ from erma.staff.sessions import end_all_sessions
 USERNAME = re.compile(r"^[a-z][a-z0-9._-]{2,63}$")
 MIN_PASSWORD = 8
 COUNTY_WIDE_ROLES = ("duty_lead", "admin")
+# Who works at a counter: a clerk always, an agent when they also take walk-ins at their window.
+INTAKE_POINT_ROLES = ("counter_clerk", "agent")
+ROLE_CHOICE_TEXT = {"counter_clerk": "接件员（窗口/便民服务站）"}
 
 
 def _towns(session: Session) -> dict[str, str]:
     return {t.code: t.name for t in session.scalars(select(Town).order_by(Town.code))}
 
 
-def staff_view(staff: Staff, towns: dict[str, str], open_cases: int = 0) -> dict:
+def _points(session: Session) -> dict[str, IntakePoint]:
+    """The counters a staff member can work at (every intake point but the online one)."""
+    return {p.code: p for p in session.scalars(select(IntakePoint).where(IntakePoint.kind != "online")
+                                               .order_by(IntakePoint.kind, IntakePoint.code))}
+
+
+def staff_view(staff: Staff, towns: dict[str, str], open_cases: int = 0,
+               points: dict[str, IntakePoint] | None = None) -> dict:
+    point = (points or {}).get(staff.intake_point_code) if staff.intake_point_code else None
     return {"id": staff.id, "username": staff.username, "display_name": staff.display_name, "role": staff.role,
             "role_text": ROLE_NAMES.get(staff.role, staff.role),
             "towns": [{"code": c, "name": towns.get(c, c)} for c in staff.town_codes or []],
+            "intake_point": ({"code": staff.intake_point_code, "name": point.name if point else staff.intake_point_code}
+                             if staff.intake_point_code else None),
             "credential_no": staff.credential_no, "phone": staff.phone_masked, "active": staff.active,
             "open_cases": open_cases}
 
@@ -43,11 +56,18 @@ def staff_view(staff: Staff, towns: dict[str, str], open_cases: int = 0) -> dict
 def _snapshot(staff: Staff) -> dict:
     """What the audit keeps of an account: no password hash, the phone masked."""
     return {"display_name": staff.display_name, "role": staff.role, "towns": list(staff.town_codes or []),
+            "intake_point": staff.intake_point_code,
             "credential_no": staff.credential_no, "phone": staff.phone_masked, "active": staff.active}
 
 
 def role_choices() -> list[dict]:
-    return [{"value": r, "text": ROLE_NAMES.get(r, r)} for r in ROLES]
+    return [{"value": r, "text": ROLE_CHOICE_TEXT.get(r, ROLE_NAMES.get(r, r))} for r in ROLES]
+
+
+def intake_point_choices(session: Session) -> list[dict]:
+    """The counters an account can be set to (the account form's select), grouped by kind."""
+    return [{"code": p.code, "name": p.name, "kind": p.kind, "town_code": p.town_code}
+            for p in _points(session).values()]
 
 
 def list_staff(session: Session, principal: Principal, *, role: str | None = None, town: str | None = None,
@@ -59,9 +79,9 @@ def list_staff(session: Session, principal: Principal, *, role: str | None = Non
     if not include_inactive:
         stmt = stmt.where(Staff.active.is_(True))
     rows = [s for s in session.scalars(stmt) if not town or town in (s.town_codes or [])]
-    towns = _towns(session)
+    towns, points = _towns(session), _points(session)
     loads = open_case_counts(session, [s.id for s in rows if s.role == "agent"])
-    return [staff_view(s, towns, loads.get(s.id, 0)) for s in rows]
+    return [staff_view(s, towns, loads.get(s.id, 0), points) for s in rows]
 
 
 def _get(session: Session, username: str) -> Staff:
@@ -86,7 +106,7 @@ def _check_profile(session: Session, staff_id: int | None, body: dict, towns: di
 
     role = _clean(body.get("role"))
     if role not in ROLES:
-        problems.append(("role", "请选择角色：镇审核人、代办员、轮值组长或县级管理员"))
+        problems.append(("role", "请选择角色：镇审核人、代办员、轮值组长、县级管理员或接件员"))
 
     raw_towns = body.get("towns") or []
     codes = [c.strip() for c in raw_towns if isinstance(c, str) and c.strip()] if isinstance(raw_towns, list) else []
@@ -100,6 +120,9 @@ def _check_profile(session: Session, staff_id: int | None, body: dict, towns: di
         problems.append(("towns", "镇审核人至少要负责一个镇"))
     elif role in COUNTY_WIDE_ROLES and codes:
         problems.append(("towns", "轮值组长和县级管理员管全县，不用选镇"))
+    elif role == "counter_clerk" and codes:
+        problems.append(("towns", "接件员接待各镇的群众，不用选镇，请选接件点"))
+    point = _check_intake_point(session, body, role, problems)
 
     credential = _clean(body.get("credential_no")) or None
     if role == "agent" and not credential:
@@ -122,7 +145,22 @@ def _check_profile(session: Session, staff_id: int | None, body: dict, towns: di
             problems.append(("mobile", exc.message))
     elif role == "agent":
         problems.append(("mobile", "代办员的工作手机号要告诉居民，请填写"))
-    return {"display_name": name, "role": role, "towns": codes, "credential_no": credential, "mobile": mobile}
+    return {"display_name": name, "role": role, "towns": codes, "intake_point": point, "credential_no": credential,
+            "mobile": mobile}
+
+
+def _check_intake_point(session: Session, body: dict, role: str, problems: list[tuple[str, str]]) -> str | None:
+    """A clerk needs the counter they work at; an agent may have one (their window, for walk-ins)."""
+    code = _clean(body.get("intake_point")) or None
+    if code is None:
+        if role == "counter_clerk":
+            problems.append(("intake_point", "接件员要选所在的接件点（村便民服务站、镇便民服务中心或县城代办点窗口）"))
+        return None
+    if role not in INTAKE_POINT_ROLES:
+        problems.append(("intake_point", "只有接件员和代办员设接件点，其他角色请不选"))
+    elif code not in _points(session):
+        problems.append(("intake_point", f"没有“{code}”这个接件点，请从列表里选"))
+    return code
 
 
 def _check_password(password, username: str, problems: list[tuple[str, str]], field: str = "password") -> str:
@@ -139,6 +177,7 @@ def _check_password(password, username: str, problems: list[tuple[str, str]], fi
 def _apply(staff: Staff, profile: dict) -> None:
     staff.display_name, staff.role = profile["display_name"], profile["role"]
     staff.town_codes, staff.credential_no = profile["towns"], profile["credential_no"]
+    staff.intake_point_code = profile["intake_point"]
     if profile["mobile"]:
         staff.phone_enc, staff.phone_masked = pii.encrypt(profile["mobile"]), pii.mask_phone(profile["mobile"])
     else:
@@ -164,7 +203,7 @@ def create_staff(session: Session, principal: Principal, body: dict, now: dt.dat
     record(session, principal, "staff", username, "create",
            f"新增{ROLE_NAMES.get(staff.role, staff.role)} {staff.display_name}（{username}）", None, _snapshot(staff), now=now)
     session.commit()
-    return staff_view(staff, towns)
+    return staff_view(staff, towns, points=_points(session))
 
 
 def update_staff(session: Session, principal: Principal, username: str, body: dict,
@@ -174,7 +213,7 @@ def update_staff(session: Session, principal: Principal, username: str, body: di
     staff = _get(session, username)
     towns = _towns(session)
     current = {"display_name": staff.display_name, "role": staff.role, "towns": list(staff.town_codes or []),
-               "credential_no": staff.credential_no or "",
+               "intake_point": staff.intake_point_code or "", "credential_no": staff.credential_no or "",
                "mobile": pii.decrypt(staff.phone_enc) if staff.phone_enc else ""}
     merged = {**current, **{k: v for k, v in body.items() if k in current and v is not None}}
     problems: list[tuple[str, str]] = []
@@ -187,14 +226,15 @@ def update_staff(session: Session, principal: Principal, username: str, body: di
     after = _snapshot(staff)
     changed = changed_fields(before, after)
     if changed:
-        words = {"display_name": "姓名", "role": "角色", "towns": "所属镇", "credential_no": "代办员证号", "phone": "手机号"}
+        words = {"display_name": "姓名", "role": "角色", "towns": "所属镇", "intake_point": "接件点",
+                 "credential_no": "代办员证号", "phone": "手机号"}
         record(session, principal, "staff", staff.username, "update",
                f"修改人员 {staff.display_name}（{staff.username}）：{'、'.join(words[k] for k in changed)}",
                {k: before[k] for k in changed}, {k: after[k] for k in changed}, now=now)
-    if "role" in changed or "towns" in changed:
+    if {"role", "towns", "intake_point"} & set(changed):  # what they may see changed: sign in again
         end_all_sessions(session, staff.id, now=now)
     session.commit()
-    return staff_view(staff, towns, open_case_counts(session, [staff.id]).get(staff.id, 0))
+    return staff_view(staff, towns, open_case_counts(session, [staff.id]).get(staff.id, 0), _points(session))
 
 
 def set_active(session: Session, principal: Principal, username: str, active: bool,
@@ -215,7 +255,7 @@ def set_active(session: Session, principal: Principal, username: str, active: bo
         record(session, principal, "staff", staff.username, "activate" if active else "deactivate",
                f"{'启用' if active else '停用'}人员 {staff.display_name}（{staff.username}）", before, _snapshot(staff), now=now)
         session.commit()
-    view = staff_view(staff, towns, held)
+    view = staff_view(staff, towns, held, _points(session))
     if active:
         view["notice"] = f"已启用 {staff.display_name} 的账号"
     else:
@@ -237,6 +277,6 @@ def reset_password(session: Session, principal: Principal, username: str, passwo
     record(session, principal, "staff", staff.username, "reset_password",
            f"重置 {staff.display_name}（{staff.username}）的密码", now=now)
     session.commit()
-    view = staff_view(staff, _towns(session))
+    view = staff_view(staff, _towns(session), points=_points(session))
     view["notice"] = f"已重置 {staff.display_name} 的密码，请当面或电话告诉本人"
     return view

@@ -42,7 +42,7 @@ def update_item(code: str, body: Any = Body(...), principal: Principal = Depends
 def staff_list(role: str | None = None, town: str | None = None, principal: Principal = Depends(get_principal),
                session: Session = Depends(get_session)) -> dict:
     return {"items": staff_accounts.list_staff(session, principal, role=role, town=town),
-            "roles": staff_accounts.role_choices()}
+            "roles": staff_accounts.role_choices(), "intake_points": staff_accounts.intake_point_choices(session)}
 
 
 @router.post("/staff", status_code=201)

@@ -8,7 +8,7 @@ import datetime as dt
 import hashlib
 import json
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -17,9 +17,11 @@ from sqlalchemy.orm import Session
 
 from erma import pii
 from erma.cases.assignment import least_loaded_agent
+from erma.cases.materials import case_gap, known_materials, material_states, record_receipts
 from erma.cases.models import Case, CaseEvent
 from erma.cases.numbers import next_case_no
 from erma.cases.ownership import OPENED, bind
+from erma.cases.visits import record_visit
 from erma.cases.stages import OPEN_STAGES, STAGE_TEXT, Stage
 from erma.bounds import MAX_LIST_ITEMS, MAX_MATERIAL_NAME
 from erma.cases.timing import expected_completion
@@ -30,15 +32,22 @@ from erma.errors import Conflict, DomainError, ValidationFailed
 from erma.id_numbers import validate_id_number
 from erma.phones import validate_mobile
 from erma.pii_refs import service as references
+from erma.places.models import IntakePoint, Town
 from erma.places.service import get_intake_point, resolve_place
 from erma.staff.auth import Principal
+from erma.staff.models import Staff
 from erma.status.keys import id_last6_hash
 
 CHANNELS = {"web_chat": "网页聊天", "wechat": "微信公众号", "counter": "窗口", "agent": "代办员代录",
             "phone": "电话"}
-# Channels where the resident stood at a counter: that is one physical visit.
-IN_PERSON_CHANNELS = {"counter"}
+# The channel where the resident stood at a counter: the intake is one trip (a hand_in visit).
+COUNTER_CHANNEL = "counter"
 _NAME_RE = re.compile(r"^[\u4e00-\u9fff·•A-Za-z ]{2,30}$")
+
+
+class MaterialIn(BaseModel):
+    name: str = Field(max_length=MAX_MATERIAL_NAME)
+    form: Literal["original", "copy"]
 
 
 class CaseCreate(BaseModel):
@@ -55,6 +64,8 @@ class CaseCreate(BaseModel):
     conversation_id: str | None = Field(default=None, max_length=128)
     materials_have: list[Annotated[str, Field(max_length=MAX_MATERIAL_NAME)]] = Field(default_factory=list,
                                                                                      max_length=MAX_LIST_ITEMS)
+    # Counter intake: the materials handed in, as seen by the clerk (materials_have: only declared).
+    materials_received: list[MaterialIn] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
     # True once the resident was told of their open case for the same item and still wants a new one.
     repeat_confirmed: bool = False
 
@@ -93,9 +104,11 @@ def create_case(session: Session, body: CaseCreate, principal: Principal,
     phone = check(_personal, session, body, "phone", validate_mobile)
     item = check(_known_item, session, body.service_code)
     place = check(resolve_place, session, body.hukou_town, body.hukou_village)
-    point = check(get_intake_point, session, body.intake_point)
-    channel = check(_known_channel, body.channel)
-    have = check(_known_materials, item, body.materials_have) if item else None
+    point = check(_intake_point, session, body, principal)
+    channel = COUNTER_CHANNEL if principal.role == "counter_clerk" else check(_known_channel, body.channel)
+    if item:
+        check(known_materials, item, body.materials_have)
+        check(known_materials, item, [m.name for m in body.materials_received], "materials_received")
     if errors:
         first = errors[0]
         raise ValidationFailed(first.code, first.message, field=first.field,
@@ -104,7 +117,6 @@ def create_case(session: Session, body: CaseCreate, principal: Principal,
     if not body.repeat_confirmed:
         _refuse_unconfirmed_repeat(session, item, pii.keyed_hash(id_number))
     today = today_local(now)
-    missing = [m.name for m in item.materials if m.required and m.name not in have]
     case = Case(
         case_no=next_case_no(session, today), idempotency_key=idempotency_key,
         request_fingerprint=fingerprint, service_code=item.code, applicant_name=name,
@@ -116,8 +128,7 @@ def create_case(session: Session, body: CaseCreate, principal: Principal,
         hukou_town_code=place.town.code, hukou_village=place.village,
         current_location=(body.current_location or "").strip() or None,
         intake_point_code=point.code, channel=channel, conversation_id=body.conversation_id,
-        stage=Stage.RECEIVED, materials_have=have, materials_missing=missing,
-        visits=1 if channel in IN_PERSON_CHANNELS else 0,
+        stage=Stage.RECEIVED, materials_have=[], materials_missing=[], visits=0,
         expected_completion_date=expected_completion(item, today),
     )
     if now is not None:
@@ -137,6 +148,7 @@ def create_case(session: Session, body: CaseCreate, principal: Principal,
 
     if body.conversation_id:
         bind(session, case, body.conversation_id, OPENED, now or case.created_at)
+    _intake_records(session, case, body, principal, point, now or case.created_at)
     point_text = f"{point.name}（{CHANNELS[channel]}）"
     session.add(CaseEvent(case_id=case.id, kind="transition", actor=principal.actor,
                           actor_role=principal.role, from_stage=None, to_stage=Stage.RECEIVED,
@@ -194,12 +206,46 @@ def _known_channel(channel: str) -> str:
     return channel
 
 
-def _known_materials(item, names: list[str]) -> list[str]:
-    known = {m.name for m in item.materials}
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise ValidationFailed("material_unknown",
-                               f"“{'、'.join(unknown)}”不在“{item.name}”的材料清单里，请按清单核对",
-                               field="materials_have")
-    # Keep the catalog's order and drop repeats.
-    return [m.name for m in item.materials if m.name in set(names)]
+def _intake_point(session: Session, body: CaseCreate, principal: Principal):
+    """A counter clerk takes residents in at the counter of their account; everyone else names the point."""
+    if principal.role != "counter_clerk":
+        return get_intake_point(session, body.intake_point)
+    code = principal.staff.intake_point_code if principal.staff else None
+    if not code:
+        raise ValidationFailed("intake_point_missing", "您的账号没有登记所在的接件点，请联系管理员设置后再收件",
+                               field="intake_point")
+    return get_intake_point(session, code)
+
+
+def _intake_records(session: Session, case: Case, body: CaseCreate, principal: Principal, point,
+                    now: dt.datetime) -> None:
+    """What came in at intake (seen by staff: original/copy; said online: declared) and, at a counter,
+    the resident's trip."""
+    seen = [(m.name, m.form) for m in body.materials_received]
+    seen_names = {name for name, _ in seen}
+    said = [(name, "declared") for name in body.materials_have if name not in seen_names]
+    record_receipts(session, case, principal, said + seen, "intake", point.code, now)
+    if case.channel == COUNTER_CHANNEL:
+        record_visit(session, case, principal, "hand_in", None if point.kind == "online" else point.code,
+                     now=now, at_intake=True)
+
+
+def intake_receipt(session: Session, case: Case) -> dict:
+    """The 收件凭证 of a case: what was handed in, what is missing, who carries it (ID number masked)."""
+    item = get_item(session, case.service_code)
+    states = material_states(session, case)
+    gap = case_gap(session, case, states)
+    agent = session.get(Staff, case.agent_id) if case.agent_id else None
+    town = session.get(Town, case.hukou_town_code)
+    point = session.get(IntakePoint, case.intake_point_code)
+    return {"case_no": case.case_no, "service_name": item.name if item else case.service_code,
+            "applicant_name": case.applicant_name, "id_number": case.id_number_masked,
+            "hukou_town": town.name if town else case.hukou_town_code,
+            "intake_point_name": point.name if point else case.intake_point_code,
+            "received": [s.name for s in states if s.status == "received"],
+            "declared": [s.name for s in states if s.status == "declared"],
+            "missing": gap.missing, "can_defer": gap.deferrable,
+            "agent": None if agent is None else {"display_name": agent.display_name,
+                                                 "credential_no": agent.credential_no,
+                                                 "phone_masked": agent.phone_masked},
+            "expected_completion_date": case.expected_completion_date.isoformat(), "visits": case.visits}

@@ -6,6 +6,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from erma.cases.materials import require_ready
 from erma.cases.models import Case, CaseEvent
 from erma.cases.stages import FLOW_ONLY, HOLDER, STAGE_TEXT, Stage, allowed_roles, role_may
 from erma.cases.timing import shift_for_pause
@@ -26,7 +27,7 @@ def get_case(session: Session, case_no: str, principal: Principal, *, for_update
     if for_update:
         stmt = stmt.with_for_update()
     case = session.scalar(stmt)
-    if case is None or not principal.can_see_town(case.hukou_town_code):
+    if case is None or not principal.can_see_case(case.hukou_town_code, case.intake_point_code):
         raise case_not_found(case_no)
     return case
 
@@ -49,6 +50,9 @@ def may_move(case: Case, principal: Principal, target: Stage) -> bool:
     roles = allowed_roles(Stage(case.stage), target)
     return roles is not None and role_may(roles, principal.role, holds_case(case, principal))
 
+
+# Stages a case enters only with every required material in, or covered by its 容缺 (issue 13 gates).
+MATERIALS_GATED = frozenset({Stage.AT_DEPARTMENT, Stage.COMPLETED})
 
 # Stages whose note is required, and the message when it is missing (the note of 办结 is the result).
 NOTE_REQUIRED = {Stage.COMPLETED: "办结时请写明办理结果"}
@@ -78,6 +82,8 @@ def transition(session: Session, case: Case, target: Stage, principal: Principal
         raise Forbidden("transition_forbidden", f"您的角色不能把办件变为“{STAGE_TEXT[target]}”")
     if target in NOTE_REQUIRED and not (note or "").strip():
         raise ValidationFailed("result_required", NOTE_REQUIRED[target], field="note")
+    if target in MATERIALS_GATED:
+        require_ready(session, case, STAGE_TEXT[target])
 
     now = now or utcnow()
     if current == Stage.RETURNED and target == Stage.TOWN_REVIEW:
@@ -95,14 +101,3 @@ def transition(session: Session, case: Case, target: Stage, principal: Principal
 
         announce_stage_change(session, case, event, principal, notice, now)
     return event
-
-
-VISIT_ROLES = frozenset({"agent", "admin"})
-
-
-def record_visit(session: Session, case: Case, principal: Principal, note: str | None) -> None:
-    if principal.role not in VISIT_ROLES:
-        raise Forbidden("role_forbidden", "只有代办员可以登记群众跑动次数")
-    case.visits += 1
-    session.add(CaseEvent(case_id=case.id, kind="visit", actor=principal.actor, actor_role=principal.role,
-                          note=note or f"群众第{case.visits}次到现场"))

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from erma import pii
 from erma.cases.models import Case
 from erma.cases.stages import NEXT_STEP, STAGE_TEXT, Stage
+from erma.cases.timing import promise_is_provisional
 from erma.catalog.models import ServiceItem
 from erma.catalog.service import get_item
 from erma.places.models import IntakePoint, Town
@@ -83,6 +84,7 @@ def case_view(session: Session, case: Case, principal: Principal, *, masked: boo
         "materials_missing": case.materials_missing,
         "visits": case.visits,
         "expected_completion_date": case.expected_completion_date.isoformat(),
+        "expected_completion_provisional": promise_is_provisional(case, item),
         "result": case.result,
         "created_at": case.created_at.isoformat(),
         "stage_changed_at": case.stage_changed_at.isoformat(),

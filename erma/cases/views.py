@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 from erma.bounds import MAX_DB_INT, MAX_NOTE
 from erma.cases import ownership
 from erma.cases.assignment import change_assignment
-from erma.cases.intake import CaseCreate, create_case
-from erma.cases.lifecycle import NOTE_REQUIRED, VISIT_ROLES, get_case, may_move, parse_stage, record_visit, transition
+from erma.cases.intake import CaseCreate, create_case, intake_receipt
+from erma.cases.lifecycle import NOTE_REQUIRED, get_case, may_move, parse_stage, transition
+from erma.cases.visits import VISIT_ROLES, record_visit
 from erma.cases.models import Case, CaseEvent
 from erma.cases.presenter import case_view, preload_for_views
 from erma.cases.stages import FLOW_ONLY, OPEN_STAGES, STAGE_TEXT, TRANSITIONS, Stage
@@ -34,6 +35,12 @@ class NoteIn(BaseModel):
     note: str | None = Field(default=None, max_length=MAX_NOTE)
 
 
+class VisitIn(NoteIn):
+    # Default: a hand-in (the old button's meaning); the place defaults to the recorder's own intake point.
+    purpose: str = Field(default="hand_in", max_length=20)
+    intake_point: str | None = Field(default=None, max_length=64)
+
+
 class CaseLookupIn(BaseModel):
     # Bounded loosely: the format (six characters, digits with an optional final X; four digits) is
     # checked by erma.status.service.find_cases, which answers in Chinese.
@@ -52,12 +59,12 @@ class AssignmentIn(BaseModel):
 @router.post("/cases", status_code=201)
 def open_case(body: CaseCreate, response: Response,
               idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", max_length=128),
-              principal: Principal = Depends(require_roles("service", "agent", "admin")),
+              principal: Principal = Depends(require_roles("service", "agent", "admin", "counter_clerk")),
               session: Session = Depends(get_session)) -> dict:
     case, created = create_case(session, body, principal, idempotency_key)
     if not created:
         response.status_code = 200
-    return case_view(session, case, principal)
+    return {**case_view(session, case, principal), "receipt": intake_receipt(session, case)}
 
 
 LIST_ORDERS = {"newest": (Case.created_at.desc(), Case.id.desc()), "oldest": (Case.created_at, Case.id),
@@ -186,10 +193,10 @@ def change_stage(case_no: str, body: TransitionIn, principal: Principal = Depend
 
 
 @router.post("/cases/{case_no}/visits")
-def add_visit(case_no: str, body: NoteIn, principal: Principal = Depends(get_principal),
+def add_visit(case_no: str, body: VisitIn, principal: Principal = Depends(get_principal),
               session: Session = Depends(get_session)) -> dict:
     case = get_case(session, case_no, principal, for_update=True)
-    record_visit(session, case, principal, body.note)
+    record_visit(session, case, principal, body.purpose, body.intake_point, body.note)
     session.commit()
     return {"case_no": case.case_no, "visits": case.visits}
 

@@ -8,7 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from erma.cases.assignment import ENDED_STAGES, REASSIGN_ROLES
-from erma.cases.lifecycle import VISIT_ROLES, may_move
+from erma.cases.lifecycle import may_move
+from erma.cases.visits import VISIT_ROLES
 from erma.cases.models import Case
 from erma.cases.stages import Stage
 from erma.catalog.service import get_item

@@ -150,9 +150,8 @@ def item_rule_violations(item: ServiceItemSpec) -> Iterator[tuple[str, str]]:
         if material.deferrable and NEVER_DEFERRABLE.search(material.name):
             yield f"materials[{i}].deferrable", f"“{material.name}”属于身份证件或申请核心材料，不能容缺"
     if item.rongque_listed:
-        if not item.deferral_max_working_days:
-            yield "deferral_max_working_days", "容缺事项必须设置补正期限（工作日）"
-        elif item.deferral_max_working_days > item.promised_working_days:
+        # Left empty: the platform's short default applies (erma.deferral.rules.deferral_working_days).
+        if item.deferral_max_working_days and item.deferral_max_working_days > item.promised_working_days:
             yield "deferral_max_working_days", (
                 f"补正期限 {item.deferral_max_working_days} 天超过承诺时限 {item.promised_working_days} 天"
             )

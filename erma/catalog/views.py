@@ -1,17 +1,21 @@
 """HTTP for the catalog (docs/platform-api.md §Catalog); the rules live in service/search/checklist."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from erma.catalog.answer import one_time_answer
 from erma.catalog.checklist import match_materials, match_named_materials
 from erma.catalog.schema import Material
 from erma.catalog.service import get_search, list_items, require_item
 from erma.db import get_session
 from erma.errors import ValidationFailed
+from erma.places.where import submission_places
+from erma.public_url import public_url
 
 router = APIRouter(prefix="/api/v1/services", tags=["catalog"])
+GUIDE_LINK = "办事指南（可以转发给家里人，也可以打印）：{url}"
 
 
 class ChecklistRequest(BaseModel):
@@ -59,6 +63,22 @@ def list_services(
 @router.get("/{code}")
 def service_detail(code: str, session: Session = Depends(get_session)) -> dict:
     return require_item(session, code).model_dump(mode="json")
+
+
+@router.get("/{code}/answer")
+def service_answer(
+    code: str, request: Request,
+    town: str | None = Query(default=None, max_length=32, description="居民的户籍镇，如“赤不苏镇”"),
+    fact: str | None = Query(default=None, max_length=16, description="先回答的细节：photo|in_person|eligibility|time|fee"),
+    session: Session = Depends(get_session),
+) -> dict:
+    """The one-time answer (一次性告知) the assistant gives and the public guide page shows."""
+    answer = one_time_answer(require_item(session, code), submission_places(session), town=town, fact=fact)
+    guide_url = public_url(request, f"/services/{answer.code}")
+    return {"code": answer.code, "name": answer.name, "text": answer.text, "lead": answer.lead,
+            "guide_url": guide_url,
+            # What the chat prints: the detail asked first, the whole answer, then the guide's link.
+            "message": f"{answer.chat_text}\n{GUIDE_LINK.format(url=guide_url)}"}
 
 
 @router.post("/{code}/checklist")

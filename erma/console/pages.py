@@ -20,10 +20,12 @@ HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 LOGIN_PATH = "/staff/login"
-ROLE_NAMES = {"agent": "代办员", "town_reviewer": "镇审核人", "duty_lead": "轮值组长", "admin": "县级管理员"}
+ROLE_NAMES = {"agent": "代办员", "town_reviewer": "镇审核人", "duty_lead": "轮值组长", "admin": "县级管理员",
+              "counter_clerk": "接件员"}
 # The pages each role works in (each page still checks the role itself).
 NAV = {
     "town_reviewer": (("审核队列", "/staff/review"),),
+    "counter_clerk": (("窗口接件", "/staff/intake"),),
     "agent": (("人工会话", "/staff/inbox"), ("我的办件", "/staff/cases")),
     "duty_lead": (("督办", "/staff/lead"), ("统计", "/staff/dashboard"), ("人工会话", "/staff/inbox"),
                   ("办件", "/staff/cases")),

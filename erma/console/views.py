@@ -35,6 +35,8 @@ def home_for(role: str) -> str:
         return "/staff/admin"  # catalog, staff, aliases (erma/console/admin.py); the nav bar has the rest
     if role == "town_reviewer":
         return "/staff/review"  # the town's review queue (erma/console/review.py)
+    if role == "counter_clerk":
+        return "/staff/intake"  # registering walk-in residents at their counter (erma/console/intake.py)
     return "/staff/inbox" if role in INBOX_ROLES else "/staff/"
 
 

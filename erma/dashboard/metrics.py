@@ -21,8 +21,14 @@ use the same ones:
   completed — later stages delivered/rated/followed_up passed through it), the share completed on
   a China date on or before the case's promised date (expected_completion_date as it stands, i.e.
   already moved on by the pauses while the resident corrected materials).
-- Visits: mean of Case.visits over the cases; "最多跑一次" share = cases with at most one visit /
-  all cases (design §2 rule 8). Open cases count with the visits recorded so far.
+- Trips (跑动): the in-person visits recorded for a case (erma.cases.visits: handing in, supplementing,
+  collecting a result, each with its place; Case.visits is their count). A case with at least one
+  recorded trip is "recorded"; the others are 未记录 and left out of the trip figures, since nothing
+  says how often their resident came. "最多跑一次" share = recorded cases with at most one trip /
+  recorded cases (design §2 rule 8); with no recorded case the share is None (shown 未记录), never
+  100 %. Mean trips = trips / recorded cases. Open cases count with the trips recorded so far.
+  Places: the trips of the range's cases by the kind of point they were made at (village station,
+  town centre, county window; 地点未登记 for trips recorded before places were kept).
 - 容缺 share: cases with a deferral / all cases. On-time supplement rate: deferrals whose deferred
   materials arrived on a China date on or before the deadline / deferrals that are due, i.e.
   supplied (on time or late) or overdue (not supplied and the deadline before today). A deferral
@@ -49,7 +55,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from erma.cases.models import Case
+from erma.cases.models import Case, CaseVisit
 from erma.cases.stages import CLOCK_RUNNING_STAGES, OPEN_STAGES, STAGE_TEXT, Stage
 from erma.catalog.models import ServiceItem
 from erma.clock import local_midnight_utc, today_local
@@ -58,7 +64,7 @@ from erma.db import as_utc, utcnow
 from erma.deferral.models import Deferral
 from erma.errors import Forbidden, ValidationFailed
 from erma.followup.service import BAD_LEVELS, LEVELS
-from erma.places.models import Town
+from erma.places.models import IntakePoint, Town
 from erma.staff.auth import Principal
 
 DEFAULT_DAYS = 90
@@ -69,12 +75,15 @@ AGE_TEXT = {"0-3": "3天内", "3-7": "3至7天", "7-15": "7至15天", "15-30": "
 OPEN_VALUES = [s.value for s in OPEN_STAGES]
 OPEN_SET = frozenset(OPEN_VALUES)
 CLOCK_RUNNING_VALUES = [s.value for s in CLOCK_RUNNING_STAGES]
+# Where a resident can walk in (erma.places IntakePoint.kind; online makes no trip).
+PLACE_KINDS = {"village_point": "村便民服务站", "town_centre": "镇便民服务中心", "county_window": "县代办点窗口"}
+PLACE_UNKNOWN = "地点未登记"
 
 # Additive counts per (town, item) group; everything shown is derived from these.
 COUNT_KEYS = (
     ["cases"] + [f"stage:{s.value}" for s in Stage]
     + ["open", "open_overdue"] + [f"age:{key}" for key, _, _ in AGE_BUCKETS]
-    + ["completed", "completed_on_time", "visits", "visits_le1",
+    + ["completed", "completed_on_time", "visits", "visits_le1", "visits_recorded",
        "deferrals", "deferrals_due", "supplied_on_time"]
     + [f"rating:{level}" for level in sorted(LEVELS)]
     + ["chat_cases", "handed_off", "rating_comments", "poor_rating_comments"]
@@ -88,11 +97,14 @@ DEFINITIONS = {
     "by_stage": "这些办件现在所处的办理阶段",
     "open": "尚未办结的办件（已收件、审核中、退回补正、审核通过、容缺受理、已送部门）；已办天数从收件时算起，超期指已过承诺办结日期仍未办结；退回补正的办件在等群众补齐材料期间暂停计时，不算超期",
     "on_time_rate": "已办结的办件中，在承诺办结日期当天或之前办结的比例（退回补正期间不计时）",
-    "visits": "每件群众平均跑动次数；最多跑一次比例＝跑动不超过一次的办件占全部办件的比例",
+    "visits": "跑动指群众本人到村便民服务站、镇便民服务中心或县代办点窗口递交材料、补交材料、领取结果，每到现场一次记一次；"
+              "网上办理和代办员代跑不算。只统计有跑动记录的办件：最多跑一次比例＝跑动一次的办件占有跑动记录办件的比例，"
+              "平均跑动次数＝跑动总次数除以有跑动记录的办件数；没有跑动记录的办件记为“未记录”，不计入比例",
     "deferral_share": "容缺受理的办件占全部办件的比例",
     "on_time_supplement_rate": "已补齐或已超期的容缺办件中，在补齐期限当天或之前补齐材料的比例",
     "ratings": "好差评各等级的件数；差评指“不满意”和“非常不满意”",
     "rating_comments": "评价时群众除了选满意程度，还写了意见或理由的评价条数；其中差评指“不满意”和“非常不满意”",
+    "visit_places": "统计区间内收件的办件，群众跑动发生在哪类接件点；“地点未登记”是开始登记地点之前记下的跑动",
     "handoff_rate": "经聊天（网页、微信）提交的办件中，该会话曾转人工的比例",
     "conversation_handoff_rate": "统计区间内开始的聊天会话中，曾转人工的比例（仅全县视图）",
 }
@@ -119,6 +131,8 @@ class Dashboard:
     # (town_code, service_code) → the additive counts of its cases
     cells: dict[tuple[str, str], "Counts"] = field(default_factory=dict)
     conversations: dict | None = None
+    # intake point kind → trips of the view's cases made there (those with a recorded place)
+    visit_places: dict[str, int] = field(default_factory=dict)
 
 
 def _parse_date(raw: str | None, name: str, label: str) -> dt.date | None:
@@ -195,6 +209,16 @@ def _open_query(filters: Filters, now: dt.datetime, today: dt.date):
             .group_by(Case.hukou_town_code, Case.service_code))
 
 
+def _visit_places_query(filters: Filters):
+    """The trips of the range's cases with a recorded place, per kind of intake point."""
+    return (select(IntakePoint.kind, func.count())
+            .select_from(CaseVisit)
+            .join(Case, Case.id == CaseVisit.case_id)
+            .join(IntakePoint, IntakePoint.code == CaseVisit.intake_point_code)
+            .where(*_range(filters))
+            .group_by(IntakePoint.kind))
+
+
 def _conversation_figures(session: Session, filters: Filters) -> dict:
     total, handed_off = session.execute(conversations_in_range(filters.start, filters.end)).one()
     return {"conversations": total, "handed_off": handed_off, "rate": rate(handed_off, total)}
@@ -248,6 +272,7 @@ def compute(session: Session, filters: Filters, now: dt.datetime | None = None) 
         for i, x in zip(targets, values):
             cell.values[i] = x
         cell.oldest = as_utc(oldest)
+    board.visit_places = dict(session.execute(_visit_places_query(filters)).all())
     if filters.county_wide:
         board.conversations = _conversation_figures(session, filters)
     return board
@@ -287,8 +312,7 @@ def figures(counts: Counts, now: dt.datetime) -> dict:
                  "oldest_days": (now - oldest).days if oldest is not None else None},
         "completion": {"completed": counts["completed"], "on_time": counts["completed_on_time"],
                        "on_time_rate": rate(counts["completed_on_time"], counts["completed"])},
-        "visits": {"total": counts["visits"], "mean": mean(counts["visits"], cases),
-                   "at_most_one": counts["visits_le1"], "at_most_one_share": rate(counts["visits_le1"], cases)},
+        "visits": visit_figures(counts),
         "deferral": {"cases": counts["deferrals"], "share": rate(counts["deferrals"], cases),
                      "due": counts["deferrals_due"], "supplied_on_time": counts["supplied_on_time"],
                      "on_time_supplement_rate": rate(counts["supplied_on_time"], counts["deferrals_due"])},
@@ -297,6 +321,24 @@ def figures(counts: Counts, now: dt.datetime) -> dict:
         "handoff": {"chat_cases": counts["chat_cases"], "handed_off": counts["handed_off"],
                     "rate": rate(counts["handed_off"], counts["chat_cases"])},
     }
+
+
+def visit_figures(counts: Counts) -> dict:
+    """Trips of a group: over its cases with a recorded trip only; the others are counted as 未记录."""
+    recorded = counts["visits_recorded"]
+    return {"total": counts["visits"], "recorded": recorded, "unrecorded": counts["cases"] - recorded,
+            "mean": mean(counts["visits"], recorded),
+            "at_most_one": counts["visits_le1"], "at_most_one_share": rate(counts["visits_le1"], recorded)}
+
+
+def place_figures(board: Dashboard, trips: int) -> dict:
+    """The view's `trips` by kind of place, every kind listed (0 too) so the page's rows stay put.
+    Trips without a place — recorded before places were kept, or counted on the case by a bulk load
+    with no trip row — are 地点未登记, so the kinds add up to the trips the other figures count."""
+    places = board.visit_places
+    rows = [{"kind": kind, "kind_text": text, "visits": places.get(kind, 0)} for kind, text in PLACE_KINDS.items()]
+    rows.append({"kind": None, "kind_text": PLACE_UNKNOWN, "visits": max(trips - sum(r["visits"] for r in rows), 0)})
+    return {"total": sum(r["visits"] for r in rows), "by_kind": rows}
 
 
 def comment_figures(counts: Counts) -> dict:
@@ -343,4 +385,5 @@ def as_json(board: Dashboard) -> dict:
             "by_town": {code: comment_figures(c) for code, c in sorted(by_town.items())},
             "by_item": {code: comment_figures(c) for code, c in items},
         },
+        "visit_places": place_figures(board, total["visits"]),
     }

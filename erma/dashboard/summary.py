@@ -9,8 +9,8 @@ with the clock (open cases' age and lateness, deferrals past their deadline) is 
 metrics.py over the small sets it concerns. Gateway conversations (the county-wide handoff rate)
 are counted per day the same way (ConversationDay).
 
-Freshness: every ORM flush that adds or changes a case, a case event, a deferral, a rating, a
-conversation or a handoff request marks the China dates concerned stale (dashboard_stale_days), in
+Freshness: every ORM flush that adds or changes a case, a case event, a trip, a deferral, a rating,
+a conversation or a handoff request marks the China dates concerned stale (dashboard_stale_days), in
 the same transaction, so a change and its mark commit together. The outbox worker refreshes every
 minute and the dashboard before reading: it recomputes the stale days and their months and deletes
 exactly the marks it saw. SQL written past the ORM (bulk loads such as scripts/seed_bench.py) must
@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from sqlalchemy import Date, and_, cast, delete, event, func, insert, literal, literal_column, select, union_all
 from sqlalchemy.orm import Session, sessionmaker
 
-from erma.cases.models import Case, CaseEvent
+from erma.cases.models import Case, CaseEvent, CaseVisit
 from erma.cases.stages import Stage
 from erma.clock import local_midnight_utc, local_zone, today_local
 from erma.conversations.models import Conversation
@@ -45,6 +45,7 @@ COLUMN_KEYS = {
     **{f"rating_{level}": f"rating:{level}" for level in sorted(LEVELS)},
     "chat_cases": "chat_cases", "handed_off": "handed_off",
     "rating_comments": "rating_comments", "poor_rating_comments": "poor_rating_comments",
+    "visits_recorded": "visits_recorded",
 }
 # Any key will do: it only has to be the same in every process of this platform.
 _PG_LOCK_KEY = 0x45524D41  # "ERMA"
@@ -89,7 +90,9 @@ def _day_counts_query(first: dt.date, last: dt.date, dialect: str):
         "completed": _count(completed.c.case_id.is_not(None)),
         "completed_on_time": _count(local_date(completed.c.at, dialect) <= Case.expected_completion_date),
         "visits": func.coalesce(func.sum(Case.visits), 0),
-        "visits_le1": _count(Case.visits <= 1),
+        # 最多跑一次 is measured over the cases with a recorded trip only (Case.visits counts the
+        # case_visits rows): a case with none is 未记录, not a success. So "at most one" is exactly one.
+        "visits_le1": _count(Case.visits == 1),
         "deferrals": _count(Deferral.id.is_not(None)),
         "deferrals_supplied": _count(Deferral.supplied_at.is_not(None)),
         "supplied_on_time": _count(and_(Deferral.supplied_at.is_not(None),
@@ -99,6 +102,7 @@ def _day_counts_query(first: dt.date, last: dt.date, dialect: str):
         "handed_off": _count(Case.conversation_id.in_(handed)),
         "rating_comments": _count(has_words),
         "poor_rating_comments": _count(and_(has_words, Rating.level.in_(sorted(BAD_LEVELS)))),
+        "visits_recorded": _count(Case.visits >= 1),
     }
     # In INSERT_COLUMNS order: the rows are inserted by position.
     return (select(day.label("day"), Case.hukou_town_code, Case.service_code, Case.stage,
@@ -249,7 +253,7 @@ def _days_touched(session: Session) -> set[dt.date]:
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, Case):
             days.add(today_local(obj.created_at))  # a new case (created_at None) gets now at insert
-        elif isinstance(obj, (CaseEvent, Deferral, Rating)):
+        elif isinstance(obj, (CaseEvent, CaseVisit, Deferral, Rating)):
             case = obj.__dict__.get("case")  # a loaded relationship only: never a lazy load mid-flush
             if case is not None and case.created_at is not None:
                 days.add(today_local(case.created_at))

@@ -47,8 +47,8 @@ def _text(value: str) -> str:
 
 HEADER = (["镇代码", "镇", "事项编码", "事项", "收件数"] + [STAGE_TEXT[s] for s in Stage]
           + ["未办结", "未办结已超期"] + [f"未办结·已办{AGE_TEXT[key]}" for key, _, _ in AGE_BUCKETS]
-          + ["最长已办天数", "已办结", "按时办结", "按时办结率(%)", "跑动总次数", "平均跑动次数",
-             "最多跑一次件数", "最多跑一次比例(%)", "容缺件数", "容缺比例(%)", "容缺应补齐件数", "按期补齐件数",
+          + ["最长已办天数", "已办结", "按时办结", "按时办结率(%)", "跑动总次数", "有跑动记录件数",
+             "跑动未记录件数", "平均跑动次数", "最多跑一次件数", "最多跑一次比例(%)", "容缺件数", "容缺比例(%)", "容缺应补齐件数", "按期补齐件数",
              "按期补齐率(%)", "评价数"] + [LEVELS[level] for level in sorted(LEVELS, reverse=True)]
           + ["差评数", "聊天提交件数", "转人工件数", "转人工率(%)"])
 
@@ -64,12 +64,13 @@ ALL_ITEMS, ALL_TOWNS, ALL = "（全部事项）", "（全部镇）", "（合计�
 
 def _row(board: Dashboard, town: str, town_name: str, item: str, item_name: str, c: Counts) -> list:
     cases, oldest = c["cases"], c.oldest
+    recorded = c["visits_recorded"]  # trips are measured over these cases only; the rest are 未记录
     return [town, _text(town_name), item, _text(item_name),
             cases, *[c[k] for k in STAGE_KEYS], c["open"], c["open_overdue"], *[c[k] for k in AGE_KEYS],
             "" if oldest is None else (board.now - oldest).days,
             c["completed"], c["completed_on_time"], percent_text(c["completed_on_time"], c["completed"]),
-            c["visits"], f"{mean(c['visits'], cases):.2f}" if cases else "",
-            c["visits_le1"], percent_text(c["visits_le1"], cases),
+            c["visits"], recorded, cases - recorded, f"{mean(c['visits'], recorded):.2f}" if recorded else "",
+            c["visits_le1"], percent_text(c["visits_le1"], recorded),
             c["deferrals"], percent_text(c["deferrals"], cases), c["deferrals_due"], c["supplied_on_time"],
             percent_text(c["supplied_on_time"], c["deferrals_due"]),
             sum(c[k] for k in LEVEL_KEYS), *[c[k] for k in LEVEL_KEYS], sum(c[k] for k in BAD_KEYS),

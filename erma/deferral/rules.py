@@ -4,15 +4,18 @@ A case may proceed before every document is in only when:
 1. its item is on the county's 容缺 list;
 2. every missing material is marked deferrable (identity and core eligibility documents never are);
 3. the household town's review has approved it.
-The supplement deadline counts working days on the official calendar (with 调休) and never
-goes beyond the item's promised time limit.
+The supplement deadline counts working days on the official calendar (with 调休): the item's own
+period (catalog `deferral_max_working_days`, else the short default setting), never beyond the item's
+promised time limit nor the case's promised completion date.
 """
 from __future__ import annotations
 
 import datetime as dt
 
+from erma.cases.materials import known_materials
 from erma.cases.stages import Stage
 from erma.errors import Conflict, ValidationFailed
+from erma.settings import get_settings
 from erma.working_days import add_working_days, is_working_day
 
 
@@ -23,11 +26,8 @@ def check_deferral_allowed(item, case_stage: str, missing: list[str]) -> None:
         raise Conflict("deferral_not_approved", "容缺受理须在户籍地镇审核通过之后办理")
     if not missing:
         raise ValidationFailed("deferral_nothing_missing", "请列出暂缺、需要后补的材料", field="missing")
+    known_materials(item, missing, "missing")
     by_name = {m.name: m for m in item.materials}
-    unknown = [n for n in missing if n not in by_name]
-    if unknown:
-        raise ValidationFailed("material_unknown", f"“{'、'.join(unknown)}”不在“{item.name}”的材料清单里",
-                               field="missing")
     core = [n for n in missing if not by_name[n].deferrable]
     if core:
         raise Conflict("deferral_material_not_deferrable",
@@ -35,13 +35,17 @@ def check_deferral_allowed(item, case_stage: str, missing: list[str]) -> None:
 
 
 def deferral_working_days(item) -> int:
-    cap = item.promised_working_days
-    wanted = getattr(item, "deferral_max_working_days", None) or cap
-    return min(wanted, cap)
+    wanted = item.deferral_max_working_days or get_settings().deferral_default_working_days
+    return max(1, min(wanted, item.promised_working_days))
 
 
-def supplement_deadline(item, start: dt.date) -> dt.date:
-    return add_working_days(start, deferral_working_days(item))
+def supplement_deadline(item, start: dt.date, promised: dt.date | None = None) -> dt.date:
+    """`start` + the item's 容缺 period in working days; not after the case's `promised` date while
+    that date is still ahead."""
+    deadline = add_working_days(start, deferral_working_days(item))
+    if promised is not None and start < promised < deadline:
+        return promised
+    return deadline
 
 
 def reminder_date(deadline: dt.date, start: dt.date, days_before: int) -> dt.date:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from erma.cases.lifecycle import transition
+from erma.cases.materials import record_receipts
 from erma.cases.models import Case, CaseEvent
 from erma.cases.numbers import next_in_sequence
 from erma.cases.stages import Stage
@@ -21,9 +22,11 @@ from erma.errors import Conflict, Forbidden, NotFound
 from erma.followup.service import close_deferral_followup
 from erma.outbox.service import enqueue
 from erma.pushes import templates
+from erma.review.models import ReviewOpinion
 from erma.places.models import Town
 from erma.settings import get_settings
 from erma.staff.auth import Principal
+from erma.working_days import is_provisional
 
 
 # Who opens a deferral and records its supplement and reclaim: the agents who carry it, admins.
@@ -35,11 +38,11 @@ def open_deferral(session: Session, case: Case, principal: Principal, missing: l
     if principal.role not in DEFERRAL_ROLES:
         raise Forbidden("role_forbidden", "只有代办员可以办理容缺受理")
     item = get_item(session, case.service_code)
-    missing = [m.strip() for m in missing if m and m.strip()]
+    missing = [m.strip() for m in missing if m and m.strip()] or reviewer_deferred(session, case)
     check_deferral_allowed(item, case.stage, missing)
     now = now or utcnow()
     today = today_local(now)
-    deadline = supplement_deadline(item, today)
+    deadline = supplement_deadline(item, today, case.expected_completion_date)
     seq = next_in_sequence(session, DeferralFormCounter, DeferralFormCounter.year, today.year)
     town = session.get(Town, case.hukou_town_code)
     deferral = Deferral(case_id=case.id, form_no=f"RQ-{today.year}-{seq:04d}", pledge_no=f"BS-{today.year}-{seq:04d}",
@@ -61,6 +64,13 @@ def open_deferral(session: Session, case: Case, principal: Principal, missing: l
     return deferral
 
 
+def reviewer_deferred(session: Session, case: Case) -> list[str]:
+    """The materials the town reviewer agreed may follow later (同意容缺), when that was the last decision."""
+    last = session.scalar(select(ReviewOpinion).where(ReviewOpinion.case_id == case.id)
+                          .order_by(ReviewOpinion.id.desc()).limit(1))
+    return list(last.deferred_materials or []) if last and last.decision == "approve_deferral" else []
+
+
 def get_deferral(session: Session, case: Case) -> Deferral:
     deferral = session.scalar(select(Deferral).where(Deferral.case_id == case.id))
     if deferral is None:
@@ -79,8 +89,9 @@ def record_supplement(session: Session, case: Case, principal: Principal, note: 
     deferral.status = "supplied"
     session.add(CaseEvent(case_id=case.id, kind="deferral", actor=principal.actor, actor_role=principal.role,
                           note=note or f"容缺后补材料已收到：{'、'.join(deferral.missing_materials)}", at=now))
-    case.materials_have = list(dict.fromkeys([*case.materials_have, *deferral.missing_materials]))
-    case.materials_missing = [m for m in case.materials_missing if m not in deferral.missing_materials]
+    # The supplement is the materials themselves (a copy, unless an original is recorded separately).
+    record_receipts(session, case, principal, [(m, "copy") for m in deferral.missing_materials], "supplement",
+                    principal.staff.intake_point_code if principal.staff else None, now)
     close_deferral_followup(session, case, now)  # an escalated deferral's 督办 ends with the materials
     session.commit()
     return deferral
@@ -111,6 +122,8 @@ def _require_agent(principal: Principal) -> None:
 def deferral_view(deferral: Deferral) -> dict:
     return {"form_no": deferral.form_no, "pledge_no": deferral.pledge_no, "status": deferral.status,
             "missing_materials": deferral.missing_materials, "deadline": deferral.deadline.isoformat(),
+            # Counted across a year with no official holiday arrangement yet: shown as （暂定）.
+            "deadline_provisional": is_provisional(today_local(deferral.created_at), deferral.deadline),
             "endorser_town_code": deferral.endorser_town_code,
             "supplied_at": deferral.supplied_at and deferral.supplied_at.isoformat(),
             "reclaimed_at": deferral.reclaimed_at and deferral.reclaimed_at.isoformat(),

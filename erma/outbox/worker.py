@@ -25,6 +25,7 @@ import time
 from sqlalchemy import and_, exists, func, not_, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
+from erma.calendar.sync import refresh as refresh_calendar
 from erma.conversations.trackers import purge_trackers
 from erma.dashboard.summary import refresh
 from erma.db import utcnow
@@ -176,6 +177,10 @@ def run_forever(factory: sessionmaker[Session], interval: float = 5.0) -> None:
     summarised = time.monotonic()
     purged = None
     while True:
+        try:
+            refresh_calendar(factory)  # admins' holiday overrides: deadlines computed here use them too
+        except Exception:  # noqa: BLE001 - the calendar stays as last loaded; checked again next pass
+            log.exception("reloading the holiday overrides failed")
         try:
             handled = run_once(factory, me)
         except Exception:  # noqa: BLE001 - keep the worker alive across database hiccups

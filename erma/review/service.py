@@ -6,18 +6,28 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from erma.cases.lifecycle import transition
+from erma.cases.lifecycle import holds_case, transition
+from erma.cases.materials import FORMS, ONLINE_POINT, Gap, case_gap, known_materials, record_receipts, refresh_cache
 from erma.cases.models import Case, CaseEvent
+from erma.cases.visits import record_visit
 from erma.cases.stages import Stage
 from erma.catalog.models import ServiceItem
 from erma.catalog.service import get_item
 from erma.db import as_utc, utcnow
-from erma.errors import Forbidden, ValidationFailed
+from erma.errors import Conflict, Forbidden, ValidationFailed
 from erma.pushes import templates
 from erma.review.models import DeficiencyNotice, ReviewOpinion
 from erma.staff.auth import Principal
 
-DECISIONS = {"approve": Stage.APPROVED, "return": Stage.RETURNED, "reject": Stage.REJECTED}
+DECISIONS = {"approve": Stage.APPROVED, "approve_deferral": Stage.APPROVED, "return": Stage.RETURNED,
+             "reject": Stage.REJECTED}
+# Who records materials that came in after intake: the agent holding the case, counter clerks, admins.
+RECEIVING_ROLES = frozenset({"counter_clerk", "admin"})
+RECEIVING_OCCASIONS = ("collection", "supplement", "resubmission")
+
+
+def deferral_opinion(deferred: list[str]) -> str:
+    return f"同意容缺（后补：{'、'.join(deferred)}）"
 
 
 def review_queue(session: Session, principal: Principal, town_code: str, now: dt.datetime | None = None) -> list[dict]:
@@ -51,7 +61,7 @@ def decide(session: Session, case: Case, principal: Principal, decision: str, op
         raise Forbidden("role_forbidden", "只有户籍地镇的审核人员可以审核")
     target = DECISIONS.get(decision)
     if target is None:
-        raise ValidationFailed("decision_unknown", "审核结论只能是 通过、退回补正 或 不予受理", field="decision")
+        raise ValidationFailed("decision_unknown", "审核结论只能是 通过、同意容缺、退回补正 或 不予受理", field="decision")
     opinion = (opinion or "").strip()
     deficiencies = [d.strip() for d in (deficiencies or []) if d and d.strip()]
     if target == Stage.RETURNED and not deficiencies:
@@ -59,10 +69,15 @@ def decide(session: Session, case: Case, principal: Principal, decision: str, op
                                field="deficiencies")
     if target in (Stage.RETURNED, Stage.REJECTED) and not opinion:
         raise ValidationFailed("opinion_required", "请写明审核意见（退回或不予受理的理由）", field="opinion")
+    gap = case_gap(session, case)
+    if decision == "approve_deferral":
+        opinion = deferral_opinion(gap.deferrable) + (f"。{opinion}" if opinion else "")
     opinion = opinion or "同意，材料齐全，请代办员送办。"
     repeated = _same_decision_already_made(session, case, principal, decision, target, opinion, deficiencies)
     if repeated is not None:
         return repeated
+    if decision in ("approve", "approve_deferral"):
+        _check_approval_gate(session, case, decision, gap)
 
     words = templates.case_words(session, case)
     told = {Stage.RETURNED: ("deficiency_notice", templates.deficiency_list(words, deficiencies, opinion)),
@@ -70,12 +85,38 @@ def decide(session: Session, case: Case, principal: Principal, decision: str, op
             Stage.APPROVED: ("approved", templates.approved(words))}[target]
     transition(session, case, target, principal, opinion, flow=True, now=now, notice=told)  # one push per decision
     session.add(ReviewOpinion(case_id=case.id, reviewer_id=principal.staff.id if principal.staff else None,
-                              decision=decision, opinion=opinion, at=now or utcnow()))
+                              decision=decision, opinion=opinion, at=now or utcnow(),
+                              deferred_materials=gap.deferrable if decision == "approve_deferral" else None))
     notice = None
     if target == Stage.RETURNED:
         notice = _deficiency_notice(session, case, principal, deficiencies, opinion, now)
     session.commit()
     return _answer(case, opinion, notice, repeated=False)
+
+
+def _check_approval_gate(session: Session, case: Case, decision: str, gap: Gap) -> None:
+    """审核通过 needs every required material; 同意容缺 needs a gap made only of materials the item's
+    容缺 allows to follow later. 409 `materials_missing` otherwise, naming the materials."""
+    missing = "、".join(gap.missing)
+    if decision == "approve":
+        if not gap.missing:
+            return
+        if not gap.core:
+            raise Conflict("materials_missing", f"材料还没有齐：缺 {missing}。这些材料可以容缺后补，"
+                                                "如同意先行办理，请选择“同意容缺”；否则请退回补正",
+                           materials=gap.missing, deferrable=gap.deferrable)
+        raise Conflict("materials_missing", f"材料还没有齐：缺 {missing}，不能审核通过，请退回补正",
+                       materials=gap.missing, core=gap.core)
+    if not gap.missing:
+        raise Conflict("deferral_nothing_missing", "材料已经齐全，不需要容缺，请选择“审核通过”")
+    item = get_item(session, case.service_code)
+    if not item.rongque_listed:
+        raise Conflict("deferral_item_not_listed",
+                       f"“{item.name}”不在容缺受理清单内，缺 {missing} 须补齐后才能审核通过，请退回补正",
+                       materials=gap.missing)
+    if gap.core:
+        raise Conflict("materials_missing", f"“{'、'.join(gap.core)}”是身份或核心要件，不能容缺后补，"
+                                            "须补齐后才能审核通过，请退回补正", materials=gap.missing, core=gap.core)
 
 
 def _same_decision_already_made(session: Session, case: Case, principal: Principal, decision: str, target: Stage,
@@ -120,21 +161,55 @@ def _deficiency_notice(session: Session, case: Case, principal: Principal, mater
                           actor_role=principal.role,
                           note=("第二次补正通知（非一次性告知）：" if seq > 1 else "一次性补正通知：")
                           + "、".join(materials)))
-    case.materials_missing = materials
+    session.flush()
+    refresh_cache(session, case)  # what the notice lists is missing until it arrives again
     return notice
 
 
 def resubmit(session: Session, case: Case, principal: Principal, materials_have: list[str],
-             note: str | None = None, now: dt.datetime | None = None) -> None:
-    """The resident (via the assistant or an agent) has supplied corrections: back to review."""
+             note: str | None = None, now: dt.datetime | None = None, *, forms: dict[str, str] | None = None,
+             in_person: bool = False) -> None:
+    """The resident (via the assistant or an agent) has supplied corrections: back to review, with a
+    receipt for each material named (a copy unless `forms` says otherwise)."""
     item = get_item(session, case.service_code)
-    known = {m.name for m in item.materials}
-    unknown = [m for m in materials_have if m not in known]
-    if unknown:
-        raise ValidationFailed("material_unknown", f"“{'、'.join(unknown)}”不在“{item.name}”的材料清单里",
-                               field="materials_have")
-    have = [m.name for m in item.materials if m.name in set(materials_have) | set(case.materials_have)]
+    names = known_materials(item, materials_have)
+    if forms:
+        known_materials(item, list(forms), "forms")
+    now = now or utcnow()
     transition(session, case, Stage.TOWN_REVIEW, principal, note or "已补齐材料，重新提交审核", now=now)
-    case.materials_have = have
-    case.materials_missing = [m.name for m in item.materials if m.required and m.name not in have]
+    _receive(session, case, principal, [(n, (forms or {}).get(n, "copy")) for n in names], "resubmission",
+             in_person, now)
+    session.commit()
+
+
+def _receive(session: Session, case: Case, principal: Principal, received: list[tuple[str, str]], occasion: str,
+             in_person: bool, now: dt.datetime) -> None:
+    """Receipts at the staff member's counter (or online when not in person), one trip when in person,
+    and a line in the case's history."""
+    point = principal.staff.intake_point_code if principal.staff else None
+    record_receipts(session, case, principal, received, occasion, point if in_person else ONLINE_POINT, now)
+    if in_person:
+        purpose = "hand_in" if occasion == "collection" and point else "supplement"
+        record_visit(session, case, principal, purpose, now=now)
+    if received:
+        session.add(CaseEvent(case_id=case.id, kind="materials", actor=principal.actor, actor_role=principal.role,
+                              note="收到材料：" + "、".join(f"{n}（{FORMS[f]}）" for n, f in received), at=now))
+
+
+def receive_materials(session: Session, case: Case, principal: Principal, received: list[tuple[str, str]],
+                      occasion: str, in_person: bool, note: str | None = None,
+                      now: dt.datetime | None = None) -> None:
+    """Materials that came in after intake (collected by the agent, supplemented, or a resubmission).
+    A resubmission of a case 退回补正 also sends it back to review, as POST …/resubmit does."""
+    if principal.role not in RECEIVING_ROLES and not (principal.role == "agent" and holds_case(case, principal)):
+        raise Forbidden("role_forbidden", "只有办件的代办员、窗口接件人员和管理员可以登记收到的材料")
+    if occasion not in RECEIVING_OCCASIONS:
+        raise ValidationFailed("occasion_unknown", "收取场合只能是 代办员收取、容缺后补 或 补正", field="occasion")
+    if not received:
+        raise ValidationFailed("materials_required", "请勾选收到的材料", field="materials")
+    if occasion == "resubmission" and case.stage == Stage.RETURNED:
+        resubmit(session, case, principal, [n for n, _ in received], note, now, forms=dict(received),
+                 in_person=in_person)
+        return
+    _receive(session, case, principal, received, occasion, in_person, now or utcnow())
     session.commit()

@@ -1,7 +1,7 @@
 """HTTP for the household town's review queue and decisions."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
@@ -11,14 +11,18 @@ from erma.bounds import MAX_LIST_ITEMS, MAX_MATERIAL_NAME, MAX_NOTE
 from erma.cases.lifecycle import get_case
 from erma.db import get_session
 from erma.review.case_file import review_file
-from erma.review.service import decide, resubmit, review_queue
+from erma.review.service import decide, receive_materials, resubmit, review_queue
 from erma.staff.auth import Principal, get_principal, require_roles
 
 router = APIRouter(prefix="/api/v1", tags=["review"])
 
 
+MaterialName = Annotated[str, Field(max_length=MAX_MATERIAL_NAME)]
+InHandForm = Literal["original", "copy"]
+
+
 class DecisionIn(BaseModel):
-    decision: str = Field(max_length=16)  # approve | return | reject
+    decision: str = Field(max_length=16)  # approve | approve_deferral | return | reject
     opinion: str | None = Field(default=None, max_length=MAX_NOTE)
     deficiencies: list[Annotated[str, Field(max_length=MAX_MATERIAL_NAME)]] = Field(default_factory=list,
                                                                                   max_length=MAX_LIST_ITEMS)
@@ -27,6 +31,21 @@ class DecisionIn(BaseModel):
 class ResubmitIn(BaseModel):
     materials_have: list[Annotated[str, Field(max_length=MAX_MATERIAL_NAME)]] = Field(default_factory=list,
                                                                                      max_length=MAX_LIST_ITEMS)
+    note: str | None = Field(default=None, max_length=MAX_NOTE)
+    # Form per material named (default: a copy); in_person: the resident came, which is one trip.
+    forms: dict[MaterialName, InHandForm] = Field(default_factory=dict, max_length=MAX_LIST_ITEMS)
+    in_person: bool = False
+
+
+class MaterialIn(BaseModel):
+    name: MaterialName
+    form: InHandForm
+
+
+class MaterialsIn(BaseModel):
+    materials: list[MaterialIn] = Field(max_length=MAX_LIST_ITEMS)
+    occasion: Literal["collection", "supplement", "resubmission"]
+    in_person: bool = False
     note: str | None = Field(default=None, max_length=MAX_NOTE)
 
 
@@ -58,5 +77,16 @@ def review_case(case_no: str, body: DecisionIn, principal: Principal = Depends(g
 def resubmit_case(case_no: str, body: ResubmitIn, principal: Principal = Depends(get_principal),
                   session: Session = Depends(get_session)) -> dict:
     case = get_case(session, case_no, principal, for_update=True)
-    resubmit(session, case, principal, body.materials_have, body.note)
+    resubmit(session, case, principal, body.materials_have, body.note, forms=body.forms, in_person=body.in_person)
     return {"case_no": case.case_no, "stage": case.stage, "materials_missing": case.materials_missing}
+
+
+@router.post("/cases/{case_no}/materials")
+def receive_case_materials(case_no: str, body: MaterialsIn, principal: Principal = Depends(get_principal),
+                           session: Session = Depends(get_session)) -> dict:
+    """Materials that came in after intake (agent holding the case, counter clerk, admin): one receipt each;
+    answers with the case's review file."""
+    case = get_case(session, case_no, principal, for_update=True)
+    receive_materials(session, case, principal, [(m.name, m.form) for m in body.materials], body.occasion,
+                      body.in_person, body.note)
+    return review_file(session, case, principal)

@@ -36,6 +36,7 @@ SESSION_COOKIE = "erma_session"
 CSRF_COOKIE = "erma_csrf"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+COUNTER_CLERK = "counter_clerk"
 _hasher = PasswordHasher()
 
 
@@ -66,10 +67,12 @@ def issue_token(staff: Staff, session_key: str = "") -> str:
 
 @dataclass(frozen=True)
 class Principal:
-    role: str  # service | town_reviewer | agent | duty_lead | admin
+    role: str  # service | town_reviewer | agent | duty_lead | admin | counter_clerk
     staff: Staff | None = None
     towns: frozenset[str] = field(default_factory=frozenset)
     session_id: int | None = None  # the staff session the request came with (None for the service token)
+    # The counter the staff member works at (Staff.intake_point_code): where their walk-ins are registered.
+    intake_point: str | None = None
 
     @property
     def actor(self) -> str:
@@ -81,6 +84,14 @@ class Principal:
 
     def can_see_town(self, town_code: str) -> bool:
         return self.county_wide or town_code in self.towns
+
+    def can_see_case(self, town_code: str, intake_point_code: str | None) -> bool:
+        """A case of a town they work for or, for a counter clerk, one opened at their own intake point
+        (whatever the household town: clerks see no town's queue, only what they registered there)."""
+        if self.can_see_town(town_code):
+            return True
+        return (self.role == COUNTER_CLERK and self.intake_point is not None
+                and intake_point_code == self.intake_point)
 
 
 def authenticate(session: Session, username: str, password: str) -> Staff:
@@ -138,7 +149,10 @@ def principal_from_token(session: Session, token: str) -> Principal:
         raise Unauthorized("token_expired", "登录已过期，请重新登录")
     if not staff.active:
         raise Unauthorized("token_invalid", "身份凭证无效，请重新登录")
-    return Principal(role=staff.role, staff=staff, towns=frozenset(staff.town_codes or []), session_id=record.id)
+    # A counter clerk serves residents of every town at one point, and works for no town's queue.
+    towns = frozenset() if staff.role == COUNTER_CLERK else frozenset(staff.town_codes or [])
+    return Principal(role=staff.role, staff=staff, towns=towns, session_id=record.id,
+                     intake_point=staff.intake_point_code)
 
 
 def csrf_token_for(session_token: str) -> str:

@@ -24,8 +24,10 @@ class Staff(Base):
     role: Mapped[str] = mapped_column(String(20), index=True)
     # Towns the account works for; reviewers and agents are scoped to them.
     town_codes: Mapped[list] = mapped_column(default=list)
-    # The counter an account works at (counter clerks; agents who also take walk-ins).
-    intake_point_code: Mapped[str | None] = mapped_column(ForeignKey("intake_points.code"), nullable=True)
+    # The counter an account works at (counter clerks; agents who also take walk-ins). An intake point's
+    # code, checked when an admin sets it; no foreign key so that adding the column never rebuilds the
+    # staff table that so many rows point at (SQLite).
+    intake_point_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     credential_no: Mapped[str | None] = mapped_column(String(32), unique=True, nullable=True)
     phone_enc: Mapped[str | None] = mapped_column(String(255), nullable=True)
     phone_masked: Mapped[str | None] = mapped_column(String(16), nullable=True)

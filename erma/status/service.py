@@ -20,6 +20,7 @@ from erma.cases.models import Case, CaseEvent
 from erma.cases.ownership import PROVED, bind, is_bound
 from erma.cases.presenter import agent_contact, stage_words
 from erma.cases.stages import Stage
+from erma.cases.timing import promise_is_provisional
 from erma.catalog.service import get_item
 from erma.clock import today_local
 from erma.db import as_utc, utcnow
@@ -66,6 +67,7 @@ def status_view(session: Session, case: Case) -> dict:
             "hukou_town": town.name, "stage": case.stage, "stage_text": stage_text, "next_step": next_step,
             "holder": holder, "agent": agent_contact(agent),
             "expected_completion_date": case.expected_completion_date.isoformat(),
+            "expected_completion_provisional": stage not in FINISHED | ENDED and promise_is_provisional(case, item),
             "finished_on": _day_reached(session, case, Stage.COMPLETED) if stage in FINISHED else None,
             "ended_on": _day_reached(session, case, stage) if stage in ENDED else None,
             "materials_missing": case.materials_missing}

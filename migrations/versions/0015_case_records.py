@@ -1,6 +1,6 @@
 """case records: materials received (material_receipts), trips (case_visits), counter clerks'
 intake points (staff.intake_point_code), 同意容缺 decisions (review_opinions.deferred_materials),
-admin-edited holiday overrides (calendar_overrides) and the dashboard's count of cases with a
+admin-edited holiday overrides (calendar_overrides, calendar_years) and the dashboard's count of cases with a
 recorded trip (visits_recorded)
 
 Existing cases: what the resident said they had becomes `declared` receipts at the case's intake point
@@ -66,11 +66,16 @@ def upgrade() -> None:
         sa.Column('updated_by', sa.String(length=64), nullable=False),
         sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint('day'))
-    with op.batch_alter_table('staff', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('intake_point_code', sa.String(length=64), nullable=True))
-        batch_op.create_foreign_key('fk_staff_intake_point_code', 'intake_points', ['intake_point_code'], ['code'])
-    with op.batch_alter_table('review_opinions', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('deferred_materials', sa.JSON(), nullable=True))
+    op.create_table(
+        'calendar_years',
+        sa.Column('year', sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column('source', sa.String(length=200), nullable=False),
+        sa.Column('updated_by', sa.String(length=64), nullable=False),
+        sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint('year'))
+    # A plain ADD COLUMN: a batch rebuild of `staff` would fail on SQLite while rows point at it.
+    op.add_column('staff', sa.Column('intake_point_code', sa.String(length=64), nullable=True))
+    op.add_column('review_opinions', sa.Column('deferred_materials', sa.JSON(), nullable=True))
     for table in SUMMARY_TABLES:
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.add_column(sa.Column('visits_recorded', sa.Integer(), server_default='0', nullable=False))
@@ -102,11 +107,9 @@ def downgrade() -> None:
     for table in reversed(SUMMARY_TABLES):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.drop_column('visits_recorded')
-    with op.batch_alter_table('review_opinions', schema=None) as batch_op:
-        batch_op.drop_column('deferred_materials')
-    with op.batch_alter_table('staff', schema=None) as batch_op:
-        batch_op.drop_constraint('fk_staff_intake_point_code', type_='foreignkey')
-        batch_op.drop_column('intake_point_code')
+    op.execute('ALTER TABLE review_opinions DROP COLUMN deferred_materials')
+    op.execute('ALTER TABLE staff DROP COLUMN intake_point_code')  # SQLite ≥ 3.35 and PostgreSQL alike
+    op.drop_table('calendar_years')
     op.drop_table('calendar_overrides')
     op.drop_index('ix_case_visits_case_at', table_name='case_visits')
     op.drop_table('case_visits')

@@ -32,8 +32,9 @@ def browser() -> Browser:
         b.close()
 
 
-def new_page(browser: Browser, viewport: dict = PHONE) -> Page:
-    context = browser.new_context(viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai",
+def new_page(browser: Browser, viewport: dict = PHONE, timezone_id: str = "Asia/Shanghai") -> Page:
+    """`timezone_id`: the device's zone (pages must show China time whatever it is)."""
+    context = browser.new_context(viewport=viewport, locale="zh-CN", timezone_id=timezone_id,
                                   device_scale_factor=1)
     page = context.new_page()
     page.set_default_timeout(20_000)
@@ -76,6 +77,14 @@ def staff_token(username: str) -> str:
                    timeout=10)
     r.raise_for_status()
     return r.json()["access_token"]
+
+
+def required_materials(service_code: str, *, but: tuple[str, ...] = ()) -> list[str]:
+    """The item's required materials from the catalog (less `but`): a case opened with them passes the
+    platform's material gates (review approval, department stage, completion)."""
+    path = pathlib.Path(__file__).resolve().parents[2] / "catalog" / "services.yaml"
+    item = next(i for i in yaml.safe_load(path.read_text(encoding="utf-8"))["items"] if i["code"] == service_code)
+    return [m["name"] for m in item["materials"] if m["required"] and m["name"] not in but]
 
 
 def holder_username(case_view: dict) -> str:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import (DEMO_PASSWORD, DESKTOP, PHONE, PLATFORM, SERVICE, new_page, screenshot,
+from tests.browser.conftest import (DEMO_PASSWORD, DESKTOP, PHONE, PLATFORM, SERVICE, new_page, required_materials, screenshot,
                                    staff_token)
 
 CHIBUSU = "513223114"
@@ -216,7 +216,8 @@ def test_pushes_and_undeliverable_pushes_are_marked_in_the_transcript(browser):
     case_no = api("POST", "/api/v1/cases", headers={**SERVICE, "Idempotency-Key": conversation_id},
                   json={"service_code": "MX-001", "applicant_name": "杨子妹", "id_number": "513223198001010011",
                         "phone": "13812345678", "hukou_town": "赤不苏镇", "channel": "wechat",
-                        "conversation_id": conversation_id, "repeat_confirmed": True}).json()["case_no"]
+                        "conversation_id": conversation_id, "materials_have": required_materials("MX-001"),
+                        "repeat_confirmed": True}).json()["case_no"]
     reviewer = {"Authorization": f"Bearer {staff_token('reviewer-chibusu')}"}
     r = httpx.post(f"{PLATFORM}/api/v1/cases/{case_no}/review", json={"decision": "approve", "opinion": "材料齐全"},
                    headers=reviewer, timeout=30)

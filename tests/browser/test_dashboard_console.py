@@ -34,7 +34,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import DEMO_PASSWORD, SERVICE, holder_username, screenshot
+from tests.browser.conftest import DEMO_PASSWORD, SERVICE, holder_username, required_materials, screenshot
 
 ROOT = Path(__file__).resolve().parents[2]
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -115,17 +115,17 @@ def add_todays_cases(url: str) -> str:
     def token(username: str) -> str:
         return call("POST", "/api/v1/auth/login", json={"username": username, "password": DEMO_PASSWORD})["access_token"]
 
-    def open_case(code: str) -> dict:
+    def open_case(code: str, *, but: tuple[str, ...] = ()) -> dict:
         body = {"service_code": code, "applicant_name": "杨子妹", "id_number": "513223198001010011",
                 "phone": "13812345678", "hukou_town": "赤不苏镇", "hukou_village": "雅都村", "intake_point": "online",
-                "channel": "web_chat", "conversation_id": f"dashboard-test-{uuid.uuid4().hex}", "materials_have": [],
-                "repeat_confirmed": True}
+                "channel": "web_chat", "conversation_id": f"dashboard-test-{uuid.uuid4().hex}",
+                "materials_have": required_materials(code, but=but), "repeat_confirmed": True}
         return call("POST", "/api/v1/cases", json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
 
     reviewer = token("reviewer-chibusu")
-    deferred = open_case("MX-013")  # 高龄津贴: the social security card copy may follow later
+    deferred = open_case("MX-013", but=(DEFERRABLE,))  # 高龄津贴: the social security card copy may follow later
     agent = token(holder_username(deferred))  # only the agent holding a case opens its deferral
-    call("POST", f"/api/v1/cases/{deferred['case_no']}/review", reviewer, json={"decision": "approve"})
+    call("POST", f"/api/v1/cases/{deferred['case_no']}/review", reviewer, json={"decision": "approve_deferral"})
     call("POST", f"/api/v1/cases/{deferred['case_no']}/deferral", agent, json={"missing": [DEFERRABLE]})
     returned = open_case("MX-001")["case_no"]
     call("POST", f"/api/v1/cases/{returned}/review", reviewer,
@@ -197,8 +197,11 @@ def figures(rec: SimpleNamespace, group: list[dict], now: dt.datetime) -> dict:
     levels = Counter(rec.ratings[c["id"]] for c in group if c["id"] in rec.ratings)
     chat = [c for c in group if c["conversation_id"]]
     handed = [c for c in chat if c["conversation_id"] in rec.handed]
+    # Trips (cases.visits: the count of the case's recorded trips) are measured over the cases with
+    # at least one; the others are 未记录, left out of 最多跑一次.
     visits = sum(c["visits"] for c in group)
-    one_visit = sum(1 for c in group if c["visits"] <= 1)
+    recorded = sum(1 for c in group if c["visits"] >= 1)
+    one_visit = sum(1 for c in group if c["visits"] == 1)
     return {
         "cases": n,
         "by_stage": {s: sum(1 for c in group if c["stage"] == s) for s in STAGES},
@@ -207,8 +210,8 @@ def figures(rec: SimpleNamespace, group: list[dict], now: dt.datetime) -> dict:
         "ages": {key: sum(1 for a in ages if a >= low and (high is None or a < high)) for key, low, high in AGE_BUCKETS},
         "oldest_days": int(max(ages)) if ages else None,
         "completed": len(done), "on_time": len(on_time), "on_time_rate": rate(len(on_time), len(done)),
-        "visits": visits, "visits_mean": rate(visits, n),
-        "one_visit": one_visit, "one_visit_share": rate(one_visit, n),
+        "visits": visits, "visits_mean": rate(visits, recorded), "recorded": recorded, "unrecorded": n - recorded,
+        "one_visit": one_visit, "one_visit_share": rate(one_visit, recorded),
         "deferrals": len(deferred), "deferral_share": rate(len(deferred), n),
         "due": len(due), "supplied_on_time": len(supplied_on_time), "supplement_rate": rate(len(supplied_on_time), len(due)),
         "levels": {level: levels.get(level, 0) for level in LEVELS}, "ratings": sum(levels.values()),
@@ -262,14 +265,29 @@ def rate_cell(value: float | None, part: int, whole: int) -> str:
     return "—" if value is None else f"{pct(value)}{part}/{whole}"
 
 
+def visit_cell(f: dict) -> str:
+    """最多跑一次 in the table: the share over the recorded cases, and how many are 未记录."""
+    unrecorded = f"未记录 {f['unrecorded']} 件" if f["unrecorded"] else ""
+    if f["one_visit_share"] is None:
+        return f"未记录{f['unrecorded']} 件" if f["cases"] else "—"
+    return f"{pct(f['one_visit_share'])}{f['one_visit']}/{f['recorded']}" + (f" · {unrecorded}" if unrecorded else "")
+
+
+def visit_tile(t: dict) -> str:
+    counts = f"{t['recorded']} 件有跑动记录，{t['unrecorded']} 件未记录"
+    if t["one_visit_share"] is None:
+        return f"最多跑一次 未记录 {counts}"
+    return f"最多跑一次 {pct(t['one_visit_share'])} {counts} {t['one_visit']}/{t['recorded']} 件 · 平均跑动 {mean(t['visits_mean'])} 次"
+
+
 def table_row(f: dict) -> dict[str, str]:
     """What a row of the main figures table holds (all of a town's or an item's headline figures)."""
     return {
         "cases": str(f["cases"]), "open": str(f["open"]), "overdue": str(f["overdue"]),
         "oldest_days": "—" if f["oldest_days"] is None else str(f["oldest_days"]),
         "on_time_rate": rate_cell(f["on_time_rate"], f["on_time"], f["completed"]),
-        "visits_mean": mean(f["visits_mean"]) + (f"共 {f['visits']} 次" if f["cases"] else ""),
-        "at_most_one_share": rate_cell(f["one_visit_share"], f["one_visit"], f["cases"]),
+        "visits_mean": mean(f["visits_mean"]) + (f"共 {f['visits']} 次" if f["recorded"] else ""),
+        "at_most_one_share": visit_cell(f),
         "deferral_share": rate_cell(f["deferral_share"], f["deferrals"], f["cases"]),
         "on_time_supplement_rate": rate_cell(f["supplement_rate"], f["supplied_on_time"], f["due"]),
         "ratings": str(f["ratings"]), "bad": str(f["bad"]),
@@ -304,8 +322,7 @@ def check_totals(page: Page, want: dict) -> None:
     assert kpi("open") == (f"未办结 {t['open']} 件 已超期 {t['overdue']} 件 · 最长 {t['oldest_days']} 天" if t["open"]
                            else "未办结 0 件 全部办完")
     assert kpi("on_time") == share("按时办结率", t["on_time_rate"], f"{t['on_time']}/{t['completed']} 件", "暂无办结")
-    assert kpi("one_visit") == share("最多跑一次", t["one_visit_share"],
-                                     f"{t['one_visit']}/{t['cases']} 件 · 平均跑动 {mean(t['visits_mean'])} 次", "暂无办件")
+    assert kpi("one_visit") == visit_tile(t)
     assert kpi("deferral") == share("容缺受理比例", t["deferral_share"], f"{t['deferrals']}/{t['cases']} 件", "暂无办件")
     assert kpi("supplement") == share("容缺按期补齐率", t["supplement_rate"], f"{t['supplied_on_time']}/{t['due']} 件",
                                       "暂无到期的容缺件")
@@ -343,8 +360,10 @@ def check_group(page: Page, section: str, code: str, f: dict) -> None:
     if f["completed"]:
         assert detail == f"{f['on_time']}/{f['completed']} 件按时办结"
     value, detail = chart_row(page, section, "one_visit", code)
-    assert value == pct(f["one_visit_share"])
-    assert detail == f"{f['one_visit']}/{f['cases']} 件最多跑一次 · 平均跑动 {mean(f['visits_mean'])} 次"
+    assert value == (pct(f["one_visit_share"]) or "未记录")
+    parts = ([f"{f['one_visit']}/{f['recorded']} 件最多跑一次 · 平均跑动 {mean(f['visits_mean'])} 次"] if f["recorded"] else []) \
+        + ([f"未记录 {f['unrecorded']} 件"] if f["unrecorded"] else [])
+    assert detail == " · ".join(parts)
     value, _ = chart_row(page, section, "supplement", code)
     assert value == (pct(f["supplement_rate"]) or "暂无到期的容缺件")
     value, detail = chart_row(page, section, "ratings", code)
@@ -397,6 +416,7 @@ def test_the_dashboard_shows_the_figures_of_a_seeded_data_set(platform, dash_pag
     # The seeded set exercises every figure (else the comparison below would prove little).
     assert t["cases"] > 60 and t["open"] and t["completed"] > t["on_time"] > 0 and t["deferrals"] and t["due"]
     assert t["ratings"] and t["bad"] and t["handed"] and t["cases"] > t["one_visit"] and t["deferrals"] > t["due"]
+    assert t["recorded"] > t["one_visit"] > 0 and t["unrecorded"]
     assert t["by_stage"]["returned_for_correction"] and t["by_stage"]["deferral_accepted"] and t["overdue"]
     assert page.locator("#dash-from").input_value() == start.isoformat()
     assert page.locator("#dash-to").input_value() == today.isoformat()
@@ -502,8 +522,10 @@ def check_csv(raw: bytes, rec: SimpleNamespace, want: dict, town: str) -> None:
             (str(f["cases"]), str(f["open"]), str(f["overdue"]), number(f["oldest_days"]))
         assert (r["已办结"], r["按时办结"], r["按时办结率(%)"]) == \
             (str(f["completed"]), str(f["on_time"]), plain(f["on_time_rate"]))
-        assert (r["跑动总次数"], r["平均跑动次数"], r["最多跑一次件数"], r["最多跑一次比例(%)"]) == \
-            (str(f["visits"]), mean(f["visits_mean"]), str(f["one_visit"]), plain(f["one_visit_share"]))
+        assert (r["跑动总次数"], r["有跑动记录件数"], r["跑动未记录件数"], r["平均跑动次数"], r["最多跑一次件数"],
+                r["最多跑一次比例(%)"]) == \
+            (str(f["visits"]), str(f["recorded"]), str(f["unrecorded"]), "" if f["visits_mean"] is None else mean(f["visits_mean"]),
+             str(f["one_visit"]), plain(f["one_visit_share"]))
         assert (r["容缺件数"], r["容缺比例(%)"], r["容缺应补齐件数"], r["按期补齐件数"], r["按期补齐率(%)"]) == \
             (str(f["deferrals"]), plain(f["deferral_share"]), str(f["due"]), str(f["supplied_on_time"]),
              plain(f["supplement_rate"]))

@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import create_engine, text
 
-from tests.browser.conftest import DEMO_PASSWORD, PLATFORM, SERVICE, holder_username, screenshot, staff_token
+from tests.browser.conftest import DEMO_PASSWORD, PLATFORM, SERVICE, holder_username, required_materials, screenshot, staff_token
 
 DATABASE_URL = os.environ.get("ERMA_DATABASE_URL") or os.environ.get("DATABASE_URL")
 DEFERRABLE = "社会保障卡（或惠民惠农“一卡通”）账户信息复印件"  # MX-013 高龄津贴
@@ -36,11 +36,11 @@ def api(method: str, path: str, token: str | None = None, **kwargs) -> httpx.Res
     return r
 
 
-def open_case(service_code: str = "MX-001", conversation_id: str | None = None) -> dict:
+def open_case(service_code: str = "MX-001", conversation_id: str | None = None, *, but: tuple[str, ...] = ()) -> dict:
     body = {"service_code": service_code, "applicant_name": "杨子妹", "id_number": "513223198001010011",
             "phone": "13812345678", "hukou_town": "赤不苏镇", "hukou_village": "雅都村", "current_location": "成都",
             "intake_point": "online", "channel": "web_chat", "conversation_id": conversation_id or f"lead-test-{uuid.uuid4().hex}",
-            "materials_have": [], "repeat_confirmed": True}
+            "materials_have": required_materials(service_code, but=but), "repeat_confirmed": True}
     return api("POST", "/api/v1/cases", json=body, headers={"Idempotency-Key": uuid.uuid4().hex}).json()
 
 
@@ -59,9 +59,9 @@ def in_the_database(sql: str, **params) -> None:
 
 def overdue_deferral(reviewer: str) -> str:
     """A 容缺 case whose supplement deadline was three days ago, materials not supplied."""
-    case = open_case("MX-013")
+    case = open_case("MX-013", but=(DEFERRABLE,))
     no, agent = case["case_no"], staff_token(holder_username(case))
-    api("POST", f"/api/v1/cases/{no}/review", reviewer, json={"decision": "approve"})
+    api("POST", f"/api/v1/cases/{no}/review", reviewer, json={"decision": "approve_deferral"})
     api("POST", f"/api/v1/cases/{no}/deferral", agent, json={"missing": [DEFERRABLE]})
     in_the_database("UPDATE deferrals SET deadline = :day WHERE case_id = (SELECT id FROM cases WHERE case_no = :no)",
                     day=county_today() - dt.timedelta(days=3), no=no)

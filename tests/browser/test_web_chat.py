@@ -19,7 +19,7 @@ from itsdangerous import URLSafeTimedSerializer
 from playwright.sync_api import Page, expect
 
 from erma.pii_refs.service import mask_clear
-from tests.browser.conftest import PLATFORM, SERVICE, SHOTS, screenshot, staff_token
+from tests.browser.conftest import PLATFORM, SERVICE, SHOTS, holder_username, required_materials, screenshot, staff_token
 from tests.synthetic import fresh_id_number, masked_id
 
 ID_NUMBER = fresh_id_number()  # synthetic, valid, used by no other test (one open case per ID and item)
@@ -258,6 +258,11 @@ def test_resident_asks_applies_gets_a_push_talks_to_an_agent_and_back_to_the_ass
 
     # The household town approves: the stage change is pushed to the page without a reload.
     before = max(seqs(page))
+    # The chat named only the ID card and the household register: the agent collects the rest first
+    # (approval needs every required material).
+    agent = staff(holder_username(api("GET", f"/api/v1/cases/{case_no}", staff("admin"))))
+    rest = [{"name": n, "form": "original"} for n in required_materials("MX-001", but=("申请人居民身份证", "户口簿"))]
+    api("POST", f"/api/v1/cases/{case_no}/materials", agent, {"materials": rest, "occasion": "collection"})
     api("POST", f"/api/v1/cases/{case_no}/review", staff("reviewer-chibusu"), {"decision": "approve"})
     try:
         push = wait_for_new(page, before, "#log .card.push", timeout=45_000)

@@ -2,6 +2,7 @@
 with the catalog, places and demo staff loaded, and an HTTP client on the real application."""
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from pathlib import Path
@@ -13,11 +14,15 @@ import erma.db as erma_db
 from erma.settings import get_settings
 
 VOLATILE_TABLES = ["wechat_nonces", "case_bindings", "dashboard_day_counts", "dashboard_month_counts", "dashboard_conversation_days", "dashboard_stale_days", "admin_audit", "wechat_inbound", "wechat_followers", "wechat_access_tokens", "pii_references", "transcript_entries", "conversations", "followup_tasks", "ratings", "notices", "outbox",
-                   "calendar_overrides", "material_receipts", "case_visits",
+                   "calendar_overrides", "calendar_years", "material_receipts", "case_visits",
                    "deferrals", "deficiency_notices", "review_opinions", "case_events", "cases",
                    "status_lookup_failures", "staff_sessions", "sign_in_failures", "handoff_requests", "case_number_counters", "deferral_form_counters"]
+ROOT = Path(__file__).resolve().parents[2]
 DEMO_PASSWORD = "erma-demo-2026"
 SERVICE = {"Authorization": "Bearer dev-service-token"}
+# No background calendar check in tests: statements counted per request stay the request's own
+# (edits reload the calendar in-process; tests/platform/test_calendar_overrides.py checks the version).
+os.environ.setdefault("CALENDAR_POLL_SECONDS", "0")
 
 
 def _reset_caches() -> None:
@@ -59,6 +64,15 @@ def migrated(database_url: str):
     load()
     yield database_url
     erma_db.get_engine().dispose()
+
+
+def reload_county_data() -> None:
+    """After a test walked the migrations down and up again: columns added since (e.g. the counter
+    clerks' intake points, 0015) came back empty, so the county data is loaded again as at start."""
+    from erma.__main__ import load
+
+    erma_db.get_engine().dispose()
+    load()
 
 
 @pytest.fixture
@@ -111,13 +125,25 @@ VALID_ID = "513223198001010011"
 VALID_PHONE = "13812345678"
 
 
+@functools.cache
+def required_materials(code: str) -> list[str]:
+    """The item's required materials, from the catalog file the platform loads."""
+    from erma.catalog.loader import load_catalog
+
+    item = next((i for i in load_catalog(ROOT / "catalog" / "services.yaml") if i.code == code), None)
+    return [m.name for m in item.materials if m.required] if item else []
+
+
 def case_body(**overrides) -> dict:
+    """A valid application; by default the resident says they have every required material (the
+    review and stage gates need them), unless `materials_have` says otherwise."""
     body = {"service_code": "MX-001", "applicant_name": "杨子妹", "id_number": VALID_ID, "phone": VALID_PHONE,
             "hukou_town": "赤不苏镇", "hukou_village": "雅都村", "current_location": "成都",
-            "intake_point": "online", "channel": "web_chat", "conversation_id": "conv-1", "materials_have": [],
+            "intake_point": "online", "channel": "web_chat", "conversation_id": "conv-1",
             # Most tests open many cases for one applicant and item; the repeat check has its own tests.
             "repeat_confirmed": True}
     body.update(overrides)
+    body.setdefault("materials_have", required_materials(body["service_code"]))
     return body
 
 

@@ -11,7 +11,7 @@ from stdnum.cn import ric
 
 import erma.db as erma_db
 from erma.settings import ROOT, get_settings
-from tests.platform.conftest import SERVICE, VALID_ID, VALID_PHONE, holder
+from tests.platform.conftest import SERVICE, VALID_ID, VALID_PHONE, holder, reload_county_data
 
 LOOKUP = "/api/v1/cases/lookup"
 LAST6 = VALID_ID[-6:]  # "010011"
@@ -214,6 +214,7 @@ def test_the_migration_fills_in_cases_opened_before_it(client, open_case, db):
     erma_db.get_engine().dispose()
     command.downgrade(cfg, parent)
     command.upgrade(cfg, "head")
+    reload_county_data()
     erma_db.get_engine().dispose()
     with db() as s:
         assert s.scalar(select(Case.id_last6_hash).where(Case.case_no == first)) is not None

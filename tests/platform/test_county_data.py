@@ -22,7 +22,7 @@ NBS_TOWNS = {
     "513223114": "赤不苏镇",
 }
 SEAT = "513223100"
-ROLES = {"agent", "town_reviewer", "duty_lead", "admin"}
+ROLES = {"agent", "town_reviewer", "duty_lead", "admin", "counter_clerk"}
 
 
 def load(name: str) -> dict:
@@ -182,6 +182,13 @@ def test_one_reviewer_per_town(staff):
 def test_duty_leads_and_admin(staff):
     assert len([s for s in staff if s["role"] == "duty_lead"]) == 3
     assert len([s for s in staff if s["role"] == "admin"]) == 1
+
+
+def test_one_demo_clerk_at_each_kind_of_counter(staff, places):
+    points = {p["code"]: p for p in places["intake_points"]}
+    clerks = [s for s in staff if s["role"] == "counter_clerk"]
+    assert all(c["intake_point"] in points and not c.get("towns") for c in clerks)
+    assert sorted(points[c["intake_point"]]["kind"] for c in clerks) == ["county_window", "town_centre", "village_point"]
 
 
 def test_phones_are_valid_mobiles_and_unique(staff):

@@ -53,6 +53,8 @@ def test_the_page_reads_its_figures_and_export_with_the_session_cookie(client):
     assert _sign_in(client, "lead-1").status_code == 303
     body = client.get("/api/v1/dashboard").json()  # no bearer token: the cookie the page's script sends
     assert body["scope"] == "county" and body["totals"]["cases"] == 1
+    # Opened online, no trip recorded: 未记录, not a 100 % 最多跑一次.
+    assert body["totals"]["visits"]["recorded"] == 0 and body["totals"]["visits"]["at_most_one_share"] is None
     r = client.get("/api/v1/dashboard.csv", params={"from": body["from"], "to": body["to"]})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     assert "attachment" in r.headers["content-disposition"]

@@ -14,7 +14,7 @@ from erma.__main__ import main as erma_main
 from erma.dashboard.models import DayCounts, StaleDay
 from erma.followup.models import Rating
 from erma.settings import ROOT, get_settings
-from tests.platform.conftest import SERVICE, holder
+from tests.platform.conftest import SERVICE, holder, reload_county_data
 
 CB, NX = "513223114", "513223101"  # 赤不苏镇, 南新镇
 OWN = "conv-1"  # the conversation open_case opens its cases from
@@ -146,6 +146,7 @@ def test_the_upgrade_counts_the_words_of_ratings_made_before_it(client, login, d
     erma_db.get_engine().dispose()
     command.downgrade(cfg, parent)
     command.upgrade(cfg, "head")
+    reload_county_data()
     erma_db.get_engine().dispose()
     with db() as s:
         assert s.scalar(select(func.sum(DayCounts.rating_comments))) == 0  # the new columns start at 0

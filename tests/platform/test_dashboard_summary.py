@@ -10,6 +10,7 @@ from sqlalchemy import event, func, select, text
 
 from erma.__main__ import main as erma_main
 from erma.cases.models import Case
+from erma.cases.visits import record_visit
 from erma.cases.stages import Stage
 from erma.conversations.models import Conversation
 from erma.conversations.service import open_conversation
@@ -197,8 +198,10 @@ def test_a_change_committed_while_a_refresh_runs_keeps_its_mark(client, login, d
         sd.s = s
         sd.visits(_case(s, CB, "MX-001", Stage.COMPLETED.value), 1)
     writer = db()
+    sd.s = writer
     c = writer.scalars(select(Case).where(Case.stage == Stage.TOWN_REVIEW.value).order_by(Case.id)).first()
-    c.visits += 3  # (what record_visit does, without its commit)
+    for _ in range(3):  # three trips recorded, not yet committed
+        record_visit(writer, c, sd.agent(c), "supplement")
     writer.flush()  # the change and its mark are written, not yet committed
 
     refresher = db()

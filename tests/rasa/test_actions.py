@@ -96,6 +96,7 @@ class FakePlatform:
         app.router.add_get("/api/v1/services", self._wrap("search", self.search))
         app.router.add_post("/api/v1/understand", self._wrap("understand", self.understand))
         app.router.add_get("/api/v1/services/{code}", self._wrap("service", self.service))
+        app.router.add_get("/api/v1/services/{code}/answer", self._wrap("answer", self.answer))
         app.router.add_post("/api/v1/services/{code}/checklist", self._wrap("checklist", self.checklist))
         app.router.add_post("/api/v1/validation", self._wrap("validation", self.validation))
         app.router.add_post("/api/v1/cases", self._wrap("cases", self.create_case))
@@ -154,6 +155,21 @@ class FakePlatform:
         if code not in CATALOG:
             return self.error(404, "service_unknown", "没有这个事项")
         return web.json_response(ITEM if code == "MX-013" else {**ITEM, "code": code, "name": CATALOG[code][0]})
+
+    async def answer(self, request, body):
+        """The platform's one-time answer (worded by erma/catalog/answer.py; a stand-in text here)."""
+        code = request.match_info["code"]
+        if code not in CATALOG:
+            return self.error(404, "service_not_found", "没有找到编号为 %s 的办事事项，请核对编号。" % code)
+        lead = {"time": "办理时间：承诺20个工作日内办好。"}.get(request.query.get("fact", ""))
+        town = request.query.get("town")
+        text = "\n".join([f"办“{CATALOG[code][0]}”要带这些材料（一次说全）：",
+                          *(f"{i}. {m['name']}" for i, m in enumerate(ITEM["materials"], start=1)),
+                          f"交到哪里：……（找{town or '您户口所在镇的'}窗口）"])
+        url = f"https://erma.example.cn/services/{code}"
+        return web.json_response({"code": code, "name": CATALOG[code][0], "text": text, "lead": lead,
+                                  "guide_url": url,
+                                  "message": "\n".join([*([lead] if lead else []), text, f"办事指南：{url}"])})
 
     async def checklist(self, request, body):
         text = body.get("text", "")
@@ -389,10 +405,12 @@ async def test_requirements_lists_everything_in_one_message(platform):
     msgs, events = await run(ActionRequirements(), make_tracker(
         "高龄津贴要带啥子", "ask_requirements", [{"entity": "service", "value": "高龄津贴"}]))
     first = msgs[0]["text"]
+    # The platform's words as they are (the guide page shows the same), ending with the guide's link.
+    answer = [r for r in platform.requests if r["route"] == "answer"]
+    assert len(answer) == 1 and answer[0]["path"] == "/api/v1/services/MX-013/answer"
     for material in ITEM["materials"]:
         assert material["name"] in first
-    assert "原件及复印件" in first and "1份" in first and "20个工作日" in first
-    assert "免费" in first and "容缺" in first and "〔可后补〕" in first and "尔玛云代办点" in first
+    assert first.splitlines()[-1].endswith("https://erma.example.cn/services/MX-013")
     assert [b["payload"] for b in msgs[1]["buttons"]] == ["/affirm", "/apply"]
     assert slot_events(events)["service_code"] == "MX-013"
 
@@ -967,9 +985,28 @@ async def test_the_detail_asked_leads_the_full_answer(platform):
         "高龄津贴好久能办好", "ask_requirements",
         [{"entity": "service_code", "value": "MX-013"}, {"entity": "asked_fact", "value": "time"}]))
     first = msgs[0]["text"].splitlines()
+    assert [r["query"] for r in platform.requests if r["route"] == "answer"] == [{"fact": "time"}]
     assert first[0] == "办理时间：承诺20个工作日内办好。"
     assert any(m["name"] in msgs[0]["text"] for m in ITEM["materials"])  # the full list still follows
     assert slot_events(events)["service_code"] == "MX-013"
+
+
+@pytest.mark.asyncio
+async def test_the_requirement_answer_names_the_residents_town_and_links_the_guide(platform):
+    msgs, _ = await run(ActionRequirements(), make_tracker(
+        "高龄津贴要带啥", "ask_requirements", [{"entity": "service_code", "value": "MX-013"}],
+        slots={"hukou_town": "赤不苏镇"}))
+    assert [r["query"] for r in platform.requests if r["route"] == "answer"] == [{"town": "赤不苏镇"}]
+    lines = msgs[0]["text"].splitlines()
+    assert "找赤不苏镇窗口" in msgs[0]["text"] and lines[-1] == "办事指南：https://erma.example.cn/services/MX-013"
+    assert not [r for r in platform.requests if r["route"] == "service"]  # one call: the platform's answer
+
+
+@pytest.mark.asyncio
+async def test_an_unknown_item_code_is_not_found(platform):
+    msgs, events = await run(ActionRequirements(), make_tracker(
+        '/ask_requirements{"service_code":"MX-999"}', "ask_requirements", [{"entity": "service_code", "value": "MX-999"}]))
+    assert msgs[0]["text"] == NOT_FOUND and events == []
 
 
 @pytest.mark.asyncio
@@ -1014,6 +1051,15 @@ def test_a_finished_case_says_when_it_was_done_not_when_it_is_expected():
     assert "办好日期：2026年12月3日" in done and "预计" not in done
     ended = messages.status_message({**base, "stage_text": "不予受理", "ended_on": "2026-12-01"})
     assert "结束日期：2026年12月1日" in ended and "预计" not in ended
+
+
+def test_a_provisional_promised_date_is_said_to_be_provisional():
+    from actions import messages
+
+    base = {"case_no": "EM-20261206-0007", "service_name": "高龄津贴", "stage_text": "户籍地镇审核中",
+            "holder": {"kind": "town", "name": "赤不苏镇审核人员"}, "expected_completion_date": "2027-01-04"}
+    assert "预计办好：2027年1月4日（暂定" in messages.status_message({**base, "expected_completion_provisional": True})
+    assert "暂定" not in messages.status_message({**base, "expected_completion_provisional": False})
 
 
 @pytest.mark.asyncio

@@ -11,6 +11,7 @@
 
   let towns = [];              // [{code, name, aliases}] from /api/v1/admin/towns
   let roles = [];              // [{value, text}] from /api/v1/admin/staff
+  let points = [];             // [{code, name, kind}] counters (intake points) from /api/v1/admin/staff
   const loaded = new Set();    // tabs whose data has been fetched once
   let uid = 0;                 // ids that tie labels to inputs of rows added on the fly
 
@@ -74,6 +75,15 @@
   function townChecks(container, chosen, name) {
     container.replaceChildren(...towns.map((t) => el("label", { class: "check" },
       el("input", { type: "checkbox", name: name || "towns", value: t.code, checked: chosen.includes(t.code) }), " " + t.name)));
+  }
+
+  // Counters grouped by kind; "" for an account without one (only clerks and window agents have one).
+  const POINT_KINDS = { village_point: "村便民服务站", town_centre: "镇便民服务中心", county_window: "县城代办点窗口" };
+  function pointOptions(select, current) {
+    const groups = Object.entries(POINT_KINDS).map(([kind, label]) => el("optgroup", { label },
+      ...points.filter((p) => p.kind === kind).map((p) => el("option", { value: p.code }, p.name))));
+    select.replaceChildren(el("option", { value: "" }, "不设接件点"), ...groups);
+    select.value = current || "";
   }
 
   async function loadTowns() {
@@ -279,7 +289,9 @@
   function staffFacts(s) {
     const list = el("dl", { class: "card-facts" });
     const add = (label, value) => value && list.append(el("dt", {}, label), el("dd", {}, value));
-    add("所属镇", s.towns.length ? s.towns.map((t) => t.name).join("、") : (s.role === "duty_lead" || s.role === "admin" ? "全县" : "未选"));
+    add("所属镇", s.towns.length ? s.towns.map((t) => t.name).join("、") : (s.role === "duty_lead" || s.role === "admin" ? "全县"
+      : s.role === "counter_clerk" ? "不分镇（各镇群众都接）" : "未选"));
+    add("接件点", s.intake_point && s.intake_point.name);
     add("代办员证号", s.credential_no);
     add("手机", s.phone);
     if (s.role === "agent") add("在办办件", s.open_cases + " 件");
@@ -295,6 +307,9 @@
       el("p", { class: "error", "data-error-for": "role" }),
       el("fieldset", { class: "towns-pick" }, el("legend", {}, "所属镇"), el("div", { class: "town-checks" })),
       el("p", { class: "error", "data-error-for": "towns" }),
+      el("label", { for: `e${n}-point` }, "接件点（接件员必选；在窗口接待群众的代办员可选）"),
+      el("select", { id: `e${n}-point`, name: "intake_point" }),
+      el("p", { class: "error", "data-error-for": "intake_point" }),
       el("label", { for: `e${n}-cred` }, "代办员证号"), el("input", { id: `e${n}-cred`, name: "credential_no", value: s.credential_no || "" }),
       el("p", { class: "error", "data-error-for": "credential_no" }),
       el("label", { for: `e${n}-mobile` }, "工作手机号"),
@@ -306,12 +321,13 @@
          el("button", { type: "button", class: "cancel" }, "收起")));
     options(form.elements.role, roles, s.role);
     townChecks(form.querySelector(".town-checks"), s.towns.map((t) => t.code));
+    pointOptions(form.elements.intake_point, s.intake_point ? s.intake_point.code : "");
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       clearErrors(form);
       const body = { display_name: form.elements.display_name.value, role: form.elements.role.value,
                      towns: [...form.querySelectorAll('input[name="towns"]:checked')].map((i) => i.value),
-                     credential_no: form.elements.credential_no.value };
+                     intake_point: form.elements.intake_point.value, credential_no: form.elements.credential_no.value };
       if (form.elements.mobile.value.trim()) body.mobile = form.elements.mobile.value;
       const submit = form.querySelector('[type="submit"]');
       const r = await busy(submit, "保存中…", () => api("PATCH", "/api/v1/admin/staff/" + encodeURIComponent(s.username), body));
@@ -409,6 +425,8 @@
     slot.textContent = "";
     if (!roles.length) {
       roles = r.data.roles;
+      points = r.data.intake_points || [];
+      pointOptions($("s-intake_point"), "");
       options($("s-role"), [{ value: "", text: "请选择角色" }, ...roles], "agent");
       for (const role of roles) $("staff-role").append(el("option", { value: role.value }, role.text));
     }
@@ -423,7 +441,8 @@
     const value = (name) => form.elements[name].value;
     const body = { username: value("username"), display_name: value("display_name"), role: value("role"),
                    towns: [...form.querySelectorAll('input[name="towns"]:checked')].map((i) => i.value),
-                   credential_no: value("credential_no"), mobile: value("mobile"), password: value("password") };
+                   intake_point: value("intake_point"), credential_no: value("credential_no"), mobile: value("mobile"),
+                   password: value("password") };
     const r = await busy(form.querySelector('[type="submit"]'), "添加中…", () => api("POST", "/api/v1/admin/staff", body));
     if (!r.ok) return showErrors(form, r);
     form.reset();
@@ -520,9 +539,97 @@
       el("div", { class: "audit-summary" }, a.summary))) : [el("li", { class: "empty" }, "还没有修改记录")]));
   }
 
+  // ------------------------------------------------------------------ holiday overrides (节假日调整)
+
+  // Warnings for this year and next when their official arrangement is not entered: shown on every tab.
+  function renderCalendarWarnings(warnings) {
+    const box = $("calendar-warnings");
+    box.replaceChildren(...warnings.map((w) => el("p", { class: "calendar-warning", "data-year": String(w.year) }, w.message,
+      el("button", { type: "button", class: "cal-go" }, `录入 ${w.year} 年节假日`))));
+    for (const button of box.querySelectorAll("button")) {
+      button.addEventListener("click", () => {
+        history.replaceState(null, "", location.pathname + location.search + "#calendar");
+        showTab("calendar");
+        $("o-day").focus();
+      });
+    }
+    box.hidden = !warnings.length;
+  }
+
+  function overrideRow(o) {
+    const remove = el("button", { type: "button", class: "danger" }, "删除");
+    const error = el("p", { class: "error", role: "alert" });
+    remove.addEventListener("click", async () => {
+      if (!window.confirm(`删除 ${o.day} 的“${o.kind_text}”设置？`)) return;
+      const r = await busy(remove, "删除中…", () => api("DELETE", "/api/v1/admin/calendar/overrides/" + o.day));
+      if (!r.ok) return (error.textContent = errorMessage(r));
+      notice(`已删除 ${o.day} 的${o.kind_text}设置。` + (r.data.notice || ""));
+      loadCalendar();
+    });
+    return el("li", { class: "cal-day " + o.kind, "data-day": o.day },
+      el("span", { class: "cal-date" }, `${o.day}（周${o.weekday}）`), el("span", { class: "cal-kind" }, o.kind_text),
+      el("span", { class: "cal-note" }, o.note || ""), remove, error);
+  }
+
+  function yearBlock(y) {
+    const state = y.covered ? (y.source_from === "library" ? y.source_text : `已录入（${y.source}）`)
+                            : "尚未录入，涉及该年的日期为暂定";
+    return el("section", { class: "cal-year" + (y.covered ? "" : " uncovered"), "data-year": String(y.year) },
+      el("h3", {}, `${y.year} 年`, el("span", { class: "cal-state" }, state)),
+      y.items.length ? el("ul", { class: "cal-days" }, ...y.items.map(overrideRow))
+                     : el("p", { class: "hint" }, "没有调整"));
+  }
+
+  async function loadCalendar() {
+    const r = await api("GET", "/api/v1/admin/calendar");
+    const slot = document.querySelector('[data-list-error="calendar"]');
+    if (!r.ok) {
+      slot.textContent = errorMessage(r);
+      return;
+    }
+    slot.textContent = "";
+    renderCalendarWarnings(r.data.warnings);
+    $("calendar-years").replaceChildren(...r.data.years.map(yearBlock));
+    const select = $("y-year");
+    const keep = select.value;
+    select.replaceChildren(...r.data.years.map((y) => el("option", { value: String(y.year) }, `${y.year} 年`)));
+    const firstUncovered = r.data.years.find((y) => !y.covered);
+    select.value = keep || (firstUncovered ? String(firstUncovered.year) : select.value);
+  }
+
+  async function addOverride(event) {
+    event.preventDefault();
+    const form = $("override-form");
+    clearErrors(form);
+    const body = { day: form.elements.day.value, kind: form.elements.kind.value, note: form.elements.note.value };
+    if (!body.day) return showErrors(form, { data: { error: { field: "day", message: "请选择日期" } } });
+    const r = await busy(form.querySelector('[type="submit"]'), "添加中…", () => api("POST", "/api/v1/admin/calendar/overrides", body));
+    if (!r.ok) return showErrors(form, r);
+    form.elements.day.value = "";
+    form.elements.note.value = "";
+    notice(`已添加：${r.data.day} ${r.data.kind_text}。` + (r.data.notice || ""));
+    loadCalendar();
+  }
+
+  async function saveYearSource(event) {
+    event.preventDefault();
+    const form = $("year-source-form");
+    clearErrors(form);
+    const year = form.elements.year.value;
+    const r = await busy(form.querySelector('[type="submit"]'), "保存中…",
+                         () => api("PUT", "/api/v1/admin/calendar/years/" + encodeURIComponent(year), { source: form.elements.source.value }));
+    if (!r.ok) return showErrors(form, r);
+    form.elements.source.value = "";
+    notice(r.data.source ? `${year} 年放假安排已标为全部录入（${r.data.source}）` : `已撤销 ${year} 年放假安排的依据，该年日期重新标为暂定`);
+    loadCalendar();
+  }
+
+  $("override-form").addEventListener("submit", addOverride);
+  $("year-source-form").addEventListener("submit", saveYearSource);
+
   // ------------------------------------------------------------------ tabs
 
-  const SHOW = { catalog: () => {}, staff: showStaffTab, towns: showTownsTab, audit: showAudit };
+  const SHOW = { catalog: () => {}, staff: showStaffTab, towns: showTownsTab, calendar: loadCalendar, audit: showAudit };
 
   function showTab(name) {
     if (!(name in SHOW)) name = "catalog";
@@ -549,4 +656,5 @@
 
   loadItemList();
   showTab(location.hash.slice(1));
+  if (location.hash !== "#calendar") loadCalendar();  // the uncovered-year warning, whatever tab is open
 })();

@@ -80,16 +80,42 @@ window.Erma = (function () {
     return Math.floor(hours / 24) + " 天 " + (hours % 24) + " 小时";
   }
 
-  const TIME = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", hour: "2-digit", minute: "2-digit", hour12: false });
-  const DAY = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", month: "numeric", day: "numeric" });
+  // China time, whatever the device's zone: the API sends instants with an offset ("…+00:00") and
+  // dates as China dates ("YYYY-MM-DD"); pages never cut times out of the raw text.
+  const CHINA_PARTS = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", year: "numeric", month: "numeric",
+                                                        day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
 
-  function clock(iso) {
-    if (!iso) return "";
-    const date = new Date(iso);
-    const today = DAY.format(new Date());
-    const day = DAY.format(date);
-    return (day === today ? "" : day + " ") + TIME.format(date);
+  function chinaParts(value) {
+    if (!value) return null;
+    const plain = DATE_ONLY.exec(String(value));
+    if (plain) return { year: +plain[1], month: +plain[2], day: +plain[3], time: "" };
+    const date = value instanceof Date ? value : new Date(value);
+    if (isNaN(date.getTime())) return null;
+    const p = {};
+    for (const part of CHINA_PARTS.formatToParts(date)) p[part.type] = part.value;
+    return { year: +p.year, month: +p.month, day: +p.day, time: p.hour + ":" + p.minute };
   }
 
-  return { api, errorMessage, newId, el, duration, clock, cookie, toLogin };
+  // chinaTime(iso, form): form "full" (default) "2026年12月5日 23:43", "short" "12月5日 23:43",
+  // "date" "2026年12月5日", "iso-date" "2026-12-05" (the China date of an instant). "" for no value.
+  function chinaTime(value, form) {
+    const p = chinaParts(value);
+    if (!p) return "";
+    const date = p.year + "年" + p.month + "月" + p.day + "日";
+    const time = p.time ? " " + p.time : "";
+    if (form === "short") return p.month + "月" + p.day + "日" + time;
+    if (form === "date") return date;
+    if (form === "iso-date") return p.year + "-" + String(p.month).padStart(2, "0") + "-" + String(p.day).padStart(2, "0");
+    return date + time;
+  }
+
+  // clock(iso): "23:39" on today's China date, "12月4日 23:39" on another day.
+  function clock(iso) {
+    const p = chinaParts(iso);
+    if (!p) return "";
+    return chinaTime(iso, "iso-date") === chinaTime(new Date(), "iso-date") ? p.time : chinaTime(iso, "short");
+  }
+
+  return { api, errorMessage, newId, el, duration, clock, chinaTime, cookie, toLogin };
 })();

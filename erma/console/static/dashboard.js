@@ -5,7 +5,7 @@
 "use strict";
 
 (function () {
-  const { api, errorMessage, el } = window.Erma;
+  const { api, errorMessage, el, chinaTime } = window.Erma;
   const $ = (id) => document.getElementById(id);
   const SVG_NS = "http://www.w3.org/2000/svg";
   const ITEMS_SHOWN = 10; // items in the comparison charts before "显示全部"
@@ -35,9 +35,6 @@
     const [y, m, d] = iso.split("-").map(Number);
     return y + "年" + m + "月" + d + "日";
   }
-
-  const CLOCK = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", month: "numeric", day: "numeric",
-                                                  hour: "2-digit", minute: "2-digit", hour12: false });
 
   // ------------------------------------------------------------------ SVG bars
 
@@ -155,11 +152,14 @@
         row: (f) => percentRow(f.completion.on_time_rate, f.completion.on_time, f.completion.completed, "件按时办结", "暂无办结"),
       },
       {
-        key: "one_visit", title: "“最多跑一次”比例", percent: true, note: "群众跑动不超过一次的办件所占比例",
+        key: "one_visit", title: "“最多跑一次”比例", percent: true,
+        note: "有跑动记录的办件中，群众只跑了一次的比例；没有跑动记录的办件记为未记录，不计入",
         row(f) {
           const v = f.visits;
-          const row = percentRow(v.at_most_one_share, v.at_most_one, f.cases, "件最多跑一次", "暂无办件");
+          const row = percentRow(v.at_most_one_share, v.at_most_one, v.recorded, "件最多跑一次",
+                                 f.cases ? "未记录" : "暂无办件");
           if (v.mean !== null) row.detail += " · 平均跑动 " + fixed(v.mean, 2) + " 次";
+          if (v.unrecorded) row.detail += (row.detail ? " · " : "") + "未记录 " + v.unrecorded + " 件";
           return row;
         },
       },
@@ -216,6 +216,28 @@
       sub ? el("span", { class: "kpi-sub" }, sub) : null);
   }
 
+  // 最多跑一次 over the cases with a recorded trip; with none recorded the share is unknown (未记录),
+  // never 100 %. The tile says how many cases the share rests on and how many are unrecorded.
+  function visitKpi(v) {
+    const text = pct(v.at_most_one, v.recorded);
+    const tile = kpi("one_visit", "最多跑一次", text === null ? "未记录" : text,
+                     v.recorded + " 件有跑动记录，" + v.unrecorded + " 件未记录", text === null);
+    if (text !== null) {
+      tile.append(el("span", { class: "kpi-sub" }, v.at_most_one + "/" + v.recorded + " 件 · 平均跑动 " + fixed(v.mean, 2) + " 次"));
+    }
+    return tile;
+  }
+
+  // Where the trips were made, by kind of intake point (the platform lists every kind).
+  function placesChart(places) {
+    const rows = places.by_kind.map((p) => ({
+      code: p.kind || "unknown", label: p.kind_text, total: p.visits, value: count(p.visits, "次"),
+      segments: [{ cls: "seg-count", label: p.kind_text, value: p.visits, text: p.visits + " 次" }],
+    }));
+    return chart({ key: "visit_places", title: "群众跑动地点", compact: true,
+                   note: places.total ? "共 " + places.total + " 次跑动" : "还没有跑动记录" }, rows);
+  }
+
   function rateKpi(key, label, part, whole, sub, none) {
     const text = pct(part, whole);
     return kpi(key, label, text === null ? none : text, text === null ? "" : sub, text === null);
@@ -229,9 +251,7 @@
           t.open.count ? "已超期 " + t.open.overdue + " 件 · 最长 " + t.open.oldest_days + " 天" : "全部办完"),
       rateKpi("on_time", "按时办结率", t.completion.on_time, t.completion.completed, t.completion.on_time + "/" + t.completion.completed + " 件",
               "暂无办结"),
-      rateKpi("one_visit", "最多跑一次", t.visits.at_most_one, t.cases,
-              t.visits.at_most_one + "/" + t.cases + " 件 · 平均跑动 " + (t.visits.mean === null ? "" : fixed(t.visits.mean, 2)) + " 次",
-              "暂无办件"),
+      visitKpi(t.visits),
       rateKpi("deferral", "容缺受理比例", t.deferral.cases, t.cases, t.deferral.cases + "/" + t.cases + " 件", "暂无办件"),
       rateKpi("supplement", "容缺按期补齐率", t.deferral.supplied_on_time, t.deferral.due,
               t.deferral.supplied_on_time + "/" + t.deferral.due + " 件", "暂无到期的容缺件"),
@@ -271,6 +291,7 @@
                         note: t.ratings.count ? "共 " + t.ratings.count + " 条评价，差评 " + t.ratings.bad + " 条；带文字的评价 "
                           + t.rating_words.with_comment + " 条" : "还没有评价" },
                       levelRows));
+    if (data.visit_places) charts.push(placesChart(data.visit_places));
     $("total-charts").replaceChildren(...charts);
   }
 
@@ -300,6 +321,14 @@
     return text === null ? cell(key, "—", "", true) : cell(key, text, part + "/" + whole);
   }
 
+  // The share over the recorded cases, and how many cases have no trip recorded.
+  function visitCell(f) {
+    const v = f.visits, text = pct(v.at_most_one, v.recorded);
+    const unrecorded = v.unrecorded ? "未记录 " + v.unrecorded + " 件" : "";
+    if (text === null) return cell("at_most_one_share", f.cases ? "未记录" : "—", f.cases ? v.unrecorded + " 件" : "", true);
+    return cell("at_most_one_share", text, v.at_most_one + "/" + v.recorded + (unrecorded ? " · " + unrecorded : ""));
+  }
+
   // A table of one group per row and, at the foot, the whole of what is in view (全县 or the town).
   function table(caption, head, groups, row) {
     const thead = el("thead", {}, el("tr", {}, ...head.map((h, i) => el("th", { scope: "col", class: i ? null : "name" }, h))));
@@ -324,8 +353,9 @@
         cell("overdue", String(f.open.overdue)),
         cell("oldest_days", f.open.oldest_days === null ? "—" : String(f.open.oldest_days)),
         rateCell("on_time_rate", f.completion.on_time_rate, f.completion.on_time, f.completion.completed),
-        cell("visits_mean", f.visits.mean === null ? "—" : fixed(f.visits.mean, 2), f.cases ? "共 " + f.visits.total + " 次" : ""),
-        rateCell("at_most_one_share", f.visits.at_most_one_share, f.visits.at_most_one, f.cases),
+        cell("visits_mean", f.visits.mean === null ? "—" : fixed(f.visits.mean, 2),
+             f.visits.recorded ? "共 " + f.visits.total + " 次" : "", f.visits.mean === null),
+        visitCell(f),
         rateCell("deferral_share", f.deferral.share, f.deferral.cases, f.cases),
         rateCell("on_time_supplement_rate", f.deferral.on_time_supplement_rate, f.deferral.supplied_on_time, f.deferral.due),
         cell("ratings", String(f.ratings.count)),
@@ -376,7 +406,7 @@
 
   const DEFINITION_TITLES = {
     cases: "收件数", by_stage: "办理阶段", open: "未办结与已办天数", on_time_rate: "按时办结率",
-    visits: "跑动次数与“最多跑一次”", deferral_share: "容缺受理比例", on_time_supplement_rate: "容缺按期补齐率",
+    visits: "跑动次数与“最多跑一次”", visit_places: "群众跑动地点", deferral_share: "容缺受理比例", on_time_supplement_rate: "容缺按期补齐率",
     ratings: "好差评", rating_comments: "带文字的评价", handoff_rate: "聊天办件转人工率", conversation_handoff_rate: "聊天会话转人工率",
   };
 
@@ -414,7 +444,7 @@
     main.dataset.from = data.from;
     main.dataset.to = data.to;
     const range = dateText(data.from) + "至" + dateText(data.to);
-    $("dash-scope").textContent = scopeName(data) + " · " + range + "收件的办件 · 统计于 " + CLOCK.format(new Date(data.generated_at));
+    $("dash-scope").textContent = scopeName(data) + " · " + range + "收件的办件 · 统计于 " + chinaTime(data.generated_at, "short");
     $("h-totals").textContent = scopeName(data) + "概况";
     const empty = data.totals.cases === 0;
     $("dash-empty").hidden = !empty;

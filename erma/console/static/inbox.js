@@ -331,7 +331,8 @@
       el("div", { class: "case-head" }, el("strong", {}, c.case_no), " ", c.service_name),
       el("p", { class: "case-stage" }, el("span", { class: "stage" }, c.stage_text), holder ? "　经办：" + holder : ""),
       el("p", { class: "case-next" }, c.next_step),
-      el("p", { class: "case-date" }, "户籍地：" + c.hukou_town + "　预计办结：" + c.expected_completion_date));
+      el("p", { class: "case-date" }, "户籍地：" + c.hukou_town + "　预计办结：" + c.expected_completion_date
+        + (c.expected_completion_provisional ? "（暂定）" : "")));
     if (c.materials_missing && c.materials_missing.length) {
       node.append(el("p", { class: "case-missing" }, "还缺：" + c.materials_missing.join("、")));
     }

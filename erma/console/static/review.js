@@ -4,14 +4,12 @@
 "use strict";
 
 (function () {
-  const { api, errorMessage, el } = window.Erma;
+  const { api, errorMessage, el, chinaTime } = window.Erma;
   const $ = (id) => document.getElementById(id);
   const DONE_KEY = "erma-review-done";
   const QUEUE_EVERY_MS = 30000;
 
-  const STAMP = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", year: "numeric", month: "numeric",
-                                                   day: "numeric", hour: "2-digit", minute: "2-digit", hour12: false });
-  const when = (iso) => (iso ? STAMP.format(new Date(iso)) : "");
+  const when = (iso) => chinaTime(iso);  // China time whatever the device's zone
 
   // "已等 …" in whole hours and days: a queue is read in days, not seconds.
   function waited(hours) {
@@ -88,8 +86,11 @@
                        followup: "回访" };
   const DEFERRAL_STATUS = { open: "后补中", supplied: "已补齐，待收回一表一书", closed: "已补齐并收回一表一书",
                             overdue: "已超期" };
-  const SUBMIT_TEXT = { approve: "确认审核通过", return: "退回补正并告知居民", reject: "确认不予受理" };
-  const OPINION_LABEL = { approve: "审核意见", return: "审核意见（退回的理由）", reject: "不予受理的理由" };
+  const SUBMIT_TEXT = { approve: "确认审核通过", approve_deferral: "确认同意容缺，先行办理", return: "退回补正并告知居民",
+                        reject: "确认不予受理" };
+  const OPINION_LABEL = { approve: "审核意见", approve_deferral: "审核意见（可不填）", return: "审核意见（退回的理由）",
+                          reject: "不予受理的理由" };
+  const STATUS_MARK = { received: "✓", missing: "✗" };
 
   function casePage(root) {
     const caseNo = root.dataset.caseNo;
@@ -120,9 +121,18 @@
       fact(dl, "渠道", CHANNEL[c.channel] || c.channel);
       if (c.agent) fact(dl, "代办员", c.agent.name + (c.agent.credential_no ? "（" + c.agent.credential_no + "）" : ""));
       fact(dl, "提交时间", when(c.created_at));
-      fact(dl, "承诺办结日期", el("strong", { id: "c-due" }, c.expected_completion_date));
-      fact(dl, "群众跑动", c.visits + " 次");
+      fact(dl, "承诺办结日期", el("strong", { id: "c-due" }, c.expected_completion_date + (c.expected_completion_provisional ? "（暂定）" : "")));
+      fact(dl, "群众跑动", el("span", { id: "c-visits" }, c.visits + " 次"));
       fact(dl, "当前进度", c.next_step);
+    }
+
+    // Where and for what the resident came in person (the review file's trip records).
+    function renderVisits(visits) {
+      const list = $("visits");
+      list.hidden = !(visits && visits.length);
+      list.replaceChildren(...(visits || []).map((v) => el("li", {},
+        el("time", { datetime: v.at }, when(v.at)), " ", v.purpose_text, "（", v.place, "）",
+        v.note ? "，" + v.note : "")));
     }
 
     function materialLabel(m) {
@@ -132,11 +142,31 @@
       return m.name + "（" + bits.join("，") + "）";
     }
 
+    // One receipt: when (China time), where, by whom, original or copy, and on which occasion.
+    function receiptLine(r) {
+      return el("li", { class: "receipt" }, el("time", { datetime: r.at }, when(r.at)),
+        " · ", r.place, " · ", r.by, " · ", el("strong", {}, r.form_text),
+        r.occasion_text ? " · " + r.occasion_text : "");
+    }
+
+    function statusText(m) {
+      const mark = STATUS_MARK[m.status];
+      return mark && !m.status_text.startsWith(mark) ? mark + " " + m.status_text : m.status_text;
+    }
+
+    function checkRow(m) {
+      const receipts = m.status === "received" && m.receipts && m.receipts.length
+        ? el("ul", { class: "receipts" }, ...m.receipts.map(receiptLine)) : null;
+      return el("li", { class: "check-row status-" + m.status + (m.can_defer ? " can-defer" : ""),
+                        "data-material": m.name },
+        el("span", { class: "mat-name" }, materialLabel(m), m.note ? el("small", { class: "mat-note" }, m.note) : null,
+           receipts),
+        el("span", { class: "mat-side" }, el("span", { class: "mat-status" }, statusText(m)),
+           m.can_defer ? el("span", { class: "mat-defer" }, "可容缺后补") : null));
+    }
+
     function renderChecklist(f) {
-      $("checklist").replaceChildren(...f.checklist.map((m) => el("li", { class: "check-row status-" + m.status,
-                                                                              "data-material": m.name },
-        el("span", { class: "mat-name" }, materialLabel(m), m.note ? el("small", { class: "mat-note" }, m.note) : null),
-        el("span", { class: "mat-status" }, (m.status === "have" ? "✓ " : m.status === "missing" ? "✗ " : "") + m.status_text))));
+      $("checklist").replaceChildren(...f.checklist.map(checkRow));
       const other = $("other-missing");
       other.hidden = !f.other_missing.length;
       other.textContent = f.other_missing.length ? "此前补正清单里的其他内容：" + f.other_missing.join("；") : "";
@@ -149,7 +179,7 @@
       dl.replaceChildren();
       fact(dl, "一表一书编号", d.form_no + " / " + d.pledge_no);
       fact(dl, "暂缺材料", d.missing_materials.join("、"));
-      fact(dl, "补齐期限", d.deadline);
+      fact(dl, "补齐期限", d.deadline + (d.deadline_provisional ? "（暂定）" : ""));
       fact(dl, "状态", DEFERRAL_STATUS[d.status] || d.status);
       if (d.supplied_at) fact(dl, "补齐时间", when(d.supplied_at));
       if (d.reclaimed_at) fact(dl, "收回一表一书", when(d.reclaimed_at));
@@ -184,10 +214,30 @@
       }));
     }
 
-    // The form is built once; later reloads only update what is read, never what the reviewer typed.
+    // Why 审核通过 is not offered (a material is missing), shown above the choices.
+    function renderBlocked(f) {
+      const blocked = $("approve-blocked");
+      blocked.textContent = f.approve_blocked_reason || "";
+      blocked.hidden = !f.approve_blocked_reason || !f.decisions.length;
+      blocked.classList.toggle("deferrable-only", !(f.core_gap || []).length);
+    }
+
+    function deficiencyRow(m, suggested) {
+      // A deferrable material of a 容缺 item may follow later: listed as 容缺, never pre-ticked as required.
+      const flag = m.can_defer ? el("em", { class: "flag flag-defer" }, " 容缺，可后补，非必须")
+        : suggested ? el("em", { class: "flag" }, " 现在缺") : null;
+      return el("label", { class: "check" + (m.can_defer ? " defer" : "") },
+        el("input", { type: "checkbox", name: "deficiencies", value: m.name, "data-status": m.status,
+                      "data-suggested": suggested ? "1" : null, "data-can-defer": m.can_defer ? "1" : null }),
+        el("span", {}, materialLabel(m), flag));
+    }
+
+    // Built once, and again only when the offered decisions change (say after a refused approval);
+    // what the reviewer chose, ticked or typed is kept.
     function renderDecisions(f) {
       const closed = $("decide-closed");
       const form = $("decide-form");
+      renderBlocked(f);
       if (!f.decisions.length) {
         closed.textContent = f.decision_closed_reason || "现在不能审核";
         closed.hidden = false;
@@ -195,18 +245,25 @@
         return;
       }
       closed.hidden = true;
-      if (form.dataset.built) return;
-      form.dataset.built = "1";
+      const key = f.decisions.map((d) => d.decision + ":" + d.text).join("|");
+      if (form.dataset.built === key) return;
+      const before = form.dataset.built;
+      form.dataset.built = key;
+      const picked = (form.querySelector('input[name="decision"]:checked') || {}).value;
+      const ticked = new Set([...form.querySelectorAll('input[name="deficiencies"]:checked')].map((i) => i.value));
+      const still = f.decisions.some((d) => d.decision === picked) ? picked : "";
       $("choices").replaceChildren(...f.decisions.map((d) => el("label", { class: "choice choice-" + d.decision },
-        el("input", { type: "radio", name: "decision", value: d.decision }), el("span", {}, d.text))));
-      $("deficiency-list").replaceChildren(...f.checklist.map((m) => el("label", { class: "check" },
-        el("input", { type: "checkbox", name: "deficiencies", value: m.name, "data-status": m.status }),
-        el("span", {}, materialLabel(m), m.status === "missing" ? el("em", { class: "flag" }, " 登记时缺") : null))));
+        el("input", { type: "radio", name: "decision", value: d.decision, checked: d.decision === still || null }),
+        el("span", {}, d.text))));
+      const suggested = new Set(f.suggested_deficiencies || []);
+      $("deficiency-list").replaceChildren(...f.checklist.map((m) => deficiencyRow(m, suggested.has(m.name))));
+      for (const box of form.querySelectorAll('input[name="deficiencies"]')) box.checked = ticked.has(box.value);
       for (const radio of form.querySelectorAll('input[name="decision"]')) {
         radio.addEventListener("change", () => chosen(radio.value, true));
       }
       form.hidden = false;
-      chosen("", false);
+      if (before && picked && !still) $("choices").focus();
+      chosen(still, false);
     }
 
     let preTicked = false;
@@ -214,10 +271,11 @@
       $("deficiency-box").hidden = decision !== "return";
       $("opinion-label").textContent = OPINION_LABEL[decision] || "审核意见";
       $("decide-submit").textContent = SUBMIT_TEXT[decision] || "提交审核结论";
-      // Returning starts from what the case records as missing; the reviewer adds or removes.
+      // Returning starts from what the platform suggests (missing and not deferrable); the reviewer adds or removes.
       if (decision === "return" && byHand && !preTicked) {
         preTicked = true;
-        for (const box of document.querySelectorAll('input[name="deficiencies"][data-status="missing"]')) box.checked = true;
+        const suggested = document.querySelectorAll('input[name="deficiencies"][data-suggested="1"]');
+        for (const box of suggested) box.checked = true;
       }
     }
 
@@ -235,7 +293,7 @@
       }
       const field = errors[0] && errors[0].field;
       const target = field === "deficiencies" ? $("deficiency-box") : field === "opinion" ? $("opinion")
-        : field === "decision" ? $("choices") : null;
+        : field === "decision" || r.status === 409 ? $("choices") : null;
       if (target) {
         target.scrollIntoView({ block: "center" });
         if (target.focus) target.focus({ preventScroll: true });
@@ -286,6 +344,7 @@
       if (c.ok) renderCase(c.data);
       if (f.ok) {
         file = f.data;
+        renderVisits(f.data.visits);
         renderChecklist(f.data);
         renderDeferral(f.data.deferral);
         renderOpinions(f.data);

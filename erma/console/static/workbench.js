@@ -4,7 +4,7 @@
 "use strict";
 
 (function () {
-  const { api, errorMessage, el } = window.Erma;
+  const { api, errorMessage, el, chinaTime } = window.Erma;
   const $ = (id) => document.getElementById(id);
   const root = $("workbench");
   const role = root.dataset.role;
@@ -32,8 +32,8 @@
          el("span", { class: "wb-stage stage-" + c.stage }, c.stage_text)),
       el("span", { class: "wb-item" }, c.service_name),
       el("span", { class: "wb-sub" }, c.applicant_name + (town ? "　" + town : "")),
-      el("span", { class: "wb-date" }, "预计办结 " + c.expected_completion_date
-         + (kind === "waiting" ? "　收件 " + c.created_at.slice(0, 10) : "")));
+      el("span", { class: "wb-date" }, "预计办结 " + c.expected_completion_date + (c.expected_completion_provisional ? "（暂定）" : "")
+         + (kind === "waiting" ? "　收件 " + chinaTime(c.created_at, "date") : "")));
     const li = el("li", { class: "wb-card", "data-case-no": c.case_no }, link);
     if (kind === "waiting" && role === "agent") {
       const error = el("p", { class: "error", role: "alert" });

@@ -7,7 +7,7 @@
 "use strict";
 
 (function () {
-  const { api, errorMessage, el, clock } = window.Erma;
+  const { api, errorMessage, el, chinaTime } = window.Erma;
   const $ = (id) => document.getElementById(id);
   const caseNo = $("case").dataset.caseNo;
   const base = "/api/v1/cases/" + encodeURIComponent(caseNo);
@@ -17,7 +17,14 @@
   const DEFERRAL_STATUS = { open: "容缺办理中，等后补材料", supplied: "材料已补齐，待收回一表一书",
                             closed: "容缺已办结（一表一书已收回）", overdue: "已超过补齐期限" };
 
+  // 收取 / 补正 / 容缺后补: what the agent says this batch of papers is (a returned case: always the resubmission).
+  const OCCASIONS = [["collection", "收取材料"], ["resubmission", "补正材料"], ["supplement", "容缺后补材料"]];
+  const RESUBMISSION = "resubmission";
+  const ENDED = new Set(["rejected", "withdrawn", "terminated", "followed_up"]);
+
   let actions = null;
+  let theCase = null;
+  let file = null;  // the review file: the item's materials with their status, the trips
   let department = "";
   let busy = false;
   let statusTimer = null;
@@ -36,7 +43,7 @@
   }
 
   function day(iso) {
-    return iso ? iso.slice(0, 10) + " " + clock(iso) : "";
+    return chinaTime(iso);  // China time whatever the device's zone
   }
 
   function renderCase(c) {
@@ -45,19 +52,94 @@
     stage.textContent = c.stage_text;
     stage.className = "stage-badge stage-" + c.stage;
     text("next-step", c.next_step);
-    text("promised", c.expected_completion_date);
+    text("promised", c.expected_completion_date + (c.expected_completion_provisional ? "（暂定）" : ""));
     text("applicant", c.applicant_name);
     text("id-number", c.id_number);
     text("phone", c.phone);
     $("show-phone").hidden = false;
     text("hukou", c.hukou_town.name + (c.hukou_village ? " " + c.hukou_village : ""));
-    text("intake", c.intake_point.name + "　" + c.created_at.slice(0, 10));
+    text("intake", c.intake_point.name + "　" + day(c.created_at));
     text("agent", c.agent ? c.agent.name + (c.agent.credential_no ? "（" + c.agent.credential_no + "）" : "") : "还没有代办员承办");
     text("visits", c.visits + " 次");
     text("materials-have", (c.materials_have || []).join("、"));
     text("materials-missing", (c.materials_missing || []).join("、"));
     $("result-label").hidden = $("result").hidden = !c.result;
     text("result", c.result);
+  }
+
+  function renderVisits(visits) {
+    const list = $("visit-list");
+    list.hidden = !(visits && visits.length);
+    list.replaceChildren(...(visits || []).map((v) => el("li", {},
+      el("time", { datetime: v.at }, day(v.at)), " ", v.purpose_text, "（", v.place, "）", v.note ? "，" + v.note : "")));
+  }
+
+  // ------------------------------------------------------------------ 登记收到的材料
+
+  function defaultForm(m) {
+    return m.form === "复印件" ? "copy" : "original";
+  }
+
+  function materialPick(m, kept) {
+    const ticked = kept.get(m.name);
+    const form = el("select", { name: "form", "data-material": m.name, "aria-label": m.name + " 收到的是" },
+      el("option", { value: "original" }, "原件"), el("option", { value: "copy" }, "复印件"));
+    form.value = ticked ? ticked.form : defaultForm(m);
+    return el("div", { class: "material-pick status-" + m.status },
+      el("label", { class: "check" },
+        el("input", { type: "checkbox", name: "material", value: m.name, checked: ticked ? true : null }),
+        el("span", {}, m.name, el("span", { class: "pick-status" }, "现在：" + m.status_text
+          + (m.can_defer ? "（可容缺后补）" : "") + (m.required ? "" : "（视情况提供）")))),
+      form);
+  }
+
+  function pickedMaterials() {
+    return [...$("materials-form").querySelectorAll('input[name="material"]:checked')].map((box) => ({
+      name: box.value,
+      form: $("materials-form").querySelector(`select[data-material="${CSS.escape(box.value)}"]`).value,
+    }));
+  }
+
+  // Who may record: the platform's answer when it gives one, else the agent holding an open case (or an admin).
+  function mayRecordMaterials(a, c) {
+    if (typeof a.can_record_materials === "boolean") return a.can_record_materials;
+    return (a.holder === "me" || $("case").dataset.role === "admin") && !ENDED.has(c.stage);
+  }
+
+  // The list opens on a tap (a returned case: at once, it is what the agent came for), so a phone
+  // shows the case's other steps without scrolling past every material.
+  function openMaterials(open) {
+    $("materials-form").hidden = !open;
+    $("materials-toggle").hidden = open;
+    $("materials-toggle").setAttribute("aria-expanded", open ? "true" : "false");
+    if (!open) $("materials-choices").replaceChildren();
+    else if (file) $("materials-choices").replaceChildren(...file.checklist.map((m) => materialPick(m, new Map())));
+  }
+
+  function renderMaterials(a, c, f) {
+    const box = $("materials-box");
+    const returned = c.stage === "returned_for_correction";
+    const wasReturned = box.dataset.stage === "returned_for_correction";
+    file = f;
+    box.hidden = !(f && mayRecordMaterials(a, c));
+    box.dataset.stage = c.stage;
+    if (box.hidden) return;
+    if (returned && !wasReturned) openMaterials(true);
+    if (!$("materials-form").hidden) {
+      const kept = new Map(pickedMaterials().map((m) => [m.name, m]));
+      $("materials-choices").replaceChildren(...f.checklist.map((m) => materialPick(m, kept)));
+    }
+    const select = $("materials-occasion");
+    const chosen = select.value;
+    select.replaceChildren(...OCCASIONS.map(([value, label]) => el("option", { value }, label)));
+    select.value = OCCASIONS.some(([v]) => v === chosen) ? chosen
+      : c.stage === "deferral_accepted" ? "supplement" : "collection";
+    // A returned case: what the resident brings is the correction, and recording it sends the case back to review.
+    $("occasion-row").hidden = returned;
+    $("materials-submit").textContent = returned ? "登记补正材料并重新提交审核" : "登记收到的材料";
+    $("materials-hint").textContent = returned
+      ? "办件已退回补正。勾选群众补来的材料，注明原件还是复印件；登记后办件重新提交户籍地镇审核。"
+      : "勾选这次收到的材料，注明原件还是复印件。登记后审核人员看到的材料核对会随之更新。";
   }
 
   function renderActions(a) {
@@ -99,7 +181,7 @@
       text("form-no", d.form_no);
       text("pledge-no", d.pledge_no);
       text("deferral-missing", d.missing_materials.join("、"));
-      text("deferral-deadline", d.deadline);
+      text("deferral-deadline", d.deadline + (d.deadline_provisional ? "（暂定）" : ""));
       text("deferral-supplied", d.supplied_at ? "已收到（" + day(d.supplied_at) + "）" : "还没有收到");
       text("deferral-reclaimed", d.reclaimed_at ? "已收回（" + day(d.reclaimed_at) + "）" : "还没有收回");
       const pdf = $("forms-pdf");
@@ -112,10 +194,18 @@
     const openForm = $("deferral-open-form");
     openForm.hidden = !a.deferral.can_open;
     if (a.deferral.can_open) {
-      const ticked = new Set([...openForm.querySelectorAll('input[name="missing"]:checked')].map((i) => i.value));
+      // First shown: what the reviewer agreed may follow later (同意容缺); later: what the agent ticked.
+      const ticked = openForm.dataset.built ? new Set([...openForm.querySelectorAll('input[name="missing"]:checked')]
+        .map((i) => i.value)) : new Set(reviewerDeferred());
+      openForm.dataset.built = "1";
       $("deferral-choices").replaceChildren(...a.deferral.deferrable_materials.map((m) => el("label", { class: "check" },
         el("input", { type: "checkbox", name: "missing", value: m, checked: ticked.has(m) || null }), " " + m)));
     }
+  }
+
+  function reviewerDeferred() {
+    const agreed = file ? file.opinions.filter((o) => o.decision === "approve_deferral") : [];
+    return agreed.length ? agreed[agreed.length - 1].deferred_materials || [] : [];
   }
 
   function renderHistory(items) {
@@ -168,8 +258,8 @@
   }
 
   async function load() {
-    const [c, a, h] = await Promise.all([api("GET", base + "?masked=true"), api("GET", base + "/actions"),
-                                         api("GET", base + "/events")]);
+    const [c, a, h, f] = await Promise.all([api("GET", base + "?masked=true"), api("GET", base + "/actions"),
+                                            api("GET", base + "/events"), api("GET", base + "/review")]);
     if (!c.ok || !a.ok) {
       $("page-error").textContent = errorMessage(c.ok ? a : c);
       if (c.status === 404 || a.status === 404 || a.status === 403) $("case-body").hidden = true;
@@ -177,8 +267,11 @@
     }
     $("page-error").textContent = "";
     $("case-body").hidden = false;
+    theCase = c.data;
     renderCase(c.data);
     renderActions(a.data);
+    renderMaterials(a.data, c.data, f.ok ? f.data : null);
+    renderVisits(f.ok ? f.data.visits : null);
     if (h.ok) renderHistory(h.data.items);
     await renderReassign(a.data, c.data);
     let d = null;
@@ -208,6 +301,9 @@
     const slot = scope.querySelector(`[data-error-for="${error.field}"]`) || scope.querySelector('[data-error-for="_form"]')
       || scope.querySelector("[data-error-for]");
     slot.textContent = errorMessage(r);
+    if (error.code === "materials_missing" && scope !== $("materials-form") && !$("materials-box").hidden) {
+      slot.textContent += "。收到材料后请先在“登记收到的材料”里登记。";
+    }
     const input = error.field && scope.querySelector(`[name="${error.field}"]`);
     if (input) input.focus();
   }
@@ -254,8 +350,37 @@
 
   $("visit-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    send($("visit-form"), $("visit-submit"), "POST", base + "/visits", { note: noteOf("visit-note") },
+    send($("visit-form"), $("visit-submit"), "POST", base + "/visits",
+         { purpose: $("visit-purpose").value, note: noteOf("visit-note") },
          (data) => `已登记群众跑动，累计 ${data.visits} 次`, () => { $("visit-note").value = ""; });
+  });
+
+  $("materials-toggle").addEventListener("click", () => {
+    openMaterials(true);
+    const first = $("materials-form").querySelector('input[name="material"]');
+    if (first) first.focus();
+  });
+
+  $("materials-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const form = $("materials-form");
+    const materials = pickedMaterials();
+    if (!materials.length) {  // said here at once; the platform would say the same
+      clearErrors(form);
+      form.querySelector('[data-error-for="materials"]').textContent = "请勾选这次收到的材料";
+      return;
+    }
+    const returned = theCase && theCase.stage === "returned_for_correction";
+    const body = { materials, occasion: returned ? RESUBMISSION : $("materials-occasion").value,
+                   in_person: $("materials-in-person").checked, note: noteOf("materials-note") };
+    send(form, $("materials-submit"), "POST", base + "/materials", body,
+         (data) => `已登记收到 ${materials.length} 项材料`
+           + (returned ? `，办件已重新提交审核（${data.stage_text}）` : ""),
+         () => {
+           openMaterials(false);
+           $("materials-in-person").checked = false;
+           $("materials-note").value = "";
+         });
   });
 
   $("record-supplement").addEventListener("click", () => send($("deferral-step-form"), $("record-supplement"), "POST",

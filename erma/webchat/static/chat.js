@@ -61,14 +61,24 @@
     return node;
   }
 
+  // China time whatever the phone's zone (the platform sends instants with an offset): "23:43" today,
+  // "12月5日 23:43" on another day.
+  var CHINA = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", year: "numeric", month: "numeric",
+                                                 day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+
+  function chinaParts(date) {
+    var parts = {};
+    CHINA.formatToParts(date).forEach(function (p) { parts[p.type] = p.value; });
+    return parts;
+  }
+
   function clock(iso) {
     var d = new Date(iso);
-    if (isNaN(d.getTime())) return "";
-    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
-    var today = new Date();
-    var hm = pad(d.getHours()) + ":" + pad(d.getMinutes());
-    if (d.toDateString() === today.toDateString()) return hm;
-    return (d.getMonth() + 1) + "月" + d.getDate() + "日 " + hm;
+    if (!iso || isNaN(d.getTime())) return "";
+    var p = chinaParts(d), today = chinaParts(new Date());
+    var hm = p.hour + ":" + p.minute;
+    if (p.year === today.year && p.month === today.month && p.day === today.day) return hm;
+    return Number(p.month) + "月" + Number(p.day) + "日 " + hm;
   }
 
   function nearBottom() {
@@ -125,6 +135,26 @@
     container.appendChild(box);
   }
 
+  // The assistant's answers end with the public guide's address (/services/MX-…): that one address
+  // becomes a link the resident can tap; everything else stays plain text (no HTML from messages).
+  var GUIDE_URL = /https?:\/\/[^\s<>"]+\/services\/MX-\d{3}/g;
+
+  function withGuideLinks(node, text) {
+    var last = 0, m;
+    GUIDE_URL.lastIndex = 0;
+    while ((m = GUIDE_URL.exec(text)) !== null) {
+      node.appendChild(document.createTextNode(text.slice(last, m.index)));
+      var a = el("a", "guide-link", m[0]);
+      a.href = m[0];
+      a.target = "_blank";
+      a.rel = "noopener";
+      node.appendChild(a);
+      last = m.index + m[0].length;
+    }
+    node.appendChild(document.createTextNode(text.slice(last)));
+    return node;
+  }
+
   function entryNode(e) {
     var node;
     if (e.author === "system" && e.kind === "push") {
@@ -142,7 +172,8 @@
       node = el("div", "msg " + e.author);
       if (e.author === "assistant") node.appendChild(el("div", "who", "智能助手"));
       if (e.author === "agent") node.appendChild(el("div", "who", agentLabel(e.agent)));
-      if (e.text) node.appendChild(el("div", "bubble", e.text));
+      if (e.text) node.appendChild(e.author === "assistant" ? withGuideLinks(el("div", "bubble"), e.text)
+                                                            : el("div", "bubble", e.text));
     }
     if (e.buttons && e.buttons.length && e.author !== "resident") drawButtons(node, e.buttons, e.seq);
     node.setAttribute("data-seq", String(e.seq));

@@ -74,7 +74,6 @@ BROKEN = [
     ("deferrable identity", _set_material("MX-013", 1, "deferrable", True), "第 13 项 (MX-013) 字段 materials[1].deferrable 无效：“申请人居民身份证”属于身份证件或申请核心材料，不能容缺"),
     ("deferrable application", _set_material("MX-013", 0, "deferrable", True), "第 13 项 (MX-013) 字段 materials[0].deferrable 无效：“高龄津贴申请表”属于身份证件或申请核心材料，不能容缺"),
     ("cap above promised", _set("MX-024", "deferral_max_working_days", 5), "第 24 项 (MX-024) 字段 deferral_max_working_days 无效：补正期限 5 天超过承诺时限 1 天"),
-    ("cap missing", _set("MX-024", "deferral_max_working_days", None), "第 24 项 (MX-024) 字段 deferral_max_working_days 无效：容缺事项必须设置补正期限（工作日）"),
     ("cap off the list", _set("MX-001", "deferral_max_working_days", 5), "第 1 项 (MX-001) 字段 deferral_max_working_days 无效：本事项不在容缺清单，不应设置补正期限"),
     ("listed without deferrable", _no_deferrable, "第 14 项 (MX-014) 字段 materials 无效：容缺事项至少要有一项可容缺（deferrable: true）的材料"),
     ("duplicate material", lambda doc: _item(doc, "MX-026")["materials"].append(copy.deepcopy(_item(doc, "MX-026")["materials"][0])),
@@ -94,6 +93,14 @@ def test_each_broken_field_gives_one_clear_message(tmp_path, catalog_document, m
     assert message == f"目录文件 {display_path(path)} {expected}"
     assert "\n" not in message and "Traceback" not in message
     assert caught.value.__suppress_context__ or caught.value.__cause__ is None
+
+
+def test_a_listed_item_may_leave_its_deferral_period_to_the_default(tmp_path, catalog_document):
+    # The short default (settings.deferral_default_working_days) then applies: erma.deferral.rules.
+    document = copy.deepcopy(catalog_document)
+    _set("MX-013", "deferral_max_working_days", None)(document)
+    item = next(i for i in load_catalog(_write(tmp_path, document)) if i.code == "MX-013")
+    assert item.rongque_listed and item.deferral_max_working_days is None
 
 
 def test_the_brief_example_message_shape(tmp_path, catalog_document):

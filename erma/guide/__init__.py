@@ -1,0 +1,1 @@
+"""The public service guide: /services and /services/{code}, no sign-in."""
