@@ -85,7 +85,7 @@ def test_a_reviewer_returns_a_case_with_the_one_time_list_and_approves_it_after_
     # A promise counted over a year with no official holiday arrangement yet is marked provisional.
     provisional = "（暂定）" if older["expected_completion_provisional"] else ""
     expect(page.locator("#c-due")).to_have_text(older["expected_completion_date"] + provisional)
-    expect(page.locator('.check-row[data-material="户口簿"] .mat-status')).to_have_text("✓ 已有")
+    expect(page.locator('.check-row[data-material="户口簿"] .mat-status')).to_have_text("群众自述已有，待收取")
     expect(page.locator('.check-row[data-material="委托代办书（代办时）"] .mat-status')).to_have_text("视情况提供")
     expect(page.locator("#history")).to_contain_text("已收件 → 户籍地镇审核中")
     expect(page.locator("#opinions")).to_have_text("还没有审核意见")

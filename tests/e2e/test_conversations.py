@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import httpx
 
-from tests.e2e.conftest import (PLATFORM, SERVICE, fresh_id_number, holder_username, masked_id, platform_get,
-                                platform_post, staff)
+from tests.e2e.conftest import (PLATFORM, SERVICE, collect_missing_materials, fresh_id_number, holder_username,
+                                masked_id, platform_get, platform_post, staff)
 
 PHONE = "13812345678"
 
@@ -56,6 +56,7 @@ def test_status_from_the_conversation_that_opened_the_case(resident):
     _apply_for_elderly_allowance(resident)
     resident.say("对的")
     case_no = resident.cases()[0]["case_no"]
+    collect_missing_materials(case_no)
     platform_post(f"/api/v1/cases/{case_no}/review", {"decision": "approve"}, staff("reviewer-chibusu"))
     reply = resident.say("我老娘的高龄补贴办到哪了")
     assert case_no in reply
@@ -84,6 +85,7 @@ def test_rating_after_completion_in_words(resident):
     _apply_for_elderly_allowance(resident)
     resident.say("对的")
     case_no = resident.cases()[0]["case_no"]
+    collect_missing_materials(case_no)
     platform_post(f"/api/v1/cases/{case_no}/review", {"decision": "approve"}, staff("reviewer-chibusu"))
     agent = staff(holder_username(platform_get(f"/api/v1/cases/{case_no}")))  # only the agent holding it moves it
     platform_post(f"/api/v1/cases/{case_no}/transitions", {"to": "at_department"}, agent)

@@ -8,8 +8,8 @@ import uuid
 import httpx
 import pytest
 
-from tests.e2e.conftest import (PLATFORM, SERVICE, Resident, fresh_id_number, holder_username, platform_get,
-                                platform_post, staff)
+from tests.e2e.conftest import (PLATFORM, SERVICE, Resident, collect_missing_materials, fresh_id_number,
+                                holder_username, platform_get, platform_post, staff)
 
 PHONE = "13812345678"
 
@@ -182,6 +182,7 @@ def test_a_lost_case_number_is_found_by_the_id_and_phone_digits(resident):
 def test_the_words_of_a_poor_rating_reach_the_duty_lead(resident):
     _apply_for_elderly_allowance(resident, fresh_id_number())
     case_no = resident.cases()[0]["case_no"]
+    collect_missing_materials(case_no)
     platform_post(f"/api/v1/cases/{case_no}/review", {"decision": "approve"}, staff("reviewer-chibusu"))
     agent = staff(holder_username(platform_get(f"/api/v1/cases/{case_no}")))
     platform_post(f"/api/v1/cases/{case_no}/transitions", {"to": "at_department"}, agent)

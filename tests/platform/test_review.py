@@ -54,7 +54,7 @@ def test_opinion_and_one_time_notice_are_stored_and_second_notice_is_marked(clie
     with db() as s:
         case = s.scalar(select(Case).where(Case.case_no == no))
         notices = s.scalars(select(DeficiencyNotice).where(DeficiencyNotice.case_id == case.id).order_by(DeficiencyNotice.seq)).all()
-        opinions = s.scalars(select(ReviewOpinion).where(ReviewOpinion.case_id == case.id)).all()
+        opinions = s.scalars(select(ReviewOpinion).where(ReviewOpinion.case_id == case.id).order_by(ReviewOpinion.id)).all()
     assert [n.is_repeat for n in notices] == [False, True]
     assert [o.opinion for o in opinions] == ["请补齐", "漏了一项"]
 
