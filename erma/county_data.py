@@ -5,6 +5,7 @@ Files under catalog/ are the source; loading is an upsert so the county can repl
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -54,7 +55,10 @@ def load_places(session: Session, path: Path, keep_aliases: frozenset[str] = fro
     session.flush()
 
 
+@lru_cache(maxsize=4)
 def service_point_facts(path: Path) -> dict:
+    """The county point's facts, read once per process: every requirement answer, guide page and Open311
+    definition names them, and the file changes only with a redeploy (read-only: callers must not mutate)."""
     return _read(path).get("service_point", {})
 
 

@@ -92,3 +92,14 @@ def holder_username(case_view: dict) -> str:
     path = pathlib.Path(__file__).resolve().parents[2] / "catalog" / "demo_staff.yaml"
     staff = yaml.safe_load(path.read_text(encoding="utf-8"))["staff"]
     return next(s["username"] for s in staff if s.get("credential_no") == case_view["agent"]["credential_no"])
+
+
+def api(method: str, path: str, headers: dict | None = None, **kwargs) -> httpx.Response:
+    """A platform call the test relies on (the service token unless `headers` say otherwise); fails on 4xx/5xx."""
+    r = httpx.request(method, f"{PLATFORM}{path}", headers=headers or SERVICE, timeout=30, **kwargs)
+    assert r.status_code < 400, r.text
+    return r
+
+
+def bearer(username: str) -> dict:
+    return {"Authorization": f"Bearer {staff_token(username)}"}

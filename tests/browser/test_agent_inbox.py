@@ -13,16 +13,10 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import (DEMO_PASSWORD, DESKTOP, PHONE, PLATFORM, SERVICE, new_page, required_materials, screenshot,
-                                   staff_token)
+from tests.browser.conftest import (DEMO_PASSWORD, DESKTOP, PHONE, PLATFORM, SERVICE, api, new_page,
+                                    required_materials, screenshot, staff_token)
 
 CHIBUSU = "513223114"
-
-
-def api(method: str, path: str, headers: dict | None = None, **kwargs) -> httpx.Response:
-    r = httpx.request(method, f"{PLATFORM}{path}", headers=headers or SERVICE, timeout=30, **kwargs)
-    assert r.status_code < 400, r.text
-    return r
 
 
 def queued_conversation(first_words: str) -> str:

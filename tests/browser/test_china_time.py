@@ -12,8 +12,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import (DEMO_PASSWORD, PHONE, PLATFORM, SERVICE, holder_username, new_page, screenshot,
-                                    staff_token)
+from tests.browser.conftest import (DEMO_PASSWORD, PHONE, PLATFORM, SERVICE, bearer, holder_username, new_page,
+                                    screenshot)
 from tests.browser.test_web_chat import conversation_id_of
 from tests.synthetic import fresh_id_number
 
@@ -27,10 +27,6 @@ def api(method: str, path: str, headers: dict | None = None, **kwargs) -> dict:
     r = httpx.request(method, f"{PLATFORM}{path}", headers=headers or SERVICE, timeout=30, **kwargs)
     assert r.status_code < 300, f"{method} {path}: {r.status_code} {r.text}"
     return r.json()
-
-
-def bearer(username: str) -> dict:
-    return {"Authorization": f"Bearer {staff_token(username)}"}
 
 
 def china(iso: str) -> dt.datetime:

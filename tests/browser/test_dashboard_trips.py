@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import DEMO_PASSWORD, PLATFORM, SERVICE, holder_username, screenshot, staff_token
+from tests.browser.conftest import (DEMO_PASSWORD, PLATFORM, SERVICE, bearer, holder_username, screenshot)
 from tests.synthetic import fresh_id_number
 
 TOWN, TOWN_CODE = "洼底镇", "513223109"  # a town the other browser tests leave alone
@@ -29,10 +29,6 @@ def call(method: str, path: str, headers: dict, **kwargs) -> dict:
     r = httpx.request(method, f"{PLATFORM}{path}", headers=headers, timeout=30, **kwargs)
     assert r.status_code < 400, r.text
     return r.json()
-
-
-def bearer(username: str) -> dict:
-    return {"Authorization": f"Bearer {staff_token(username)}"}
 
 
 def open_case() -> dict:

@@ -21,8 +21,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import (DEMO_PASSWORD, PHONE, PLATFORM, SERVICE, holder_username, new_page, screenshot,
-                                   staff_token)
+from tests.browser.conftest import (DEMO_PASSWORD, PHONE, PLATFORM, SERVICE, api, bearer, holder_username,
+                                    new_page, screenshot)
 from tests.synthetic import fresh_id_number
 
 # 渭门镇: a town the other browser tests leave alone.
@@ -33,16 +33,6 @@ WINDOW_NAME = "尔玛云便民服务代办点渭门镇窗口"
 ITEM = "MX-013"  # 高龄津贴: on the 容缺 list, one deferrable material
 FORM, ID_CARD, HUKOU = "高龄津贴申请表", "申请人居民身份证", "户口簿"
 DEFERRABLE = "社会保障卡（或惠民惠农“一卡通”）账户信息复印件"
-
-
-def api(method: str, path: str, headers: dict | None = None, **kwargs) -> httpx.Response:
-    r = httpx.request(method, f"{PLATFORM}{path}", headers=headers or SERVICE, timeout=30, **kwargs)
-    assert r.status_code < 400, r.text
-    return r
-
-
-def bearer(username: str) -> dict:
-    return {"Authorization": f"Bearer {staff_token(username)}"}
 
 
 def open_case(received: list[tuple[str, str]], have: list[str] = (), **overrides) -> dict:

@@ -9,22 +9,16 @@ from __future__ import annotations
 import re
 import uuid
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import DEMO_PASSWORD, PLATFORM, SERVICE, VIEWPORTS, new_page, screenshot, staff_token
+from tests.browser.conftest import (DEMO_PASSWORD, PLATFORM, SERVICE, VIEWPORTS, api, new_page, screenshot,
+                                    staff_token)
 
 CHIBUSU = "513223114"
 MX001_REQUIRED = ["低保申请书（审批表）", "申请人居民身份证", "户口簿", "共同生活家庭成员身份证",
                   "家庭经济状况核对授权书（全体成年家庭成员签字）", "家庭收入、财产状况申报及承诺"]
 FULL_ID = "513223198001010011"
-
-
-def api(method: str, path: str, headers: dict | None = None, **kwargs) -> httpx.Response:
-    r = httpx.request(method, f"{PLATFORM}{path}", headers=headers or SERVICE, timeout=30, **kwargs)
-    assert r.status_code < 400, r.text
-    return r
 
 
 def open_case(**overrides) -> dict:

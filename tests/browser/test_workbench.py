@@ -11,12 +11,11 @@ import re
 import subprocess
 import uuid
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import (DEMO_PASSWORD, DESKTOP, PHONE, PLATFORM, SERVICE, SHOTS, new_page,
-                                    required_materials, screenshot, staff_token)
+from tests.browser.conftest import (DEMO_PASSWORD, DESKTOP, PHONE, PLATFORM, SERVICE, SHOTS, api, bearer, new_page,
+                                    required_materials, screenshot)
 
 VIEWPORTS = {"phone": PHONE, "desktop": DESKTOP}
 # 沙坝镇: a town the other browser tests leave alone, so its unassigned list stays short.
@@ -26,16 +25,6 @@ REVIEWER = "reviewer-shaba"
 ITEM = "MX-013"  # 高龄津贴: on the 容缺 list
 DEFERRABLE = "社会保障卡（或惠民惠农“一卡通”）账户信息复印件"
 ID_NUMBER, PHONE_NO = "513223193001010019", "13912345678"
-
-
-def api(method: str, path: str, headers: dict | None = None, **kwargs) -> httpx.Response:
-    r = httpx.request(method, f"{PLATFORM}{path}", headers=headers or SERVICE, timeout=30, **kwargs)
-    assert r.status_code < 400, r.text
-    return r
-
-
-def bearer(username: str) -> dict:
-    return {"Authorization": f"Bearer {staff_token(username)}"}
 
 
 def unassigned_case(applicant: str) -> str:
