@@ -113,14 +113,13 @@ class PlatformClient:
                         (time.monotonic() - started) * 1000)
 
     # --- catalog -----------------------------------------------------------------------------
-    async def search_services(self, q: str, limit: int = 5) -> Dict[str, Any]:
-        """The ranked items plus the platform's decision (``ambiguous``, ``choices``)."""
-        return await self._request("GET", "/api/v1/services?q=", "/api/v1/services",
-                                   params={"q": q, "limit": str(limit)})
-
-    async def understand(self, text: str) -> Dict[str, Any]:
-        """What a resident's message means (the platform's rule): behaviour, item or choices, fact."""
-        return await self._request("POST", "/api/v1/understand", "/api/v1/understand", body={"text": text})
+    async def resolve_item(self, text: str, phrase: Optional[str] = None) -> Dict[str, Any]:
+        """Which item a service phrase means, read with the message it came in (the platform's rule):
+        ``item`` (and ``name``) for one item, ``choices`` for a close call, neither for nothing."""
+        body: Dict[str, Any] = {"text": text or ""}
+        if phrase:
+            body["phrase"] = phrase
+        return await self._request("POST", "/api/v1/understand/resolve", "/api/v1/understand/resolve", body=body)
 
     async def get_service(self, code: str) -> Dict[str, Any]:
         return await self._request("GET", "/api/v1/services/{code}", f"/api/v1/services/{_segment(code)}")
@@ -171,11 +170,21 @@ class PlatformClient:
                                    f"/api/v1/conversations/{_segment(conversation_id)}/cases")
         return list(data.get("items") or [])
 
+    async def rating_levels(self) -> List[Dict[str, Any]]:
+        """The 好差评 levels as the platform offers them, best first: ``level``, ``text``, ``bad``."""
+        data = await self._request("GET", "/api/v1/ratings/levels", "/api/v1/ratings/levels")
+        return list(data.get("items") or [])
+
     async def rate_case(self, case_no: str, level: Any, conversation_id: str, channel: str,
                         said: Optional[str] = None) -> Dict[str, Any]:
-        body = {"level": level, "conversation_id": conversation_id, "channel": channel}
+        """``level``: the resident's words for it (or a button's level); ``said``: the whole typed
+        message. The platform reads the level (422 ``rating_level_invalid`` when it names none) and
+        keeps what the message says beyond it."""
+        body: Dict[str, Any] = {"conversation_id": conversation_id, "channel": channel}
+        if level:
+            body["level"] = level
         if said:
-            body["said"] = said  # the whole message: the platform keeps what it says beyond the level
+            body["said"] = said
         return await self._request("POST", "/api/v1/cases/{case_no}/rating",
                                    f"/api/v1/cases/{_segment(case_no)}/rating", body=body)
 

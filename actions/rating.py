@@ -1,9 +1,10 @@
 """好差评: asking for a rating when a case is done, and recording the resident's answer.
 
 The platform triggers ``EXTERNAL_ask_rating`` (entity ``case_no``) when a case is completed;
-a resident may also rate on their own ("EM-20261126-0007 非常满意"). Levels come in words or
-numbers; the NLU post-processor canonicalises them, and ``erma_nlu.entity_values`` does the
-same for a bare reply the NLU did not tag (e.g. "5").
+a resident may also rate on their own ("EM-20261126-0007 非常满意"). The platform owns the five
+levels and reads the resident's words for them ("很满意", "打5分", a bare "5"): the action sends the
+NLU's ``rating_level`` words and the whole message, offers the levels the platform lists
+(``GET /api/v1/ratings/levels``) as buttons, and keeps no copy of either.
 """
 from __future__ import annotations
 
@@ -16,30 +17,26 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import conversation, messages
 from actions.platform_client import PlatformError, PlatformUnavailable, get_client
-from erma_nlu.entity_values import RATING_LEVELS, canonical_rating_level
 
 # Stages at which the platform has finished the case (see the platform's lifecycle).
 DONE_STAGES = {"completed", "delivered"}
 ASK_CASE_NO = "请告诉我要评价的办件号（EM开头），比如“EM-20261126-0007 满意”。"
 
 
-def rating_buttons(case_no: str) -> List[Dict[str, str]]:
-    return [{"title": level, "payload": "/rate" + json.dumps({"rating_level": level, "case_no": case_no},
-                                                             ensure_ascii=False)}
-            for level in reversed(RATING_LEVELS)]
+# The platform's answer when the words name no level: the levels are offered as buttons instead.
+LEVEL_UNREADABLE = "rating_level_invalid"
+
+
+def rating_buttons(levels: List[Dict[str, Any]], case_no: str) -> List[Dict[str, str]]:
+    """One button per level, in the platform's order (best first)."""
+    return [{"title": level["text"],
+             "payload": "/rate" + json.dumps({"rating_level": level["text"], "case_no": case_no}, ensure_ascii=False)}
+            for level in levels]
 
 
 def _case_no(tracker: Tracker) -> Optional[str]:
     found = conversation.entity(tracker, "case_no")
     return found.upper() if found else tracker.get_slot("case_no")
-
-
-def _level(tracker: Tracker) -> Optional[str]:
-    found = conversation.entity(tracker, "rating_level")
-    if found in RATING_LEVELS:
-        return found
-    text = conversation.latest_text(tracker)
-    return canonical_rating_level(found or "") or (canonical_rating_level(text) if text else None)
 
 
 async def _own_case(tracker: Tracker, case_no: str) -> Optional[Dict[str, Any]]:
@@ -64,7 +61,12 @@ async def ask_for_rating(dispatcher: CollectingDispatcher, tracker: Tracker, cas
         text = f"{what}已经办好了。请给我们的服务打个分，点一下就行："
     else:
         text = f"请给{what}的服务打个分，点一下就行："
-    dispatcher.utter_message(text=text, buttons=rating_buttons(case_no))
+    try:
+        levels = await get_client().rating_levels()
+    except (PlatformUnavailable, PlatformError):
+        dispatcher.utter_message(text=messages.OUTAGE)
+        return
+    dispatcher.utter_message(text=text, buttons=rating_buttons(levels, case_no))
 
 
 class ActionAskRating(Action):
@@ -92,22 +94,25 @@ class ActionRate(Action):
         if not case_no:
             dispatcher.utter_message(text=ASK_CASE_NO)
             return []
-        level = _level(tracker)
-        if not level:
+        words = conversation.entity(tracker, "rating_level")
+        typed = conversation.latest_text(tracker) or ""
+        said = None if typed.startswith("/") else typed  # the resident's words: the platform reads them
+        if not words and not said:
             await ask_for_rating(dispatcher, tracker, case_no)
             return [SlotSet("case_no", case_no)]
         try:
-            typed = conversation.latest_text(tracker) or ""
-            said = None if typed.startswith("/") else typed  # the resident's words: the platform keeps the reason
-            result = await get_client().rate_case(case_no, level, tracker.sender_id, conversation.channel(tracker),
+            result = await get_client().rate_case(case_no, words, tracker.sender_id, conversation.channel(tracker),
                                                   said=said)
         except PlatformUnavailable:
             dispatcher.utter_message(text=messages.OUTAGE)
             return [SlotSet("case_no", case_no)]
         except PlatformError as exc:
+            if exc.code == LEVEL_UNREADABLE:  # no level in what was said: the levels as buttons
+                await ask_for_rating(dispatcher, tracker, case_no)
+                return [SlotSet("case_no", case_no)]
             dispatcher.utter_message(text=exc.message)
             return []
-        text = f"收到您的评价：{result.get('level_text') or level}。谢谢您！"
+        text = f"收到您的评价：{result.get('level_text')}。谢谢您！"
         if result.get("follow_up"):
             text += "让您不满意了，对不起。工作人员会尽快回访您，把问题解决好。"
         dispatcher.utter_message(text=text)

@@ -1,10 +1,10 @@
 """What to bring for an item, and what is still missing (the platform's catalog).
 
-Finding the item: a button's ``service_code`` entity, else the NLU ``service`` entity, else the
-platform's catalog search on the whole message. The platform decides which item is meant
-(docs/platform-api.md §Catalog): one item (``ambiguous`` false, the first of ``items``), or a
-close call the resident settles with buttons built from its ``choices``, which send
-``/ask_requirements{"service_code": "MX-…"}``. The action applies no rule of its own.
+Finding the item: a button's ``service_code`` entity, else the platform's reading of the message
+and its NLU ``service`` phrase (``POST /api/v1/understand/resolve``, docs/platform-api.md
+§Understanding): one item, or a close call the resident settles with buttons built from its
+``choices``, which send ``/ask_requirements{"service_code": "MX-…"}``, or nothing. The action
+applies no rule of its own.
 """
 from __future__ import annotations
 
@@ -40,44 +40,18 @@ class Resolution:
         return self.code is not None
 
 
-async def _search(client: PlatformClient, text: str) -> Dict[str, Any]:
-    """``GET /api/v1/services?q=``: the ranked items and the platform's decision about them."""
-    return await client.search_services(text)
-
-
-def _decision(answer: Dict[str, Any]) -> Resolution:
-    """The platform's answer as one item, the choices it offers, or nothing."""
-    items = list(answer.get("items") or [])
-    choices = list(answer.get("choices") or [])
-    if answer.get("ambiguous") and choices:
-        return Resolution(choices=choices)
-    return Resolution(code=items[0]["code"]) if items else Resolution()
-
-
-def _understood(answer: Dict[str, Any]) -> Resolution:
-    """The platform's reading of a whole message as one item, the choices it offers, or nothing."""
-    if answer.get("item"):
-        return Resolution(code=answer["item"])
-    return Resolution(choices=list(answer.get("choices") or []))
-
-
 async def resolve_text(client: PlatformClient, phrase: str, whole_text: str = "") -> Resolution:
     """A service phrase (and the message it came in) → one item code, close choices, or nothing.
 
-    The platform reads the whole message first (it owns which item a message means, and the
-    words around the phrase are what tell sibling items apart: "低保要添人口"). The phrase alone
-    (the catalog search) is asked only when the message as a whole names nothing."""
+    One platform call (``POST /api/v1/understand/resolve``): the platform owns which item a message
+    means — it reads the whole message first (the words around the phrase tell sibling items apart:
+    "低保要添人口") and the phrase alone only when the message names nothing."""
     phrase = (phrase or "").strip()
-    if CODE_RE.match(phrase):
-        return Resolution(code=phrase.upper())
-    whole_text = (whole_text or phrase).strip()
-    if whole_text and not whole_text.startswith("/"):
-        result = _understood(await client.understand(whole_text))
-        if result.found or result.choices:
-            return result
-    if phrase and phrase != whole_text:
-        return _decision(await _search(client, phrase))
-    return Resolution()
+    whole_text = (whole_text or "").strip()
+    if not phrase and not whole_text:
+        return Resolution()
+    answer = await client.resolve_item(whole_text, phrase or None)
+    return Resolution(code=answer.get("item"), choices=list(answer.get("choices") or []))
 
 
 async def resolve_from_message(client: PlatformClient, tracker: Tracker,

@@ -15,12 +15,15 @@ from erma.admin.audit import admin_owned_keys
 from erma.catalog.loader import CatalogError, load_catalog
 from erma.catalog.service import sync_catalog
 from erma.conversations.trackers import purge_trackers, retention_days, tracker_db_path
-from erma.county_data import CountyDataError, load_places, load_staff
+from erma.county_data import CountyDataError, load_places
 from erma.dashboard.summary import mark_all, refresh
 from erma.db import get_sessionmaker
 from erma.outbox.worker import run_forever
 from erma.settings import ROOT, get_settings
+from erma.staff.seed import load_staff
 from erma.understanding.service import warm_up
+from erma.wiring import wire
+from erma.unit_of_work import unit_of_work
 
 
 def migrate() -> None:
@@ -35,12 +38,11 @@ def load() -> None:
     settings = get_settings()
     try:
         items = load_catalog(settings.catalog_path)
-        with get_sessionmaker()() as session:
+        with unit_of_work() as session:
             # What a county admin changed in the database stays as the admin left it.
             load_places(session, settings.places_path, frozenset(admin_owned_keys(session, "town_alias")))
             load_staff(session, settings.staff_path, frozenset(admin_owned_keys(session, "staff")))
             sync_catalog(session, items, frozenset(admin_owned_keys(session, "service_item")))
-            session.commit()
     except (CatalogError, CountyDataError) as exc:
         print(f"错误：{exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -51,17 +53,17 @@ def prepare_understanding() -> None:
     """Trains the item and behaviour models once (seconds) and keeps them under var/, so the first
     resident after a start does not wait for them."""
     print("正在准备理解居民留言的模型……", flush=True)
-    with get_sessionmaker()() as session:
+    with unit_of_work() as session:
         warm_up(session)
     print("理解模型已就绪")
 
 
 def dashboard_rebuild() -> None:
     """Recompute the dashboard's daily summary from every case (after SQL that bypassed the platform)."""
-    with get_sessionmaker()() as session:
+    with unit_of_work() as session:
         days = mark_all(session)
-        session.commit()
-        print(f"正在重算统计看板的每日汇总：{days} 天……", flush=True)
+    print(f"正在重算统计看板的每日汇总：{days} 天……", flush=True)
+    with unit_of_work() as session:
         refresh(session)
     print("统计看板每日汇总已重算完毕")
 
@@ -92,6 +94,9 @@ def main(argv: list[str] | None = None) -> None:
     purge.add_argument("--db", default=None, help="the tracker SQLite file (default ERMA_TRACKER_DB or endpoints.yml)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Before any command touches the database: the listeners of the domain's events and the dashboard's
+    # stale-day watcher (`serve` wires again in create_app, in the server's own import of the app).
+    wire()
 
     if args.cmd in ("migrate", "setup"):
         migrate()

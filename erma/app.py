@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 from sqlalchemy.exc import DataError
 
 from erma import log_redaction
@@ -25,15 +24,14 @@ from erma.console.lead import router as lead_page_router
 from erma.console.review import router as review_page_router
 from erma.console.views import router as console_router
 from erma.console.workbench import router as workbench_router
+from erma.conversations.handoff_views import router as handoff_router
 from erma.conversations.views import router as conversations_router
 from erma.cases.views import router as cases_router
 from erma.dashboard.views import router as dashboard_router
-from erma.db import get_sessionmaker
 from erma.deferral.views import router as deferral_router
 from erma.errors import DomainError
 from erma.followup.views import router as followup_router
 from erma.guide.views import router as guide_router
-from erma.handoff.views import router as handoff_router
 from erma.lead.views import router as lead_router
 from erma.no_store import NoStoreMiddleware
 from erma.open311.views import router as open311_router
@@ -43,8 +41,10 @@ from erma.settings import get_settings
 from erma.staff.views import router as staff_router
 from erma.staff.views import towns_router as town_agents_router
 from erma.understanding.views import router as understanding_router
+from erma.unit_of_work import database_answers
 from erma.validation_views import router as validation_router
 from erma.webchat.views import router as webchat_router
+from erma.wiring import wire
 
 log = logging.getLogger("erma")
 
@@ -55,7 +55,11 @@ FIELD_NAMES = {"service_code": "办理事项", "applicant_name": "姓名", "id_n
                "text": "内容", "note": "备注", "opinion": "审核意见", "comment": "评价内容", "outcome": "处理结果",
                "deficiencies": "补正材料", "missing": "容缺材料", "after_seq": "消息序号", "task_id": "任务编号",
                "agent_id": "代办员", "channel": "渠道", "reason": "原因", "username": "用户名", "password": "密码",
-               "id_last6": "身份证号后六位", "phone_last4": "手机号后四位", "repeat_confirmed": "确认重复申请"}
+               "id_last6": "身份证号后六位", "phone_last4": "手机号后四位", "repeat_confirmed": "确认重复申请",
+               # the county admins' forms (erma/admin/views.py)
+               "display_name": "姓名", "role": "角色", "towns": "所属镇", "credential_no": "代办员证号",
+               "mobile": "手机号", "alias": "老地名", "town_code": "镇", "confirmed": "核实", "item": "事项内容",
+               "updated_at": "版本"}
 TOO_LONG = {"string_too_long", "too_long", "bytes_too_long"}
 OUT_OF_RANGE = {"less_than_equal", "less_than", "greater_than_equal", "greater_than", "int_from_float"}
 
@@ -84,6 +88,9 @@ async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app() -> FastAPI:
+    """The web application, one of the two production entry points (with `python -m erma worker`):
+    it subscribes every listener (erma.wiring.wire) before serving anything."""
+    wire()
     app = FastAPI(title="尔玛云 Erma Cloud platform", version="1.0", lifespan=_lifespan,
                   description="茂县“尔玛云”便民代办：事项目录、办件、户籍地镇审核、容缺办理、代办员与好差评")
     log_redaction.install()
@@ -112,8 +119,7 @@ def create_app() -> FastAPI:
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict:
-        with get_sessionmaker()() as session:
-            session.execute(text("SELECT 1"))
+        database_answers()
         return {"status": "ok"}
 
     for router in (catalog_router, cases_router, review_router, deferral_router, followup_router,

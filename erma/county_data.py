@@ -1,10 +1,13 @@
-"""Loading the county's own data (places, staff) into the database.
+"""Reading the county's own facts: towns, aliases, villages and intake points (loaded into the
+database), the county point's facts and its office hours. Reference layer: it imports nothing from
+the domain (staff accounts and the duty rota are seeded by erma.staff.seed).
 
 Files under catalog/ are the source; loading is an upsert so the county can replace them.
 """
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -12,19 +15,17 @@ import yaml
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from erma import pii
-from erma.phones import validate_mobile
+from erma.clock import local_zone
 from erma.places.models import IntakePoint, Town, TownAlias, Village
-from erma.staff.auth import hash_password, verify_password
-from erma.staff.models import ROLES, DutyRota, Staff
-from erma.staff.sessions import end_all_sessions
+from erma.settings import get_settings
+from erma.working_days import is_working_day
 
 
 class CountyDataError(Exception):
     """A county data file is broken; the message names the file and the entry."""
 
 
-def _read(path: Path) -> dict:
+def read_yaml(path: Path) -> dict:
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
@@ -33,7 +34,8 @@ def _read(path: Path) -> dict:
 
 def load_places(session: Session, path: Path, keep_aliases: frozenset[str] = frozenset()) -> None:
     """Aliases in `keep_aliases` (added, changed or removed by a county admin) stay as they are."""
-    data = _read(path)
+    data = read_yaml(path)
+    office_hours(path)  # broken office hours stop the load with the file's name, not a later handoff
     for t in data.get("towns", []):
         town = session.get(Town, t["code"]) or Town(code=t["code"])
         town.name, town.county_seat = t["name"], bool(t.get("county_seat"))
@@ -59,71 +61,42 @@ def load_places(session: Session, path: Path, keep_aliases: frozenset[str] = fro
 def service_point_facts(path: Path) -> dict:
     """The county point's facts, read once per process: every requirement answer, guide page and Open311
     definition names them, and the file changes only with a redeploy (read-only: callers must not mutate)."""
-    return _read(path).get("service_point", {})
+    return read_yaml(path).get("service_point", {})
 
 
-def load_staff(session: Session, path: Path, keep_usernames: frozenset[str] = frozenset()) -> None:
-    """Accounts in `keep_usernames` (changed by a county admin) stay as they are."""
-    data = _read(path)
-    default_password = data.get("demo_password")
-    by_username: dict[str, Staff] = {}
-    for i, s in enumerate(data.get("staff", []), start=1):
-        where = f"{path} 第 {i} 个人员（{s.get('username')}）"
-        if s.get("role") not in ROLES:
-            raise CountyDataError(f"{where} 的 role 无效：{s.get('role')}")
-        password = s.get("password") or default_password
-        if not password:
-            raise CountyDataError(f"{where} 没有密码")
-        try:
-            phone = validate_mobile(str(s["mobile"])) if s.get("mobile") else None
-        except Exception:  # noqa: BLE001 - reported with the entry's name below
-            raise CountyDataError(f"{where} 的手机号码无效") from None
-        point = _intake_point(session, s, where)
-        staff = session.scalar(select(Staff).where(Staff.username == s["username"])) or Staff(username=s["username"])
-        if staff.id is not None and staff.username in keep_usernames:
-            by_username[staff.username] = staff
-            continue
-        before = ((staff.role, list(staff.town_codes or []), staff.intake_point_code, staff.active)
-                  if staff.id is not None else None)
-        password_changed = not staff.password_hash or not verify_password(staff.password_hash, password)
-        if password_changed:
-            staff.password_hash = hash_password(password)
-        staff.display_name = s["display_name"]
-        staff.role = s["role"]
-        staff.town_codes = list(s.get("towns") or ([s["town_code"]] if s.get("town_code") else []))
-        staff.intake_point_code = point
-        staff.credential_no = s.get("credential_no")
-        staff.phone_enc = pii.encrypt(phone) if phone else None
-        staff.phone_masked = pii.mask_phone(phone) if phone else None
-        staff.active = bool(s.get("active", True))
-        # Like an admin's change: a new password, role or towns, or deactivation ends the sessions.
-        if before is not None and (password_changed or before[:3] != (staff.role, staff.town_codes, point)
-                                   or (before[3] and not staff.active)):
-            end_all_sessions(session, staff.id)
-        session.add(staff)
-        by_username[staff.username] = staff
-    session.flush()
-    session.execute(delete(DutyRota))
-    for r in data.get("duty_rota", []):
-        lead = by_username.get(r["username"])
-        if lead is None:
-            raise CountyDataError(f"{path} 轮值表中的 {r['username']} 不在人员名单里")
-        session.add(DutyRota(staff_id=lead.id, start_date=_date(r["start_date"]), end_date=_date(r["end_date"])))
-    session.flush()
+@dataclass(frozen=True)
+class OfficeHours:
+    """When the county point's people answer (service_point.opening_hours.sessions in places.yaml):
+    on working days of the official holiday calendar, inside one of the sessions (start included)."""
+
+    sessions: tuple[tuple[dt.time, dt.time], ...]
+
+    def open_at(self, now: dt.datetime) -> bool:
+        local = now.astimezone(local_zone())
+        return is_working_day(local.date()) and any(start <= local.time() < end for start, end in self.sessions)
+
+    @property
+    def text(self) -> str:
+        """工作日 9:00–12:00、14:00–17:30"""
+        return "工作日 " + "、".join(f"{s.hour}:{s.minute:02d}–{e.hour}:{e.minute:02d}" for s, e in self.sessions)
 
 
-def _intake_point(session: Session, entry: dict, where: str) -> str | None:
-    """The counter an entry works at (`intake_point`, a code from places.yaml); a clerk must have one."""
-    code = entry.get("intake_point")
-    if not code:
-        if entry.get("role") == "counter_clerk":
-            raise CountyDataError(f"{where} 是接件员，要写 intake_point（所在接件点的编码）")
-        return None
-    point = session.get(IntakePoint, str(code))
-    if point is None or point.kind == "online":
-        raise CountyDataError(f"{where} 的 intake_point 不是已知的线下接件点：{code}")
-    return point.code
+@lru_cache(maxsize=4)
+def office_hours(path: Path) -> OfficeHours:
+    sessions = (service_point_facts(path).get("opening_hours") or {}).get("sessions") or []
+    try:
+        parsed = tuple((dt.time.fromisoformat(str(s["start"])), dt.time.fromisoformat(str(s["end"]))) for s in sessions)
+    except (KeyError, TypeError, ValueError):
+        raise CountyDataError(f"{path} 的 service_point.opening_hours.sessions 要写成 {{start: \"09:00\", end: \"12:00\"}}") from None
+    if not parsed or any(start >= end for start, end in parsed):
+        raise CountyDataError(f"{path} 的 service_point.opening_hours.sessions 没有有效的上班时段")
+    return OfficeHours(parsed)
 
 
-def _date(value) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+def in_office_hours(now: dt.datetime) -> bool:
+    """Whether a person at the county point answers at `now` (the county's office hours)."""
+    return office_hours(get_settings().places_path).open_at(now)
+
+
+def office_hours_text() -> str:
+    return office_hours(get_settings().places_path).text

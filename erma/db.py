@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -88,24 +88,23 @@ def get_engine() -> Engine:
     return make_engine(get_settings().database_url)
 
 
+# Applied to every sessionmaker get_sessionmaker makes (registered at start-up by erma.wiring: e.g. the
+# dashboard summary's watcher, which marks the days a flush touches stale in the same transaction).
+_FACTORY_HOOKS: list[Callable[[sessionmaker[Session]], None]] = []
+
+
+def on_every_sessionmaker(hook: Callable[[sessionmaker[Session]], None]) -> None:
+    """Apply `hook` to the platform's sessionmaker now (if made already) and to any made later, once per hook."""
+    if hook in _FACTORY_HOOKS:
+        return
+    _FACTORY_HOOKS.append(hook)
+    if get_sessionmaker.cache_info().currsize:
+        hook(get_sessionmaker())
+
+
 @lru_cache
 def get_sessionmaker() -> sessionmaker[Session]:
     factory = sessionmaker(bind=get_engine(), expire_on_commit=False)
-    # Every change to cases marks the dashboard's daily summary stale in the same transaction.
-    from erma.dashboard.summary import watch
-
-    watch(factory)
+    for hook in _FACTORY_HOOKS:
+        hook(factory)
     return factory
-
-
-def get_session() -> Iterator[Session]:
-    """FastAPI dependency: one session per request, committed by the service layer."""
-    session = get_sessionmaker()()
-    try:
-        yield session
-    finally:
-        session.close()
-
-
-def is_postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"

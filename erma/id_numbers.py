@@ -1,4 +1,4 @@
-"""Resident ID numbers (居民身份证号码, GB 11643-1999): normalise, validate, derive.
+"""Resident ID numbers (居民身份证号码, GB 11643-1999): normalise and validate.
 
 Only the check digit and birth date are checked. The address code is deliberately not
 looked up: codes of abolished or renamed counties stay valid for life (domain-notes §4.1),
@@ -95,35 +95,3 @@ def validate_id_number(raw: str, today: date | None = None) -> str:
             "身份证号码最后一位校验码不对，请核对后重新输入",
         )
     return number
-
-
-def upgrade_legacy_id_number(raw: str) -> str:
-    """Turn a 15-digit first-generation number into its 18-character form.
-
-    Only for looking up old records (domain-notes §4.1): insert the century "19" and
-    compute the check digit. A new application must still carry an 18-character number.
-    """
-    number = normalize_id_number(raw)
-    if len(number) != 15 or not number.isdigit():
-        raise _fail("id_number_format", "一代身份证号码应为15位数字，请核对后重新输入")
-    body = number[:6] + "19" + number[6:]
-    # calc_check_digit expects the check position present; its value is ignored.
-    return body + ric.calc_check_digit(body + "0")
-
-
-def birth_date(number: str) -> date:
-    """Birth date encoded in an 18-character number."""
-    return _parse_birth_date(normalize_id_number(number))
-
-
-def last4(number: str) -> str:
-    """Last four characters, the part residents quote for status lookups."""
-    return normalize_id_number(number)[-4:]
-
-
-def mask_id_number(number: str) -> str:
-    """Screen form that hides place, birth date and sequence: 5132**********0011."""
-    normalized = normalize_id_number(number)
-    if len(normalized) <= 8:
-        return "*" * len(normalized)
-    return normalized[:4] + "*" * (len(normalized) - 8) + normalized[-4:]

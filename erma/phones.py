@@ -61,16 +61,3 @@ def validate_mobile(raw: str) -> str:
     if kind not in _MOBILE_TYPES or len(national) != 11:
         raise _fail("phone_invalid", MSG_INVALID)
     return national
-
-
-def last4(mobile: str) -> str:
-    """Last four digits, the part residents quote for status lookups."""
-    return normalize_phone(mobile)[-4:]
-
-
-def mask_mobile(mobile: str) -> str:
-    """Screen form: 139****0101."""
-    digits = normalize_phone(mobile)
-    if len(digits) < 8:
-        return "*" * len(digits)
-    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]

@@ -7,13 +7,14 @@ from sqlalchemy.orm import Session
 
 from erma import pii
 from erma.cases.intake import validate_name
-from erma.db import get_session
+from erma.unit_of_work import SESSION
 from erma.errors import ValidationFailed
 from erma.id_numbers import validate_id_number
 from erma.phones import validate_mobile
 from erma.pii_refs import service as references
 from erma.places.service import resolve_place
-from erma.staff.auth import Principal, require_roles
+from erma.permissions import Permission
+from erma.staff.auth import Principal, require
 
 router = APIRouter(prefix="/api/v1", tags=["validation"])
 
@@ -40,8 +41,8 @@ def _personal_field(session: Session, body: FieldIn) -> dict:
 
 
 @router.post("/validation")
-def validate_field(body: FieldIn, _: Principal = Depends(require_roles("service", "agent", "admin", "counter_clerk")),
-                   session: Session = Depends(get_session)) -> dict:
+def validate_field(body: FieldIn, _: Principal = Depends(require(Permission.OPEN_CASE)),
+                   session: Session = SESSION) -> dict:
     try:
         if body.field in PERSONAL:
             return _personal_field(session, body)

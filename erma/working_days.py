@@ -207,12 +207,6 @@ def admin_overrides_version() -> object:
     return _admin.version
 
 
-def reload_calendar() -> None:
-    """Re-read calendar_overrides.yaml after county staff edit it."""
-    _file_calendar.cache_clear()
-    default_calendar.cache_clear()
-
-
 def is_working_day(day: date) -> bool:
     return default_calendar().is_working_day(day)
 

@@ -31,7 +31,6 @@ _CANONICALISERS: Dict[str, Callable[[str], Optional[str]]] = {
     "id_number": entity_values.canonical_id_number,
     "phone": entity_values.canonical_phone,
     "last4": entity_values.canonical_last4,
-    "rating_level": entity_values.canonical_rating_level,
 }
 
 
@@ -74,8 +73,8 @@ def clean_entities(entities: List[Dict[Text, Any]]) -> List[Dict[Text, Any]]:
         if canonicaliser is not None:
             value = canonicaliser(str(entity.get("value", "")))
             if value is None:
-                if entity.get("entity") in ("case_no", "rating_level"):
-                    continue  # not a case number / not one of the five levels after all
+                if entity.get("entity") == "case_no":
+                    continue  # not a case number after all
             elif value != entity.get("value"):
                 entity = dict(entity, value=value)
                 entity["processors"] = list(entity.get("processors", [])) + [
@@ -97,11 +96,10 @@ class ErmaEntityPostprocessor(GraphComponent):
       regex match, are dropped.
     * ``service`` entities that are a generic word only (补贴, 保险, 证明 …) are dropped, so the
       action searches the catalog with the whole message.
-    * DIET entities of a single character, and ``rating_level`` spans that are not one of the
-      five levels (算是, 选), are dropped.
+    * DIET entities of a single character are dropped.
     * Values are canonicalised: ``EM-YYYYMMDD-NNNN`` case numbers, ID numbers without spaces and
-      with an upper-case ``X``, 11-digit phones, and ``rating_level`` as one of the five
-      好差评 words (非常满意 / 满意 / 基本满意 / 不满意 / 非常不满意).
+      with an upper-case ``X``, 11-digit phones. ``rating_level`` keeps the resident's words
+      ("很满意", "打5分"): the platform owns the 好差评 levels and reads them (erma/followup/levels.py).
     """
 
     @classmethod

@@ -1,21 +1,14 @@
 """Canonical forms for entity values that actions and the platform compare or look up.
 
-Pure functions (no Rasa import) so actions and tests can use them too.
+Pure functions (no Rasa import) so actions and tests can use them too. Rating levels are not
+here: the platform owns the 好差评 vocabulary and reads the resident's words itself
+(erma/followup/levels.py, ``GET /api/v1/ratings/levels``).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Optional
-
-RATING_LEVELS = ("非常不满意", "不满意", "基本满意", "满意", "非常满意")  # index + 1 = stars
-
-_CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "俩": 2, "三": 3, "四": 4, "五": 5,
-              "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
-_SCORE_RE = re.compile(r"(10|[0-9]|[零一二两俩三四五六七八九十])\s*(?:颗|个)?\s*(?:星|分|颗星)")
-_BARE_NUMBER_RE = re.compile(r"^\s*(10|[0-9]|[一二两三四五六七八九十])\s*$")
-_INTENSIFIERS = ("非常", "很", "特别", "十分", "太", "极", "相当", "超级", "好", "真")
 
 
 def canonical_case_no(raw: str) -> Optional[str]:
@@ -56,44 +49,3 @@ def canonical_phone(raw: str) -> str:
 
 def canonical_last4(raw: str) -> str:
     return re.sub(r"\s", "", raw or "").upper()
-
-
-def _number(token: str) -> Optional[int]:
-    if token.isdigit():
-        return int(token)
-    return _CN_DIGITS.get(token)
-
-
-def _level_from_score(score: int) -> Optional[str]:
-    if 1 <= score <= 5:
-        return RATING_LEVELS[score - 1]
-    if 6 <= score <= 10:  # someone rating out of ten
-        return RATING_LEVELS[min(5, math.ceil(score / 2)) - 1]
-    return None
-
-
-def canonical_rating_level(raw: str) -> Optional[str]:
-    """Map a spoken rating to one of the five 好差评 levels, or ``None`` if it is not one."""
-    text = (raw or "").strip()
-    if not text:
-        return None
-    match = _SCORE_RE.search(text) or _BARE_NUMBER_RE.match(text)
-    if match:
-        score = _number(match.group(1))
-        if score is not None:
-            return _level_from_score(score)
-    if any(w in text for w in ("不太满意", "不咋满意", "不怎么满意", "不大满意")):
-        return "不满意"
-    if "不满意" in text:
-        return "非常不满意" if any(w in text for w in ("非常", "很", "特别", "太", "极", "十分")) else "不满意"
-    if "差评" in text:
-        return "不满意"
-    if "基本" in text or any(w in text for w in ("还可以", "还行", "一般", "凑合", "马马虎虎", "过得去", "将就")):
-        return "基本满意"
-    if "满意" in text:
-        return "非常满意" if any(w in text for w in _INTENSIFIERS) else "满意"
-    if "好评" in text:
-        return "非常满意" if any(w in text for w in ("五星", "5星", "超级", "大大的")) else "满意"
-    if any(w in text for w in ("巴适", "安逸", "点赞", "太好了", "满分")):
-        return "非常满意"
-    return None

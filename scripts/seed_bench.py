@@ -40,8 +40,9 @@ from erma.clock import local_zone, today_local  # noqa: E402
 from erma.dashboard.summary import mark_all, refresh  # noqa: E402
 from erma.db import get_engine, get_sessionmaker, utcnow  # noqa: E402
 from erma.deferral.rules import supplement_deadline  # noqa: E402
-from erma.followup.service import LEVELS  # noqa: E402
+from erma.followup.levels import LEVELS  # noqa: E402
 from erma.models_registry import metadata  # noqa: E402
+from erma.unit_of_work import unit_of_work  # noqa: E402
 from erma.places.models import IntakePoint, Town  # noqa: E402
 from erma.status.keys import id_last6_hash  # noqa: E402
 from erma.cases.timing import expected_completion, shift_for_pause  # noqa: E402
@@ -420,12 +421,12 @@ class Generator:
             seq += 1
             at = at + dt.timedelta(seconds=30)
             entries.append(("system", "转人工排队（居民要求转人工），等待代办员接入", at, seq))
-            request_state = "closed"
             if recent and rng.random() < 0.4:
-                state, request_state, queued_at = "queued", "queued", at
+                state, queued_at = "queued", at
+            # A request's state is read from its conversation (the latest request of a queued one is open).
             self.add("handoff_requests", {"conversation_id": conv_id, "channel": channel,
                                           "reason": rng.choice(("requested", "fallback", "form_abandoned")),
-                                          "state": request_state, "created_at": at})
+                                          "created_at": at})
         self.add("conversations", {
             "id": conv_id, "channel": channel,
             "external_user_id": "o" + uuid.UUID(int=rng.getrandbits(128)).hex[:27] if channel == "wechat" else None,
@@ -521,19 +522,22 @@ def main(argv: list[str] | None = None) -> None:
     with engine.begin() as conn:
         upsert = ("INSERT INTO case_number_counters (day, last) VALUES (:k, :v) "
                   "ON CONFLICT (day) DO UPDATE SET last = excluded.last")
-        conn.execute(text(upsert), [{"k": k, "v": v} for k, v in gen.case_counters.items()])
-        conn.execute(text("INSERT INTO deferral_form_counters (year, last) VALUES (:k, :v) "
-                          "ON CONFLICT (year) DO UPDATE SET last = excluded.last"),
-                     [{"k": k, "v": v} for k, v in gen.form_counters.items()])
+        # An empty parameter list is no statement at all (a small seed may open no 容缺 form).
+        if gen.case_counters:
+            conn.execute(text(upsert), [{"k": k, "v": v} for k, v in gen.case_counters.items()])
+        if gen.form_counters:
+            conn.execute(text("INSERT INTO deferral_form_counters (year, last) VALUES (:k, :v) "
+                              "ON CONFLICT (year) DO UPDATE SET last = excluded.last"),
+                         [{"k": k, "v": v} for k, v in gen.form_counters.items()])
         if engine.dialect.name == "postgresql":
             for table in ID_TABLES:
                 conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                   f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"))
     # COPY bypassed the ORM, so the dashboard's daily summary knows nothing of these cases yet.
-    with get_sessionmaker()() as session:
+    with unit_of_work(get_sessionmaker()) as session:
         days = mark_all(session)
-        session.commit()
-        print(f"  dashboard daily summary: {days} days ...", flush=True)
+    print(f"  dashboard daily summary: {days} days ...", flush=True)
+    with unit_of_work(get_sessionmaker()) as session:
         refresh(session)
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

@@ -109,5 +109,5 @@ def update_item(session: Session, principal: Principal, code: str, raw: Any, bas
     row.updated_at = now or utcnow()  # moves the catalog version: the search index is rebuilt
     summary = f"修改事项 {row.code} {spec.name}：{'、'.join(FIELD_TEXT.get(k, k) for k in changed)}"
     record(session, principal, "service_item", row.code, "update", summary, before, after, now=now)
-    session.commit()
+    session.flush()
     return {"item": new, "updated_at": _stamp(row), "changed": changed, "summary": summary}

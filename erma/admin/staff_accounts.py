@@ -15,20 +15,17 @@ from erma import pii
 from erma.admin.access import refuse, require_admin
 from erma.admin.audit import changed_fields, record
 from erma.cases.assignment import open_case_counts
-from erma.console.pages import ROLE_NAMES
 from erma.errors import Conflict, NotFound, ValidationFailed
+from erma.permissions import ROLE_TEXT, STAFF_ROLES, Permission, Role, may
 from erma.phones import validate_mobile
 from erma.places.models import IntakePoint, Town
 from erma.staff.auth import Principal, hash_password
-from erma.staff.models import ROLES, Staff
+from erma.staff.models import Staff
 from erma.staff.sessions import end_all_sessions
 
 USERNAME = re.compile(r"^[a-z][a-z0-9._-]{2,63}$")
 MIN_PASSWORD = 8
-COUNTY_WIDE_ROLES = ("duty_lead", "admin")
-# Who works at a counter: a clerk always, an agent when they also take walk-ins at their window.
-INTAKE_POINT_ROLES = ("counter_clerk", "agent")
-ROLE_CHOICE_TEXT = {"counter_clerk": "接件员（窗口/便民服务站）"}
+ROLE_CHOICE_TEXT = {Role.COUNTER_CLERK: "接件员（窗口/便民服务站）"}
 
 
 def _towns(session: Session) -> dict[str, str]:
@@ -45,7 +42,7 @@ def staff_view(staff: Staff, towns: dict[str, str], open_cases: int = 0,
                points: dict[str, IntakePoint] | None = None) -> dict:
     point = (points or {}).get(staff.intake_point_code) if staff.intake_point_code else None
     return {"id": staff.id, "username": staff.username, "display_name": staff.display_name, "role": staff.role,
-            "role_text": ROLE_NAMES.get(staff.role, staff.role),
+            "role_text": ROLE_TEXT.get(staff.role, staff.role),
             "towns": [{"code": c, "name": towns.get(c, c)} for c in staff.town_codes or []],
             "intake_point": ({"code": staff.intake_point_code, "name": point.name if point else staff.intake_point_code}
                              if staff.intake_point_code else None),
@@ -61,7 +58,7 @@ def _snapshot(staff: Staff) -> dict:
 
 
 def role_choices() -> list[dict]:
-    return [{"value": r, "text": ROLE_CHOICE_TEXT.get(r, ROLE_NAMES.get(r, r))} for r in ROLES]
+    return [{"value": r, "text": ROLE_CHOICE_TEXT.get(r, ROLE_TEXT.get(r, r))} for r in STAFF_ROLES]
 
 
 def intake_point_choices(session: Session) -> list[dict]:
@@ -80,7 +77,7 @@ def list_staff(session: Session, principal: Principal, *, role: str | None = Non
         stmt = stmt.where(Staff.active.is_(True))
     rows = [s for s in session.scalars(stmt) if not town or town in (s.town_codes or [])]
     towns, points = _towns(session), _points(session)
-    loads = open_case_counts(session, [s.id for s in rows if s.role == "agent"])
+    loads = open_case_counts(session, [s.id for s in rows if s.role == Role.AGENT])
     return [staff_view(s, towns, loads.get(s.id, 0), points) for s in rows]
 
 
@@ -105,7 +102,7 @@ def _check_profile(session: Session, staff_id: int | None, body: dict, towns: di
         problems.append(("display_name", "姓名不能超过32个字"))
 
     role = _clean(body.get("role"))
-    if role not in ROLES:
+    if role not in STAFF_ROLES:
         problems.append(("role", "请选择角色：镇审核人、代办员、轮值组长、县级管理员或接件员"))
 
     raw_towns = body.get("towns") or []
@@ -114,20 +111,20 @@ def _check_profile(session: Session, staff_id: int | None, body: dict, towns: di
     codes = list(dict.fromkeys(codes))
     if unknown:
         problems.append(("towns", f"没有这个镇：{'、'.join(unknown)}"))
-    elif role == "agent" and len(codes) != 1:
+    elif role == Role.AGENT and len(codes) != 1:
         problems.append(("towns", "代办员属于一个镇，请只选一个镇"))
-    elif role == "town_reviewer" and not codes:
+    elif role == Role.TOWN_REVIEWER and not codes:
         problems.append(("towns", "镇审核人至少要负责一个镇"))
-    elif role in COUNTY_WIDE_ROLES and codes:
+    elif role in STAFF_ROLES and may(role, Permission.ALL_TOWNS) and codes:
         problems.append(("towns", "轮值组长和县级管理员管全县，不用选镇"))
-    elif role == "counter_clerk" and codes:
+    elif role == Role.COUNTER_CLERK and codes:
         problems.append(("towns", "接件员接待各镇的群众，不用选镇，请选接件点"))
     point = _check_intake_point(session, body, role, problems)
 
     credential = _clean(body.get("credential_no")) or None
-    if role == "agent" and not credential:
+    if role == Role.AGENT and not credential:
         problems.append(("credential_no", "代办员要亮证上岗，请填写代办员证号（如 茂代字2026-021）"))
-    elif role != "agent" and credential:
+    elif role != Role.AGENT and credential:
         problems.append(("credential_no", "只有代办员有代办员证号，其他角色请留空"))
     elif credential and len(credential) > 32:
         problems.append(("credential_no", "代办员证号不能超过32个字"))
@@ -143,7 +140,7 @@ def _check_profile(session: Session, staff_id: int | None, body: dict, towns: di
             mobile = validate_mobile(mobile_raw)
         except ValidationFailed as exc:
             problems.append(("mobile", exc.message))
-    elif role == "agent":
+    elif role == Role.AGENT:
         problems.append(("mobile", "代办员的工作手机号要告诉居民，请填写"))
     return {"display_name": name, "role": role, "towns": codes, "intake_point": point, "credential_no": credential,
             "mobile": mobile}
@@ -153,10 +150,10 @@ def _check_intake_point(session: Session, body: dict, role: str, problems: list[
     """A clerk needs the counter they work at; an agent may have one (their window, for walk-ins)."""
     code = _clean(body.get("intake_point")) or None
     if code is None:
-        if role == "counter_clerk":
+        if role == Role.COUNTER_CLERK:
             problems.append(("intake_point", "接件员要选所在的接件点（村便民服务站、镇便民服务中心或县城代办点窗口）"))
         return None
-    if role not in INTAKE_POINT_ROLES:
+    if not may(role, Permission.WORKS_AT_COUNTER):
         problems.append(("intake_point", "只有接件员和代办员设接件点，其他角色请不选"))
     elif code not in _points(session):
         problems.append(("intake_point", f"没有“{code}”这个接件点，请从列表里选"))
@@ -201,8 +198,8 @@ def create_staff(session: Session, principal: Principal, body: dict, now: dt.dat
     session.add(staff)
     session.flush()
     record(session, principal, "staff", username, "create",
-           f"新增{ROLE_NAMES.get(staff.role, staff.role)} {staff.display_name}（{username}）", None, _snapshot(staff), now=now)
-    session.commit()
+           f"新增{ROLE_TEXT.get(staff.role, staff.role)} {staff.display_name}（{username}）", None, _snapshot(staff), now=now)
+    session.flush()
     return staff_view(staff, towns, points=_points(session))
 
 
@@ -233,7 +230,7 @@ def update_staff(session: Session, principal: Principal, username: str, body: di
                {k: before[k] for k in changed}, {k: after[k] for k in changed}, now=now)
     if {"role", "towns", "intake_point"} & set(changed):  # what they may see changed: sign in again
         end_all_sessions(session, staff.id, now=now)
-    session.commit()
+    session.flush()
     return staff_view(staff, towns, open_case_counts(session, [staff.id]).get(staff.id, 0), _points(session))
 
 
@@ -254,7 +251,7 @@ def set_active(session: Session, principal: Principal, username: str, active: bo
             end_all_sessions(session, staff.id, now=now)
         record(session, principal, "staff", staff.username, "activate" if active else "deactivate",
                f"{'启用' if active else '停用'}人员 {staff.display_name}（{staff.username}）", before, _snapshot(staff), now=now)
-        session.commit()
+        session.flush()
     view = staff_view(staff, towns, held, _points(session))
     if active:
         view["notice"] = f"已启用 {staff.display_name} 的账号"
@@ -276,7 +273,7 @@ def reset_password(session: Session, principal: Principal, username: str, passwo
     end_all_sessions(session, staff.id, keep=own, now=now)
     record(session, principal, "staff", staff.username, "reset_password",
            f"重置 {staff.display_name}（{staff.username}）的密码", now=now)
-    session.commit()
+    session.flush()
     view = staff_view(staff, _towns(session), points=_points(session))
     view["notice"] = f"已重置 {staff.display_name} 的密码，请当面或电话告诉本人"
     return view

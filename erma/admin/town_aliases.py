@@ -14,7 +14,7 @@ from erma.admin.audit import record
 from erma.errors import NotFound
 from erma.places.models import Town, TownAlias, Village
 from erma.staff.auth import Principal
-from erma.text_normal import normalize_text
+from erma.text_normal import fold_text
 
 HAN = re.compile(r"^[\u4e00-\u9fff]{2,16}$")
 
@@ -44,7 +44,7 @@ def add_alias(session: Session, principal: Principal, body: dict, now: dt.dateti
     problems: list[tuple[str, str]] = []
     raw = body.get("alias")
     # Stored the way resolve_place compares: Simplified, half-width, no spaces.
-    alias = re.sub(r"\s", "", normalize_text(raw)) if isinstance(raw, str) else ""
+    alias = re.sub(r"\s", "", fold_text(raw)) if isinstance(raw, str) else ""
     if not alias:
         problems.append(("alias", "请填写老地名，如“永和乡”"))
     elif not HAN.match(alias):
@@ -69,7 +69,7 @@ def add_alias(session: Session, principal: Principal, body: dict, now: dt.dateti
     view = _alias_view(row, town)
     record(session, principal, "town_alias", alias, "create",
            f"新增{town.name}的别名“{alias}”" + ("（已核实）" if row.confirmed else "（待核实）"), None, view, now=now)
-    session.commit()
+    session.flush()
     return view
 
 
@@ -97,7 +97,7 @@ def update_alias(session: Session, principal: Principal, alias: str, body: dict,
         record(session, principal, "town_alias", row.alias, "update",
                f"修改别名“{row.alias}”：{before['town']['name']}{'（已核实）' if before['confirmed'] else '（待核实）'}"
                f" → {town.name}{'（已核实）' if row.confirmed else '（待核实）'}", before, after, now=now)
-    session.commit()
+    session.flush()
     return after
 
 
@@ -108,5 +108,5 @@ def delete_alias(session: Session, principal: Principal, alias: str, now: dt.dat
     before = _alias_view(row, town)
     session.delete(row)
     record(session, principal, "town_alias", row.alias, "delete", f"删除{town.name}的别名“{row.alias}”", before, None, now=now)
-    session.commit()
+    session.flush()
     return {"deleted": row.alias}

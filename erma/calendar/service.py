@@ -3,14 +3,14 @@
 An override makes one day a holiday (放假) or a working day (调休上班); it wins over the holiday library
 and catalog/calendar_overrides.yaml. A year counts as covered once its official arrangement is known:
 the library has it, the file names its source, or an admin entered the year's source here. Every change
-is in the admin audit trail. These functions flush; the route commits and then reloads the calendar
-(erma.calendar.sync) so the next date computed uses it."""
+is in the admin audit trail. These functions flush; the request's unit of work commits and then reloads
+the calendar (erma.calendar.sync) so the next date computed uses it."""
 from __future__ import annotations
 
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -46,13 +46,14 @@ class YearSourceBody(BaseModel):
     source: str = Field("", max_length=200)
 
 
-def _parse(model: type[BaseModel], body: dict) -> BaseModel:
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        fields = [str(e["loc"][0]) if e["loc"] else "body" for e in exc.errors()]
-        refuse([(f, FIELD_PROBLEMS.get(f, "填写的内容不对")) for f in dict.fromkeys(fields)], "calendar_invalid")
-        raise  # refuse always raises; keeps type checkers content
+def refuse_body(errors: list[dict]) -> None:
+    """A body that does not fit OverrideBody / YearSourceBody (pydantic's `errors()`, located in the body):
+    refused with the calendar's own words for each field."""
+    fields = [str(e["loc"][1]) if len(e["loc"]) > 1 else "body" for e in errors if e["loc"][:1] == ("body",)]
+    if fields == ["body"]:
+        refuse([("body", "请求内容应为一组 字段: 值")], "body_invalid")
+    refuse([(f, FIELD_PROBLEMS.get(f, "填写的内容不对")) for f in dict.fromkeys(fields) if f != "body"],
+           "calendar_invalid")
 
 
 def _check_year(year: int, field: str) -> None:
@@ -107,11 +108,10 @@ def _change_notice(session: Session, day: dt.date, today: dt.date) -> str | None
     return None
 
 
-def set_override(session: Session, principal: Principal, body: dict, now: dt.datetime | None = None) -> dict:
+def set_override(session: Session, principal: Principal, data: OverrideBody, now: dt.datetime | None = None) -> dict:
     """Makes a day a holiday or a working day. A day has one setting: to turn a holiday into a
     working day (or back) delete it first, so that nobody flips a day by a slip of the finger."""
     require_admin(principal)
-    data = _parse(OverrideBody, body)
     _check_year(data.day.year, "day")
     row = session.get(CalendarOverride, data.day)
     before = _override_view(row) if row else None
@@ -150,13 +150,12 @@ def delete_override(session: Session, principal: Principal, day: str, now: dt.da
     return {"deleted": parsed.isoformat(), "notice": _change_notice(session, parsed, today_local(now))}
 
 
-def set_year_source(session: Session, principal: Principal, year: int, body: dict,
+def set_year_source(session: Session, principal: Principal, year: int, data: YearSourceBody,
                     now: dt.datetime | None = None) -> dict:
     """Records that the year's official arrangement is entered in full, from the named notice; an
     empty source withdraws that, and the year's dates are provisional again."""
     require_admin(principal)
     _check_year(year, "year")
-    data = _parse(YearSourceBody, body)
     where, source = default_calendar().source_of(year)
     before = {"source": source} if where == "admin" else None
     if not data.source and before is None:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from erma.calendar.models import CalendarOverride, CalendarYear
 from erma.db import get_sessionmaker
+from erma.unit_of_work import unit_of_work
 from erma.working_days import AdminOverrides, admin_overrides_version, install_admin_overrides
 
 log = logging.getLogger(__name__)
@@ -58,10 +59,9 @@ def refresh(factory: sessionmaker[Session] | None = None, *, force: bool = False
 
 
 def _check(factory: sessionmaker[Session], force: bool) -> None:
-    with factory() as session:
+    with unit_of_work(factory) as session:  # reads only
         if force or version(session) != admin_overrides_version():
             load(session)
-        session.rollback()
 
 
 def _poll(factory: sessionmaker[Session], interval: float) -> None:

@@ -9,15 +9,16 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from erma.cases.models import Case, CaseEvent
-from erma.cases.stages import OPEN_STAGES, STAGE_TEXT, Stage
+from erma.cases.stages import ENDED_STAGES, OPEN_STAGES, STAGE_TEXT, Stage
 from erma.db import utcnow
 from erma.errors import Conflict, Forbidden, ValidationFailed
+from erma.permissions import Permission, Role, may
 from erma.staff.auth import Principal
 from erma.staff.models import Staff
 
 
 def agents_of_town(session: Session, town_code: str) -> list[Staff]:
-    agents = session.scalars(select(Staff).where(Staff.role == "agent", Staff.active.is_(True))
+    agents = session.scalars(select(Staff).where(Staff.role == Role.AGENT, Staff.active.is_(True))
                              .order_by(Staff.id)).all()
     return [a for a in agents if town_code in (a.town_codes or [])]
 
@@ -43,10 +44,6 @@ def least_loaded_agent(session: Session, town_code: str) -> Staff | None:
 
 # ---------------------------------------------------------------- taking and reassigning (agent workbench)
 
-# Nothing is left for an agent to carry once a case has ended one of these ways.
-ENDED_STAGES = frozenset({Stage.REJECTED, Stage.WITHDRAWN, Stage.TERMINATED, Stage.FOLLOWED_UP})
-REASSIGN_ROLES = frozenset({"duty_lead", "admin"})
-
 
 def _agent_words(agent: Staff) -> str:
     return f"{agent.display_name}（{agent.credential_no}）" if agent.credential_no else agent.display_name
@@ -57,7 +54,7 @@ def take_case(session: Session, case: Case, principal: Principal, now: dt.dateti
     was already theirs (a second tap changes nothing). Two agents racing: the conditional UPDATE
     `… WHERE agent_id IS NULL` lets exactly one win; the other is told who has it (409).
     Does not commit."""
-    if principal.role != "agent" or principal.staff is None:
+    if not may(principal.role, Permission.TAKE_CASE) or principal.staff is None:
         raise Forbidden("take_forbidden", "只有代办员可以认领办件")
     if case.hukou_town_code not in principal.towns:
         raise Forbidden("take_other_town", "只能认领本镇的办件")
@@ -91,14 +88,14 @@ def reassign_case(session: Session, case: Case, principal: Principal, agent_id: 
     """The duty lead or an admin gives a case to another agent of its household town, or with
     `agent_id=None` puts it back among the town's unassigned cases for an agent to take.
     Returns False when nothing changes. Does not commit."""
-    if principal.role not in REASSIGN_ROLES:
+    if not may(principal.role, Permission.REASSIGN):
         raise Forbidden("reassign_forbidden", "只有轮值组长和县级管理员可以改派办件")
     if Stage(case.stage) in ENDED_STAGES:
         raise Conflict("case_ended", f"办件已“{STAGE_TEXT[Stage(case.stage)]}”，不能改派")
     agent = None
     if agent_id is not None:
         agent = session.get(Staff, agent_id)
-        if agent is None or agent.role != "agent" or not agent.active:
+        if agent is None or agent.role != Role.AGENT or not agent.active:
             raise ValidationFailed("agent_unknown", "没有这位代办员，或其账号已停用", field="agent_id")
         if case.hukou_town_code not in (agent.town_codes or []):
             raise ValidationFailed("agent_other_town", f"{agent.display_name}不是办件户籍地镇的代办员",
@@ -118,7 +115,7 @@ def change_assignment(session: Session, case: Case, principal: Principal, agent_
                       agent_given: bool, note: str | None = None) -> bool:
     """POST …/assignment: the duty lead or an admin reassigns (must name an agent, or null to release);
     anyone else may only take the case for themselves. Returns whether anything changed."""
-    if principal.role in REASSIGN_ROLES:
+    if may(principal.role, Permission.REASSIGN):
         if not agent_given:
             raise ValidationFailed("agent_required", "请选择改派给哪位代办员，或退回本镇待认领", field="agent_id")
         return reassign_case(session, case, principal, agent_id, note)

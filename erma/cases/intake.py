@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from erma import pii
 from erma.cases.assignment import least_loaded_agent
 from erma.cases.materials import case_gap, known_materials, material_states, record_receipts
+from erma.cases.lifecycle import transition
 from erma.cases.models import Case, CaseEvent
 from erma.cases.numbers import next_case_no
 from erma.cases.ownership import OPENED, bind
@@ -33,8 +34,9 @@ from erma.id_numbers import validate_id_number
 from erma.phones import validate_mobile
 from erma.pii_refs import service as references
 from erma.places.models import IntakePoint, Town
+from erma.permissions import Role
 from erma.places.service import get_intake_point, resolve_place
-from erma.staff.auth import Principal
+from erma.staff.auth import SYSTEM, Principal
 from erma.staff.models import Staff
 from erma.status.keys import id_last6_hash
 
@@ -105,7 +107,7 @@ def create_case(session: Session, body: CaseCreate, principal: Principal,
     item = check(_known_item, session, body.service_code)
     place = check(resolve_place, session, body.hukou_town, body.hukou_village)
     point = check(_intake_point, session, body, principal)
-    channel = COUNTER_CHANNEL if principal.role == "counter_clerk" else check(_known_channel, body.channel)
+    channel = COUNTER_CHANNEL if principal.role == Role.COUNTER_CLERK else check(_known_channel, body.channel)
     if item:
         check(known_materials, item, body.materials_have)
         check(known_materials, item, [m.name for m in body.materials_received], "materials_received")
@@ -150,18 +152,16 @@ def create_case(session: Session, body: CaseCreate, principal: Principal,
         bind(session, case, body.conversation_id, OPENED, now or case.created_at)
     _intake_records(session, case, body, principal, point, now or case.created_at)
     point_text = f"{point.name}（{CHANNELS[channel]}）"
-    session.add(CaseEvent(case_id=case.id, kind="transition", actor=principal.actor,
-                          actor_role=principal.role, from_stage=None, to_stage=Stage.RECEIVED,
-                          note=f"收件：{point_text}", at=now or case.created_at))
-    session.add(CaseEvent(case_id=case.id, kind="transition", actor="system", actor_role="system",
-                          from_stage=Stage.RECEIVED, to_stage=Stage.TOWN_REVIEW,
-                          note=f"转入{place.town.name}审核队列", at=now or case.created_at))
+    # The resident is told by the answer (and the receipt), not by a push per move.
+    transition(session, case, Stage.RECEIVED, principal, f"收件：{point_text}", now=now or case.created_at,
+               announce=False, opened=True)
+    transition(session, case, Stage.TOWN_REVIEW, SYSTEM, f"转入{place.town.name}审核队列",
+               now=now or case.created_at, announce=False)
     if agent:
-        session.add(CaseEvent(case_id=case.id, kind="assigned", actor="system", actor_role="system",
+        session.add(CaseEvent(case_id=case.id, kind="assigned", actor=SYSTEM.actor, actor_role=SYSTEM.role,
                               note=f"分派代办员 {agent.display_name}（{agent.credential_no}）",
                               at=now or case.created_at))
-    case.stage = Stage.TOWN_REVIEW
-    session.commit()
+    session.flush()
     return case, True
 
 
@@ -208,7 +208,7 @@ def _known_channel(channel: str) -> str:
 
 def _intake_point(session: Session, body: CaseCreate, principal: Principal):
     """A counter clerk takes residents in at the counter of their account; everyone else names the point."""
-    if principal.role != "counter_clerk":
+    if principal.role != Role.COUNTER_CLERK:
         return get_intake_point(session, body.intake_point)
     code = principal.staff.intake_point_code if principal.staff else None
     if not code:

@@ -6,6 +6,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from erma.cases.events import StageChanged
 from erma.cases.materials import require_ready
 from erma.cases.models import Case, CaseEvent
 from erma.cases.stages import FLOW_ONLY, HOLDER, STAGE_TEXT, Stage, allowed_roles, role_may
@@ -13,6 +14,8 @@ from erma.cases.timing import shift_for_pause
 from erma.clock import today_local
 from erma.db import as_utc, utcnow
 from erma.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from erma.events import publish
+from erma.permissions import Role
 from erma.staff.auth import Principal
 
 
@@ -60,23 +63,28 @@ NOTE_REQUIRED = {Stage.COMPLETED: "办结时请写明办理结果"}
 
 def transition(session: Session, case: Case, target: Stage, principal: Principal, note: str | None = None,
                *, flow: bool = False, now: dt.datetime | None = None, announce: bool = True,
-               notice: tuple[str, str] | None = None) -> CaseEvent:
+               opened: bool = False) -> CaseEvent:
     """Change the stage or raise: 409 for a move the lifecycle does not allow, 403 for a role
     that may not make it. Does not commit: the caller's flow commits with its own records.
 
-    The resident is told of the change by one push, queued in the same transaction: the flow's own
-    `notice` (kind, text) when it has a more specific one, else the stage wording; `announce=False`
-    when the flow itself answers the resident."""
-    current = Stage(case.stage)
+    Publishes StageChanged (erma/cases/events.py) in the same transaction; its listeners tell the
+    resident. `announce=False` when the flow tells the resident itself (an event of its own, such as
+    a review decision, or its own answer).
+
+    `opened`: the case was just created (erma/cases/intake.py) and this records its first move, from
+    no stage, checked against the table's opening move like any other."""
+    current = None if opened else Stage(case.stage)
     roles = allowed_roles(current, target)
+    if roles is None and current is None:
+        raise ValueError(f"a case is opened into {Stage.RECEIVED.value}, not {target.value}")
     if roles is None:
         raise Conflict("transition_not_allowed",
                        f"办件当前为“{STAGE_TEXT[current]}”，不能变为“{STAGE_TEXT[target]}”",
                        current=current.value, target=target.value)
     if target in FLOW_ONLY and not flow:
         raise Conflict("transition_needs_flow", FLOW_ONLY[target], current=current.value, target=target.value)
-    if not may_move(case, principal, target):
-        if principal.role == "agent" and HOLDER in roles:
+    if not role_may(roles, principal.role, holds_case(case, principal)):
+        if principal.role == Role.AGENT and HOLDER in roles:
             raise Forbidden("transition_forbidden", f"这件不在您名下，不能把它变为“{STAGE_TEXT[target]}”；"
                                                     "需要时请轮值组长改派给您")
         raise Forbidden("transition_forbidden", f"您的角色不能把办件变为“{STAGE_TEXT[target]}”")
@@ -92,12 +100,10 @@ def transition(session: Session, case: Case, target: Stage, principal: Principal
     if target == Stage.COMPLETED:
         case.result = note.strip()
     event = CaseEvent(case_id=case.id, kind="transition", actor=principal.actor, actor_role=principal.role,
-                      from_stage=current.value, to_stage=target.value, note=note, at=now)
+                      from_stage=current.value if current else None, to_stage=target.value, note=note, at=now)
     session.add(event)
     case.stage = target.value
     case.stage_changed_at = now
-    if announce:
-        from erma.pushes.service import announce_stage_change  # pushes read cases; imported late
-
-        announce_stage_change(session, case, event, principal, notice, now)
+    session.flush()  # the event's id names what follows from it (e.g. the push)
+    publish(session, StageChanged(case=case, event=event, now=now, announce=announce))
     return event

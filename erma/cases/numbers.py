@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from erma.cases.models import CaseNumberCounter
 
 
-def next_in_sequence(session: Session, model, key_column, key, width: int = 4) -> int:
+def next_in_sequence(session: Session, model, key_column, key) -> int:
     """Atomically take the next number of a counter row (row-locked by the UPDATE)."""
     stmt = (update(model).where(key_column == key).values(last=model.last + 1).returning(model.last))
     value = session.execute(stmt).scalar()

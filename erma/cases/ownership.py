@@ -23,6 +23,7 @@ from erma.cases.models import Case, CaseBinding
 from erma.cases.stages import OPEN_STAGES
 from erma.conversations.models import Conversation
 from erma.db import utcnow
+from erma.permissions import Role
 from erma.staff.auth import Principal
 
 OPENED, PROVED = "opened", "proved"
@@ -68,7 +69,7 @@ def own_case(session: Session, case_no: str, principal: Principal, conversation_
     """The case as get_case finds it; for the assistant only when bound to the conversation it acts
     for, else the same 404 as an unknown case. Staff act under their role's rules."""
     case = get_case(session, case_no, principal, for_update=for_update)
-    if principal.role == "service" and not is_bound(session, case, conversation_id):
+    if principal.role == Role.SERVICE and not is_bound(session, case, conversation_id):
         raise case_not_found(case_no)
     return case
 

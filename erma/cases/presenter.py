@@ -10,14 +10,10 @@ from erma.cases.stages import NEXT_STEP, STAGE_TEXT, Stage
 from erma.cases.timing import promise_is_provisional
 from erma.catalog.models import ServiceItem
 from erma.catalog.service import get_item
+from erma.permissions import Permission, may
 from erma.places.models import IntakePoint, Town
 from erma.staff.auth import Principal
 from erma.staff.models import Staff
-
-# PIPL minimisation: reviewers decide on masked identity; agents carry the case and call the
-# resident; the duty lead calls back for 回访.
-FULL_ID_ROLES = {"agent", "admin"}
-FULL_PHONE_ROLES = {"agent", "duty_lead", "admin"}
 
 
 def agent_view(agent: Staff | None) -> dict | None:
@@ -71,9 +67,10 @@ def case_view(session: Session, case: Case, principal: Principal, *, masked: boo
         "stage_text": stage_text,
         "next_step": next_step,
         "applicant_name": case.applicant_name if is_staff else pii.mask_name(case.applicant_name),
-        "id_number": (pii.decrypt(case.id_number_enc) if principal.role in FULL_ID_ROLES and not masked
+        "id_number": (pii.decrypt(case.id_number_enc) if may(principal.role, Permission.SEE_FULL_ID) and not masked
                       else case.id_number_masked),
-        "phone": pii.decrypt(case.phone_enc) if principal.role in FULL_PHONE_ROLES and not masked else case.phone_masked,
+        "phone": (pii.decrypt(case.phone_enc) if may(principal.role, Permission.SEE_FULL_PHONE) and not masked
+                  else case.phone_masked),
         "hukou_town": {"code": town.code, "name": town.name},
         "hukou_village": case.hukou_village,
         "current_location": case.current_location,

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from erma.permissions import HOLDER, Permission, Role, role_in, roles_for
+
 
 class Stage(StrEnum):
     RECEIVED = "received"
@@ -25,30 +27,33 @@ class Stage(StrEnum):
 
 
 S = Stage
-# The agent who holds (carries) the case, i.e. `case.agent_id`: an agent moves only the cases they
-# hold; a colleague's case must be reassigned by the duty lead (or an unassigned one taken) first.
-HOLDER = "holder"
-# to-stage → roles allowed to move a case there, for each from-stage.
-# "service" is the assistant (acting for the resident); "system" is the platform itself.
-TRANSITIONS: dict[Stage, dict[Stage, frozenset[str]]] = {
-    S.RECEIVED: {S.TOWN_REVIEW: frozenset({"system", HOLDER, "admin"}),
-                 S.WITHDRAWN: frozenset({"service", HOLDER, "admin"})},
-    S.TOWN_REVIEW: {S.RETURNED: frozenset({"town_reviewer", "admin"}),
-                    S.REJECTED: frozenset({"town_reviewer", "admin"}),
-                    S.APPROVED: frozenset({"town_reviewer", "admin"}),
-                    S.WITHDRAWN: frozenset({"service", HOLDER, "admin"})},
-    S.RETURNED: {S.TOWN_REVIEW: frozenset({"service", HOLDER, "admin"}),
-                 S.WITHDRAWN: frozenset({"service", HOLDER, "admin"})},
-    S.APPROVED: {S.DEFERRAL_ACCEPTED: frozenset({HOLDER, "admin"}),
-                 S.AT_DEPARTMENT: frozenset({HOLDER, "admin"})},
-    S.DEFERRAL_ACCEPTED: {S.AT_DEPARTMENT: frozenset({HOLDER, "admin"}),
-                          S.TERMINATED: frozenset({"duty_lead", "admin"})},
-    S.AT_DEPARTMENT: {S.COMPLETED: frozenset({HOLDER, "admin"}),
-                      S.TERMINATED: frozenset({"duty_lead", "admin"})},
-    S.COMPLETED: {S.DELIVERED: frozenset({HOLDER, "admin", "system"})},
-    S.DELIVERED: {S.RATED: frozenset({"service", HOLDER, "admin"}),
-                  S.FOLLOWED_UP: frozenset({"duty_lead", "admin"})},
-    S.RATED: {S.FOLLOWED_UP: frozenset({"duty_lead", "admin"})},
+R = Role
+# to-stage → roles allowed to move a case there, for each from-stage (None: a case being opened).
+# HOLDER: the agent who holds (carries) the case, i.e. `case.agent_id`: an agent moves only the cases
+# they hold; a colleague's case must be reassigned by the duty lead (or an unassigned one taken) first.
+# SERVICE is the assistant (acting for the resident); SYSTEM is the platform itself.
+# Who opens a case and who makes the review decisions are permissions (erma/permissions.py).
+_REVIEW = roles_for(Permission.DECIDE_REVIEW)
+TRANSITIONS: dict[Stage | None, dict[Stage, frozenset[str]]] = {
+    None: {S.RECEIVED: roles_for(Permission.OPEN_CASE)},
+    S.RECEIVED: {S.TOWN_REVIEW: frozenset({R.SYSTEM, HOLDER, R.ADMIN}),
+                 S.WITHDRAWN: frozenset({R.SERVICE, HOLDER, R.ADMIN})},
+    S.TOWN_REVIEW: {S.RETURNED: _REVIEW,
+                    S.REJECTED: _REVIEW,
+                    S.APPROVED: _REVIEW,
+                    S.WITHDRAWN: frozenset({R.SERVICE, HOLDER, R.ADMIN})},
+    S.RETURNED: {S.TOWN_REVIEW: frozenset({R.SERVICE, HOLDER, R.ADMIN}),
+                 S.WITHDRAWN: frozenset({R.SERVICE, HOLDER, R.ADMIN})},
+    S.APPROVED: {S.DEFERRAL_ACCEPTED: frozenset({HOLDER, R.ADMIN}),
+                 S.AT_DEPARTMENT: frozenset({HOLDER, R.ADMIN})},
+    S.DEFERRAL_ACCEPTED: {S.AT_DEPARTMENT: frozenset({HOLDER, R.ADMIN}),
+                          S.TERMINATED: frozenset({R.DUTY_LEAD, R.ADMIN})},
+    S.AT_DEPARTMENT: {S.COMPLETED: frozenset({HOLDER, R.ADMIN}),
+                      S.TERMINATED: frozenset({R.DUTY_LEAD, R.ADMIN})},
+    S.COMPLETED: {S.DELIVERED: frozenset({HOLDER, R.ADMIN, R.SYSTEM})},
+    S.DELIVERED: {S.RATED: frozenset({R.SERVICE, HOLDER, R.ADMIN}),
+                  S.FOLLOWED_UP: frozenset({R.DUTY_LEAD, R.ADMIN})},
+    S.RATED: {S.FOLLOWED_UP: frozenset({R.DUTY_LEAD, R.ADMIN})},
 }
 
 # Stages that only a dedicated flow may enter (they need more than a note).
@@ -66,6 +71,12 @@ OPEN_STAGES = frozenset({S.RECEIVED, S.TOWN_REVIEW, S.RETURNED, S.APPROVED,
 # waits for the resident, and the promised date moves on by the pause when it is resubmitted
 # (erma.cases.timing.shift_for_pause; domain-notes §2.6 补齐补正 pauses the clock).
 CLOCK_RUNNING_STAGES = OPEN_STAGES - {S.RETURNED}
+
+# Stages a case ends in without a result: nothing is owed for it any more (deferred 容缺 materials included).
+ENDED_WITHOUT_RESULT = frozenset({S.REJECTED, S.WITHDRAWN, S.TERMINATED})
+# Stages with no move out (the case has ended): nothing is left for an agent to carry. A case ends
+# without a result, or with one once the duty lead has followed it up.
+ENDED_STAGES = ENDED_WITHOUT_RESULT | {S.FOLLOWED_UP}
 
 STAGE_TEXT = {
     S.RECEIVED: "已收件",
@@ -100,11 +111,12 @@ NEXT_STEP = {
 }
 
 
-def allowed_roles(current: Stage, target: Stage) -> frozenset[str] | None:
-    """Roles that may move a case from `current` to `target`; None if the move is not allowed."""
+def allowed_roles(current: Stage | None, target: Stage) -> frozenset[str] | None:
+    """Roles that may move a case from `current` (None: a case being opened) to `target`; None if the
+    move is not allowed."""
     return TRANSITIONS.get(current, {}).get(target)
 
 
 def role_may(roles: frozenset[str], role: str, holds_case: bool) -> bool:
     """Whether a caller of `role` may make a move open to `roles` (HOLDER: an agent holding the case)."""
-    return role in roles or (role == "agent" and holds_case and HOLDER in roles)
+    return role_in(roles, role, holds_case)

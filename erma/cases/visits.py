@@ -12,12 +12,17 @@ from sqlalchemy.orm import Session
 from erma.cases.models import Case, CaseEvent, CaseVisit
 from erma.db import utcnow
 from erma.errors import Forbidden, ValidationFailed
+from erma.permissions import Permission, may
 from erma.places.models import IntakePoint
 from erma.staff.auth import Principal
 
 PURPOSES = {"hand_in": "递交材料", "supplement": "补交材料", "collect_result": "领取结果"}
-# Who records a resident standing in front of them: agents, counter clerks, admins.
-VISIT_ROLES = frozenset({"agent", "counter_clerk", "admin"})
+
+
+def may_record_visit(case: Case, principal: Principal) -> bool:
+    """Whether the workbench and a conversation's case list offer to record a trip: the permission, for
+    a case of a town the caller works for."""
+    return may(principal.role, Permission.RECORD_VISIT) and principal.can_see_town(case.hukou_town_code)
 
 
 def record_visit(session: Session, case: Case, principal: Principal, purpose: str,
@@ -25,7 +30,7 @@ def record_visit(session: Session, case: Case, principal: Principal, purpose: st
                  now: dt.datetime | None = None, *, at_intake: bool = False) -> CaseVisit:
     """One trip of the resident to `point_code` (default: the recording staff member's own intake point).
     `at_intake`: the hand-in of a case opened at a counter, counted by whoever opened it. Does not commit."""
-    if principal.role not in VISIT_ROLES and not at_intake:
+    if not may(principal.role, Permission.RECORD_VISIT) and not at_intake:
         raise Forbidden("role_forbidden", "只有代办员和窗口接件人员可以登记群众跑动")
     if purpose not in PURPOSES:
         raise ValidationFailed("visit_purpose_unknown", "跑动事由只能是 递交材料、补交材料 或 领取结果",

@@ -7,16 +7,15 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from erma.cases.assignment import ENDED_STAGES, REASSIGN_ROLES
 from erma.cases.lifecycle import may_move
-from erma.cases.visits import VISIT_ROLES
+from erma.cases.visits import may_record_visit
 from erma.cases.models import Case
-from erma.cases.stages import Stage
+from erma.cases.stages import ENDED_STAGES, Stage
 from erma.catalog.service import get_item
 from erma.deferral.models import Deferral
 from erma.deferral.rules import check_deferral_allowed
-from erma.deferral.service import DEFERRAL_ROLES
 from erma.errors import DomainError
+from erma.permissions import Permission, may
 from erma.staff.auth import Principal
 
 ASSIGNED_FILTERS = ("me", "none")
@@ -44,26 +43,26 @@ def _deferral_opens(session: Session, case: Case) -> list[str]:
 
 def case_actions(session: Session, case: Case, principal: Principal) -> dict:
     """The case's workbench actions for this principal (stage changes are listed by the caller)."""
-    from erma.deferral.views import FORMS_PDF_ROLES  # a constant of the PDF route
-
     ended = Stage(case.stage) in ENDED_STAGES
     holder = holder_of(case, principal)
     deferral = session.scalar(select(Deferral).where(Deferral.case_id == case.id))
-    may_defer = principal.role in DEFERRAL_ROLES
+    may_defer = may(principal.role, Permission.DEFER)
     may_open = may_defer and deferral is None and may_move(case, principal, Stage.DEFERRAL_ACCEPTED)
     openable = _deferral_opens(session, case) if may_open else []
     return {
         "case_no": case.case_no,
         "holder": holder,
-        "can_take": (principal.role == "agent" and holder == "none" and not ended
+        "can_take": (may(principal.role, Permission.TAKE_CASE) and holder == "none" and not ended
                      and case.hukou_town_code in principal.towns),
-        "can_reassign": principal.role in REASSIGN_ROLES and not ended,
-        "can_record_visit": principal.role in VISIT_ROLES and principal.can_see_town(case.hukou_town_code),
+        "can_reassign": may(principal.role, Permission.REASSIGN) and not ended,
+        "can_record_visit": may_record_visit(case, principal),
+        "can_record_materials": (may(principal.role, Permission.RECEIVE_MATERIALS, holds_case=holder == "me")
+                                 and not ended),
         "deferral": {
             "exists": deferral is not None,
             "can_open": bool(openable),
             "deferrable_materials": openable,
-            "can_print": deferral is not None and principal.role in FORMS_PDF_ROLES,
+            "can_print": deferral is not None and may(principal.role, Permission.FORMS_PDF),
             "can_record_supplement": deferral is not None and may_defer and deferral.supplied_at is None,
             "can_record_reclaim": (deferral is not None and may_defer and deferral.supplied_at is not None
                                    and deferral.reclaimed_at is None),

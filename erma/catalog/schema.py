@@ -14,7 +14,6 @@ Supplier = Literal["申请人", "村委会", "镇政府", "部门", "医疗机�
 TimeLimitUnit = Literal["working_days", "calendar_days"]
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-PositiveInt = Annotated[StrictInt, Field(ge=1)]
 # Bounded so that dates computed from them stay dates (a year of working days is already absurd).
 Days = Annotated[StrictInt, Field(ge=1, le=366)]
 Count = Annotated[StrictInt, Field(ge=1, le=99)]

@@ -10,27 +10,21 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
 import jieba
-from opencc import OpenCC
 from pypinyin import Style, lazy_pinyin
 
 from erma.catalog.lexicon import SearchLexicon
+from erma.text_normal import fold_text
 
 # Sichuanese speakers (and speech recognisers hearing them) merge these sounds; folding them
 # lets 男/蓝, 是/四, 今/精 meet.
 _INITIAL_FOLDS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("n", "l"))
 _FINAL_FOLDS = (("ing", "in"), ("eng", "en"))
 _KEEP = re.compile(r"[\u4e00-\u9fff]+|[a-z]+|\d+")
-
-
-@lru_cache(maxsize=1)
-def _t2s() -> OpenCC:
-    return OpenCC("t2s")
 
 
 def _quiet_jieba() -> None:
@@ -136,8 +130,7 @@ class TextAnalyzer:
         return "".join(out)
 
     def normalize(self, text: str) -> str:
-        text = unicodedata.normalize("NFKC", text or "")
-        text = _t2s().convert(text).lower()
+        text = fold_text(text).lower()
         if self._replace:
             text = self._replace.sub(lambda m: self.lexicon.replacements[m.group(0)], text)
         return self._replace_sound_alikes(text)

@@ -1,7 +1,7 @@
 """HTTP for the catalog (docs/platform-api.md §Catalog); the rules live in service/search/checklist."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -9,7 +9,7 @@ from erma.catalog.answer import one_time_answer
 from erma.catalog.checklist import match_materials, match_named_materials
 from erma.catalog.schema import Material
 from erma.catalog.service import get_search, list_items, require_item
-from erma.db import get_session
+from erma.unit_of_work import SESSION
 from erma.errors import ValidationFailed
 from erma.places.where import submission_places
 from erma.public_url import public_url
@@ -27,7 +27,7 @@ class ChecklistRequest(BaseModel):
 def list_services(
     q: str | None = Query(default=None, max_length=500, description="群众的说法，按相关度排序"),
     limit: int = Query(default=5, ge=1, le=20),
-    session: Session = Depends(get_session),
+    session: Session = SESSION,
 ) -> dict:
     if q is not None and q.strip():
         # The platform decides which item is meant: one (ambiguous false, items[0]) or a close
@@ -61,7 +61,7 @@ def list_services(
 
 
 @router.get("/{code}")
-def service_detail(code: str, session: Session = Depends(get_session)) -> dict:
+def service_detail(code: str, session: Session = SESSION) -> dict:
     return require_item(session, code).model_dump(mode="json")
 
 
@@ -70,7 +70,7 @@ def service_answer(
     code: str, request: Request,
     town: str | None = Query(default=None, max_length=32, description="居民的户籍镇，如“赤不苏镇”"),
     fact: str | None = Query(default=None, max_length=16, description="先回答的细节：photo|in_person|eligibility|time|fee"),
-    session: Session = Depends(get_session),
+    session: Session = SESSION,
 ) -> dict:
     """The one-time answer (一次性告知) the assistant gives and the public guide page shows."""
     answer = one_time_answer(require_item(session, code), submission_places(session), town=town, fact=fact)
@@ -82,7 +82,7 @@ def service_answer(
 
 
 @router.post("/{code}/checklist")
-def service_checklist(code: str, body: ChecklistRequest, session: Session = Depends(get_session)) -> dict:
+def service_checklist(code: str, body: ChecklistRequest, session: Session = SESSION) -> dict:
     item = require_item(session, code)
     if body.have is not None:
         have, missing = match_named_materials(item, body.have)

@@ -6,22 +6,21 @@ The page holds no figure of its own: its script shows what GET /api/v1/dashboard
 (erma/dashboard/metrics.py holds every definition) and links the CSV export of the same filters."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from erma.console.pages import fill, gate, page
-from erma.db import get_session
+from erma.permissions import Permission
+from erma.unit_of_work import SESSION
 
 router = APIRouter(prefix="/staff/dashboard", include_in_schema=False)
 
-# The API also answers town reviewers and agents (their own towns); the page is the county's view.
-DASHBOARD_ROLES = ("duty_lead", "admin")
-
 
 @router.get("")
-def dashboard_page(request: Request, session: Session = Depends(get_session)) -> Response:
-    principal, refused = gate(request, session, DASHBOARD_ROLES)
+def dashboard_page(request: Request, session: Session = SESSION) -> Response:
+    # The API also answers town reviewers and agents (their own towns); the page is the county's view.
+    principal, refused = gate(request, session, Permission.DASHBOARD_PAGE)
     if refused is not None:
         return refused
     return page("统计看板", fill("dashboard.html"), principal=principal, request=request,

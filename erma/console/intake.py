@@ -7,26 +7,26 @@ each field and opens the case through the same JSON API every other intake line 
 checks who may open it and names the counter it works for (the staff member's intake point)."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from erma.console.pages import fill, gate, page
-from erma.db import get_session
+from erma.unit_of_work import SESSION
 from erma.errors import ValidationFailed
+from erma.permissions import Permission
 from erma.places.service import get_intake_point
 
 router = APIRouter(prefix="/staff/intake", include_in_schema=False)
 
-# Counter clerks; agents who also take walk-ins at their window (an account with an intake point);
-# admins set up with an intake point (e.g. to try the page).
-INTAKE_ROLES = ("counter_clerk", "agent", "admin")
 KIND_TEXT = {"county_window": "县城代办点窗口", "town_centre": "镇便民服务中心", "village_point": "村便民服务站"}
 
 
 @router.get("")
-def intake_page(request: Request, session: Session = Depends(get_session)) -> Response:
-    principal, refused = gate(request, session, INTAKE_ROLES)
+def intake_page(request: Request, session: Session = SESSION) -> Response:
+    # Counter clerks; agents who also take walk-ins at their window (an account with an intake point);
+    # admins set up with an intake point (e.g. to try the page).
+    principal, refused = gate(request, session, Permission.OPEN_CASE)
     if refused is not None:
         return refused
     try:

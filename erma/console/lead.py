@@ -5,20 +5,20 @@ The page holds no rule: its script shows the lists the platform computes (/api/v
 records outcomes through /api/v1/followup-tasks/{id}/complete, showing the platform's messages."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from erma.console.pages import fill, gate, page
-from erma.db import get_session
-from erma.lead.service import LEAD_ROLES
+from erma.unit_of_work import SESSION
+from erma.permissions import Permission
 
 router = APIRouter(prefix="/staff/lead", include_in_schema=False)
 
 
 @router.get("")
-def lead_page(request: Request, session: Session = Depends(get_session)) -> Response:
-    principal, refused = gate(request, session, LEAD_ROLES)
+def lead_page(request: Request, session: Session = SESSION) -> Response:
+    principal, refused = gate(request, session, Permission.LEAD_LISTS)
     if refused is not None:
         return refused
     return page("督办与回访", fill("lead.html"), principal=principal, request=request,

@@ -14,23 +14,23 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from sqlalchemy.orm import Session
 
 from erma.errors import NotFound
+from erma.permissions import ROLE_TEXT, Permission, Role, may
 from erma.staff.auth import SESSION_COOKIE, Principal, csrf_token_for, staff_from_cookie
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 LOGIN_PATH = "/staff/login"
-ROLE_NAMES = {"agent": "代办员", "town_reviewer": "镇审核人", "duty_lead": "轮值组长", "admin": "县级管理员",
-              "counter_clerk": "接件员"}
-# The pages each role works in (each page still checks the role itself).
+# The pages each role works in, in its own order and words (each page's gate asks erma/permissions.py;
+# tests/platform/test_permissions.py checks that every link here is a page the role may open).
 NAV = {
-    "town_reviewer": (("审核队列", "/staff/review"),),
-    "counter_clerk": (("窗口接件", "/staff/intake"),),
-    "agent": (("人工会话", "/staff/inbox"), ("我的办件", "/staff/cases")),
-    "duty_lead": (("督办", "/staff/lead"), ("统计", "/staff/dashboard"), ("人工会话", "/staff/inbox"),
-                  ("办件", "/staff/cases")),
-    "admin": (("管理", "/staff/admin"), ("统计", "/staff/dashboard"), ("督办", "/staff/lead"),
-              ("审核", "/staff/review"), ("办件", "/staff/cases"), ("人工会话", "/staff/inbox")),
+    Role.TOWN_REVIEWER: (("审核队列", "/staff/review"),),
+    Role.COUNTER_CLERK: (("窗口接件", "/staff/intake"),),
+    Role.AGENT: (("人工会话", "/staff/inbox"), ("我的办件", "/staff/cases")),
+    Role.DUTY_LEAD: (("督办", "/staff/lead"), ("统计", "/staff/dashboard"), ("人工会话", "/staff/inbox"),
+                     ("办件", "/staff/cases")),
+    Role.ADMIN: (("管理", "/staff/admin"), ("统计", "/staff/dashboard"), ("督办", "/staff/lead"),
+                 ("审核", "/staff/review"), ("办件", "/staff/cases"), ("人工会话", "/staff/inbox")),
 }
 
 
@@ -72,7 +72,7 @@ def page(title: str, body: str, *, principal: Principal | None = None, request: 
         token = request.cookies.get(SESSION_COOKIE, "") if request is not None else ""
         credential = f"（{staff.credential_no}）" if staff.credential_no else ""
         bar = fill("staff_bar.html", name=staff.display_name + credential,
-                   role=ROLE_NAMES.get(principal.role, principal.role), csrf=csrf_token_for(token) if token else "",
+                   role=ROLE_TEXT.get(principal.role, principal.role), csrf=csrf_token_for(token) if token else "",
                    raw={"nav": nav_for(principal.role, request.url.path if request is not None else "")})
     tags = "".join(f'<script src="/staff/static/{html.escape(s)}" defer></script>' for s in scripts)
     content = fill("layout.html", title=title, body_class=body_class, raw={"staff_bar": bar, "body": body,
@@ -90,19 +90,19 @@ def login_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(f"{LOGIN_PATH}?next={quote(here, safe='')}", status_code=303, headers=SECURITY_HEADERS)
 
 
-def gate(request: Request, session: Session, roles) -> tuple[Principal | None, Response | None]:
-    """Every staff page's entry check: (the signed-in principal whose role may use the page, None),
+def gate(request: Request, session: Session, permission: Permission) -> tuple[Principal | None, Response | None]:
+    """Every staff page's entry check: (the signed-in principal whose role holds `permission`, None),
     or (None, the response to send instead: the sign-in redirect or the no-permission page)."""
     principal = signed_in(request, session)
     if principal is None:
         return None, login_redirect(request)
-    if principal.role not in roles:
+    if not may(principal.role, permission):
         return None, forbidden_page(principal, request)
     return principal, None
 
 
 def forbidden_page(principal: Principal, request: Request) -> HTMLResponse:
-    body = fill("denied.html", role=ROLE_NAMES.get(principal.role, principal.role))
+    body = fill("denied.html", role=ROLE_TEXT.get(principal.role, principal.role))
     return page("没有权限", body, principal=principal, request=request, status_code=403)
 
 

@@ -7,30 +7,27 @@ from __future__ import annotations
 
 import html
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from erma.cases.lifecycle import get_case
 from erma.console.pages import fill, gate, page
-from erma.db import get_session
+from erma.unit_of_work import SESSION
 from erma.errors import NotFound
+from erma.permissions import Permission
+from erma.places import listing
 from erma.places.models import Town
 from erma.staff.auth import Principal
 
 router = APIRouter(prefix="/staff/review", include_in_schema=False)
 
-REVIEW_ROLES = ("town_reviewer", "admin")
 SCRIPTS = ("console.js", "review.js")
 
 
 def _towns(session: Session, principal: Principal) -> list[Town]:
     """The towns whose queue this person may open, in code order (all of them for county-wide roles)."""
-    stmt = select(Town).order_by(Town.code)
-    if not principal.county_wide:
-        stmt = stmt.where(Town.code.in_(principal.towns))
-    return list(session.scalars(stmt))
+    return listing.towns(session, None if principal.county_wide else principal.towns)
 
 
 def _town_picker(towns: list[Town], chosen: Town) -> str:
@@ -51,8 +48,8 @@ def _message(title: str, message: str, principal: Principal, request: Request, s
 
 
 @router.get("")
-def queue_page(request: Request, town: str | None = None, session: Session = Depends(get_session)) -> Response:
-    principal, refused = gate(request, session, REVIEW_ROLES)
+def queue_page(request: Request, town: str | None = None, session: Session = SESSION) -> Response:
+    principal, refused = gate(request, session, Permission.DECIDE_REVIEW)
     if refused is not None:
         return refused
     towns = _towns(session, principal)
@@ -68,8 +65,8 @@ def queue_page(request: Request, town: str | None = None, session: Session = Dep
 
 
 @router.get("/cases/{case_no}")
-def case_page(case_no: str, request: Request, session: Session = Depends(get_session)) -> Response:
-    principal, refused = gate(request, session, REVIEW_ROLES)
+def case_page(case_no: str, request: Request, session: Session = SESSION) -> Response:
+    principal, refused = gate(request, session, Permission.DECIDE_REVIEW)
     if refused is not None:
         return refused
     try:

@@ -8,36 +8,37 @@ import hmac
 import html
 import secrets
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from erma.console.pages import (ROLE_NAMES, SECURITY_HEADERS, fill, gate, login_redirect, page, signed_in,
-                                static_file)
-from erma.db import get_session
+from erma.console.pages import SECURITY_HEADERS, fill, gate, login_redirect, page, signed_in, static_file
+from erma.unit_of_work import SESSION
 from erma.errors import TooManyRequests, Unauthorized
+from erma.permissions import ROLE_TEXT, Permission, Role, may
 from erma.staff.auth import (SESSION_COOKIE, clear_session_cookies, client_address, csrf_ok, safe_next,
                              set_session_cookies, sign_in)
 from erma.staff.sessions import end_session
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
 
-INBOX_ROLES = ("agent", "duty_lead", "admin")
 # Guards the sign-in form itself (login CSRF): the form carries the value of this short-lived cookie.
 LOGIN_CSRF_COOKIE = "erma_login_csrf"
 LOGIN_CSRF_MAX_AGE = 3600
 
 
+HOMES = {
+    Role.DUTY_LEAD: "/staff/lead",  # overdue 容缺, 差评 follow-ups, overdue cases (erma/console/lead.py)
+    Role.ADMIN: "/staff/admin",  # catalog, staff, aliases (erma/console/admin.py); the nav bar has the rest
+    Role.TOWN_REVIEWER: "/staff/review",  # the town's review queue (erma/console/review.py)
+    Role.COUNTER_CLERK: "/staff/intake",  # registering walk-in residents at their counter (erma/console/intake.py)
+}
+
+
 def home_for(role: str) -> str:
-    if role == "duty_lead":
-        return "/staff/lead"  # overdue 容缺, 差评 follow-ups, overdue cases (erma/console/lead.py)
-    if role == "admin":
-        return "/staff/admin"  # catalog, staff, aliases (erma/console/admin.py); the nav bar has the rest
-    if role == "town_reviewer":
-        return "/staff/review"  # the town's review queue (erma/console/review.py)
-    if role == "counter_clerk":
-        return "/staff/intake"  # registering walk-in residents at their counter (erma/console/intake.py)
-    return "/staff/inbox" if role in INBOX_ROLES else "/staff/"
+    if role in HOMES:
+        return HOMES[role]
+    return "/staff/inbox" if may(role, Permission.CONVERSATIONS_STAFF) else "/staff/"
 
 
 def _secure(request: Request) -> bool:
@@ -58,7 +59,7 @@ def _login_form(request: Request, *, next_path: str, username: str = "", message
 
 @router.get("/login")
 def login_page(request: Request, next: str | None = None, out: int = 0,
-               session: Session = Depends(get_session)) -> Response:
+               session: Session = SESSION) -> Response:
     principal = signed_in(request, session)
     if principal is not None and not out:
         return RedirectResponse(safe_next(next, home_for(principal.role)), status_code=303, headers=SECURITY_HEADERS)
@@ -68,7 +69,7 @@ def login_page(request: Request, next: str | None = None, out: int = 0,
 @router.post("/login")
 def login_submit(request: Request, username: str = Form(default=""), password: str = Form(default=""),
                  next: str = Form(default=""), csrf: str = Form(default=""),
-                 session: Session = Depends(get_session)) -> Response:
+                 session: Session = SESSION) -> Response:
     username = username.strip()[:64]
     next_path = safe_next(next, "")
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
@@ -90,7 +91,7 @@ def login_submit(request: Request, username: str = Form(default=""), password: s
 
 
 @router.post("/logout")
-def logout(request: Request, csrf: str = Form(default=""), session: Session = Depends(get_session)) -> Response:
+def logout(request: Request, csrf: str = Form(default=""), session: Session = SESSION) -> Response:
     """Signs this browser out and ends its session on the server (the cookie opens nothing afterwards,
     even if kept). With a live session the form must carry its CSRF token (another site cannot sign a
     staff member out); an expired or ended session is simply cleared."""
@@ -100,31 +101,33 @@ def logout(request: Request, csrf: str = Form(default=""), session: Session = De
         if not csrf_ok(token, csrf):
             return page("无法退出", fill("message.html", message="页面已过期，请刷新页面后再点“退出”"), status_code=403)
         end_session(session, principal.session_id)
-        session.commit()
     response = RedirectResponse("/staff/login?out=1", status_code=303, headers=SECURITY_HEADERS)
     clear_session_cookies(response)
     return response
 
 
 @router.get("/")
-def staff_home(request: Request, session: Session = Depends(get_session)) -> Response:
+def staff_home(request: Request, session: Session = SESSION) -> Response:
     principal = signed_in(request, session)
     if principal is None:
         return login_redirect(request)
     if home_for(principal.role) != "/staff/":
         return RedirectResponse(home_for(principal.role), status_code=303, headers=SECURITY_HEADERS)
-    body = fill("message.html", message=f"您好，{principal.staff.display_name}（{ROLE_NAMES.get(principal.role, '')}）。"
+    body = fill("message.html", message=f"您好，{principal.staff.display_name}（{ROLE_TEXT.get(principal.role, '')}）。"
                                         "您的工作页面还在建设中，请先通过原有方式办理。")
     return page("工作台", body, principal=principal, request=request)
 
 
 @router.get("/inbox")
-def inbox_page(request: Request, session: Session = Depends(get_session)) -> Response:
-    principal, refused = gate(request, session, INBOX_ROLES)
+def inbox_page(request: Request, session: Session = SESSION) -> Response:
+    principal, refused = gate(request, session, Permission.CONVERSATIONS_STAFF)
     if refused is not None:
         return refused
     staff = principal.staff
-    body = fill("inbox.html", staff_id=staff.id, role=principal.role)
+    reads = may(principal.role, Permission.READ_ANY_CONVERSATION) or may(principal.role,
+                                                                          Permission.READ_TOWN_CONVERSATIONS)
+    body = fill("inbox.html", staff_id=staff.id, county_wide="true" if principal.county_wide else "false",
+                reads_transcripts="true" if reads else "false")
     return page("转人工会话", body, principal=principal, request=request, scripts=("console.js", "inbox.js"),
                 body_class="inbox-page")
 

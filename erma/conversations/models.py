@@ -15,9 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from erma.db import Base, utcnow
 
-STATES = ("bot", "queued", "agent", "closed")
 CHANNELS = ("web_chat", "wechat")
-AUTHORS = ("resident", "assistant", "agent", "system")
 
 
 class Conversation(Base):
@@ -61,3 +59,16 @@ class TranscriptEntry(Base):
     reply_to_seq: Mapped[int | None] = mapped_column(nullable=True)
     # Structured facts about system entries, e.g. {"kind": "owner", "from": "bot", "to": "queued", "actor": "..."}.
     meta: Mapped[dict | None] = mapped_column(nullable=True)
+
+
+class HandoffRequest(Base):
+    """A request to hand the conversation to a person (erma/conversations/handoff.py). Whether it is
+    still open is not stored: it is the conversation's latest request while the conversation is
+    queued or with an agent (`handoff.request_state`), so it can never disagree with the owner."""
+    __tablename__ = "handoff_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -16,20 +16,23 @@ import unicodedata
 import uuid
 from collections.abc import Callable
 
-from sqlalchemy import and_, false, or_, select, update
+from sqlalchemy import and_, false, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from erma.cases.models import Case
 from erma.conversations import rasa_client
+from erma.conversations.events import AgentReplied, OwnerChanged
+from erma.conversations.handoff import request_handoff
 from erma.conversations.models import CHANNELS, Conversation, TranscriptEntry
+from erma.conversations.transcript import append_entry, change_owner, current_state
 from erma.db import as_utc, utcnow
 from erma.errors import Conflict, NotFound, ValidationFailed
-from erma.handoff.models import HandoffRequest
+from erma.events import publish
+from erma.permissions import Permission, Role, may
 from erma.pii_refs import service as references
-from erma.places.models import Town
 from erma.staff.auth import Principal
 from erma.understanding.service import understand
+from erma.unit_of_work import end_step
 
 HANDOFF_PAYLOAD = "/request_human"
 # What a resident sends to ask for a person when the assistant cannot understand them.
@@ -37,8 +40,6 @@ HANDOFF_WORDS = {HANDOFF_PAYLOAD, "转人工", "人工", "人工客服", "转人
 HANDOFF_BUTTONS = [{"title": "转人工", "payload": HANDOFF_PAYLOAD}]
 UNAVAILABLE_TEXT = ("抱歉，智能助手暂时无法回复。您的消息已经收到并保存了，"
                     "您可以稍后再发一次，或者点“转人工”请工作人员帮您。")
-REASON_TEXT = {"requested": "居民要求转人工", "fallback": "助手没能听懂", "form_abandoned": "填表中途放弃",
-               "assistant_unavailable": "智能助手不可用"}
 MAX_TEXT = 2000
 # A `/…` payload reaches Rasa only when a button with it is among the conversation's latest entries.
 OFFER_WINDOW = 20
@@ -66,11 +67,11 @@ def can_see(principal: Principal, conversation: Conversation) -> bool:
     Duty leads and town reviewers do not read residents' conversations (a duty lead's inbox lists
     who is waiting and for how long, nothing more). Whoever sees a transcript sees ID numbers and
     phones masked (pii_refs.masker)."""
-    if principal.role in ("admin", "service"):
+    if may(principal.role, Permission.READ_ANY_CONVERSATION):
         return True
     if principal.staff is not None and conversation.assigned_staff_id == principal.staff.id:
         return True
-    if principal.role != "agent":
+    if not may(principal.role, Permission.READ_TOWN_CONVERSATIONS):
         return False
     if conversation.town_code is None:
         return conversation.state == "queued"
@@ -99,13 +100,6 @@ def inbox(session: Session, principal: Principal) -> list[Conversation]:
     return list(session.scalars(query.order_by(Conversation.queued_at, Conversation.created_at)))
 
 
-def _current_state(session: Session, conversation_id: str) -> str:
-    state = session.scalar(select(Conversation.state).where(Conversation.id == conversation_id))
-    if state is None:
-        raise NotFound("conversation_not_found", "没有找到这个会话")
-    return state
-
-
 def _refresh(session: Session, conversation: Conversation) -> Conversation:
     session.refresh(conversation)
     return conversation
@@ -113,65 +107,18 @@ def _refresh(session: Session, conversation: Conversation) -> Conversation:
 
 # ---------------------------------------------------------------- writing
 
-def _append(session: Session, conversation_id: str, author: str, text: str, *, now: dt.datetime,
-            buttons: list | None = None, agent_staff_id: int | None = None, client_msg_id: str | None = None,
-            reply_to_seq: int | None = None, meta: dict | None = None, only_if=None,
-            **conversation_values) -> tuple[TranscriptEntry | None, str | None]:
-    """Adds one entry with the next seq; returns (entry, the conversation's state at that moment).
-
-    `only_if` is an extra condition on the conversation row; when it does not hold nothing is
-    written and (None, None) comes back."""
-    stmt = (update(Conversation).where(Conversation.id == conversation_id)
-            .values(last_seq=Conversation.last_seq + 1, updated_at=now, **conversation_values)
-            .returning(Conversation.last_seq, Conversation.state)
-            .execution_options(synchronize_session=False))
-    if only_if is not None:
-        stmt = stmt.where(only_if)
-    row = session.execute(stmt).first()
-    if row is None:
-        return None, None
-    entry = TranscriptEntry(conversation_id=conversation_id, seq=row[0], at=now, author=author, text=text,
-                            buttons=buttons or None, agent_staff_id=agent_staff_id, client_msg_id=client_msg_id,
-                            reply_to_seq=reply_to_seq, meta=meta)
-    session.add(entry)
-    session.flush()
-    return entry, row[1]
-
-
 def add_system_note(session: Session, conversation_id: str, text: str, meta: dict | None = None,
                     now: dt.datetime | None = None) -> TranscriptEntry | None:
     """A system entry in the transcript (e.g. a push that could not be delivered), for agents."""
-    entry, _ = _append(session, conversation_id, "system", text, now=now or utcnow(), meta=meta)
-    return entry
-
-
-def _change_owner(session: Session, conversation_id: str, from_state: str, to_state: str, text: str, *,
-                  actor: str, now: dt.datetime, staff_id: int | None = None, condition=None,
-                  extra: dict | None = None, **values) -> TranscriptEntry | None:
-    """The conditional UPDATE every owner change goes through, plus its system transcript entry
-    (returned; None when the conversation was not in `from_state` or the condition failed)."""
-    stmt = (update(Conversation).where(Conversation.id == conversation_id, Conversation.state == from_state)
-            .values(state=to_state, updated_at=now, **values).execution_options(synchronize_session=False))
-    if condition is not None:
-        stmt = stmt.where(condition)
-    if session.execute(stmt).rowcount != 1:
-        return None
-    entry, _ = _append(session, conversation_id, "system", text, now=now, agent_staff_id=staff_id,
-                       meta={"kind": "owner", "from": from_state, "to": to_state, "actor": actor, **(extra or {})})
+    entry, _ = append_entry(session, conversation_id, "system", text, now=now or utcnow(), meta=meta)
     return entry
 
 
 def _tell_resident(session: Session, conversation: Conversation, entry: TranscriptEntry) -> None:
     """A person taking, handing back or ending the conversation: the web page shows the transcript
-    entry itself; a WeChat resident is told through the outbox, in order with the replies."""
-    from erma.pushes.service import relay_owner_change  # pushes build on the gateway
-
-    relay_owner_change(session, conversation, entry)
-
-
-def _sync_handoff_requests(session: Session, conversation_id: str, state: str) -> None:
-    session.execute(update(HandoffRequest).where(HandoffRequest.conversation_id == conversation_id,
-                                                 HandoffRequest.state != "closed").values(state=state))
+    entry itself; the listeners of OwnerChanged tell a WeChat resident (through the outbox, in order
+    with the replies)."""
+    publish(session, OwnerChanged(conversation=conversation, entry=entry))
 
 
 def open_conversation(session: Session, channel: str, external_user_id: str | None = None,
@@ -184,66 +131,20 @@ def open_conversation(session: Session, channel: str, external_user_id: str | No
             Conversation.channel == channel, Conversation.external_user_id == external_user_id,
             Conversation.state != "closed").order_by(Conversation.created_at.desc()).limit(1))
         if existing is not None:
-            session.commit()
             return existing, False
     now = now or utcnow()
     conversation = Conversation(id=uuid.uuid4().hex, channel=channel, external_user_id=external_user_id,
                                 state="bot", last_seq=0, created_at=now, updated_at=now)
     session.add(conversation)
-    session.commit()
+    session.flush()
     return conversation, True
-
-
-def _town_for(session: Session, conversation_id: str, explicit: str | None) -> str | None:
-    """The town a queued conversation belongs to: named by the handoff, else the resident's latest case
-    (opened from this conversation or, for a known channel user, any of their conversations)."""
-    if explicit and session.get(Town, explicit) is not None:
-        return explicit
-    row = session.execute(select(Conversation.channel, Conversation.external_user_id, Conversation.town_code)
-                          .where(Conversation.id == conversation_id)).one()
-    from_resident = Case.conversation_id == conversation_id
-    if row.external_user_id:
-        theirs = select(Conversation.id).where(Conversation.channel == row.channel,
-                                               Conversation.external_user_id == row.external_user_id)
-        from_resident = or_(from_resident, Case.conversation_id.in_(theirs))
-    latest = session.scalar(select(Case.hukou_town_code).where(from_resident)
-                            .order_by(Case.created_at.desc(), Case.id.desc()).limit(1))
-    return latest or row.town_code
-
-
-def queue_in_transaction(session: Session, conversation_id: str, reason: str, *, actor: str = "service",
-                         town_code: str | None = None, now: dt.datetime | None = None) -> bool:
-    """bot (or closed) → queued, without committing; False when it already is queued / with an agent."""
-    now = now or utcnow()
-    state = _current_state(session, conversation_id)
-    if state == "queued" and town_code and session.get(Town, town_code) is not None:
-        # Already waiting, e.g. the assistant queued it before anyone knew the household town: a
-        # later request that names it puts the conversation in that town's inbox.
-        session.execute(update(Conversation).where(Conversation.id == conversation_id, Conversation.state == "queued",
-                                                   Conversation.town_code.is_(None))
-                        .values(town_code=town_code, updated_at=now).execution_options(synchronize_session=False))
-    if state not in ("bot", "closed"):
-        return False
-    town = _town_for(session, conversation_id, town_code)
-    why = REASON_TEXT.get(reason, reason)
-    return _change_owner(session, conversation_id, state, "queued", f"转人工排队（{why}），等待代办员接入",
-                         actor=actor, now=now, extra={"reason": reason}, queued_at=now, queue_reason=reason,
-                         town_code=town, assigned_staff_id=None) is not None
-
-
-def queue(session: Session, conversation: Conversation, reason: str, *, actor: str = "service",
-          town_code: str | None = None) -> Conversation:
-    """bot → queued. Idempotent: a queued or taken conversation stays as it is."""
-    queue_in_transaction(session, conversation.id, reason, actor=actor, town_code=town_code)
-    session.commit()
-    return _refresh(session, conversation)
 
 
 def _agent_label(principal: Principal) -> str:
     staff = principal.staff
     if staff is None:
         return "工作人员"
-    label = f"代办员{staff.display_name}" if principal.role == "agent" else f"工作人员{staff.display_name}"
+    label = f"代办员{staff.display_name}" if principal.role == Role.AGENT else f"工作人员{staff.display_name}"
     return label + (f"（证号{staff.credential_no}）" if staff.credential_no else "")
 
 
@@ -256,21 +157,19 @@ def take(session: Session, conversation: Conversation, principal: Principal) -> 
     town_ok = None
     if not principal.county_wide:
         town_ok = or_(Conversation.town_code.is_(None), Conversation.town_code.in_(sorted(principal.towns)))
-    won = _change_owner(session, conversation.id, "queued", "agent", f"{_agent_label(principal)}已接入，为您服务",
-                        actor=principal.actor, now=now, staff_id=staff_id, condition=town_ok,
-                        assigned_staff_id=staff_id)
+    won = change_owner(session, conversation.id, "queued", "agent", f"{_agent_label(principal)}已接入，为您服务",
+                       actor=principal.actor, now=now, staff_id=staff_id, condition=town_ok,
+                       assigned_staff_id=staff_id)
     if not won:
         session.rollback()
         current = get_conversation(session, conversation.id)
-        session.commit()
         if current.state == "agent" and staff_id is not None and current.assigned_staff_id == staff_id:
             return current  # the same agent pressed twice
         if current.state == "agent":
             raise Conflict("already_taken", "这个会话已经由其他代办员接入了")
         raise Conflict("not_queued", "这个会话现在没有在排队等待人工，不能接入")
-    _sync_handoff_requests(session, conversation.id, "taken")
     _tell_resident(session, conversation, won)
-    session.commit()
+    session.flush()
     return _refresh(session, conversation)
 
 
@@ -287,38 +186,34 @@ def agent_reply(session: Session, conversation: Conversation, principal: Princip
     if client_msg_id:
         existing = _by_client_msg_id(session, conversation.id, client_msg_id)
         if existing is not None:
-            session.commit()
             return existing
     condition = and_(Conversation.state == "agent", _mine(principal))
     try:
-        entry, _ = _append(session, conversation.id, "agent", text, now=utcnow(), agent_staff_id=principal.staff.id,
-                           client_msg_id=client_msg_id, only_if=condition)
+        entry, _ = append_entry(session, conversation.id, "agent", text, now=utcnow(),
+                                agent_staff_id=principal.staff.id, client_msg_id=client_msg_id, only_if=condition)
     except IntegrityError:
         session.rollback()
         return _by_client_msg_id(session, conversation.id, client_msg_id)
     if entry is None:
         session.rollback()
         raise Conflict("not_your_conversation", "这个会话不在您这里，请先接入再回复")
-    from erma.pushes.service import relay_agent_reply  # pushes build on the gateway
-
-    relay_agent_reply(session, conversation, entry)  # WeChat: by the outbox, committed with the reply
-    session.commit()
+    publish(session, AgentReplied(conversation=conversation, entry=entry))  # WeChat: by the outbox, with the reply
+    session.flush()
     return entry
 
 
 def hand_back(session: Session, conversation: Conversation, principal: Principal) -> Conversation:
     """agent → bot: the assistant answers the resident's next message again."""
     condition = None if principal.county_wide else _mine(principal)
-    done = _change_owner(session, conversation.id, "agent", "bot",
-                         f"{_agent_label(principal)}已结束人工服务，智能助手继续为您服务",
-                         actor=principal.actor, now=utcnow(), staff_id=principal.staff.id if principal.staff else None,
-                         condition=condition, assigned_staff_id=None, queued_at=None, queue_reason=None)
+    done = change_owner(session, conversation.id, "agent", "bot",
+                        f"{_agent_label(principal)}已结束人工服务，智能助手继续为您服务",
+                        actor=principal.actor, now=utcnow(), staff_id=principal.staff.id if principal.staff else None,
+                        condition=condition, assigned_staff_id=None, queued_at=None, queue_reason=None)
     if not done:
         session.rollback()
         raise Conflict("not_your_conversation", "这个会话不在您这里，不能交回智能助手")
-    _sync_handoff_requests(session, conversation.id, "closed")
     _tell_resident(session, conversation, done)
-    session.commit()
+    session.flush()
     return _refresh(session, conversation)
 
 
@@ -326,22 +221,20 @@ def close(session: Session, conversation: Conversation, principal: Principal) ->
     """Any open state → closed. An agent cannot close a conversation another agent holds."""
     if not can_see(principal, conversation):
         raise NotFound("conversation_not_found", "没有找到这个会话")
-    state = _current_state(session, conversation.id)
+    state = current_state(session, conversation.id)
     if state == "closed":
-        session.commit()
         return _refresh(session, conversation)
     condition = None
     if state == "agent" and not principal.county_wide:
         condition = _mine(principal)
-    done = _change_owner(session, conversation.id, state, "closed", "会话已结束，感谢您使用尔玛云",
-                         actor=principal.actor, now=utcnow(), staff_id=principal.staff.id if principal.staff else None,
-                         condition=condition, assigned_staff_id=None, queued_at=None)
+    done = change_owner(session, conversation.id, state, "closed", "会话已结束，感谢您使用尔玛云",
+                        actor=principal.actor, now=utcnow(), staff_id=principal.staff.id if principal.staff else None,
+                        condition=condition, assigned_staff_id=None, queued_at=None)
     if not done:
         session.rollback()
         raise Conflict("conversation_changed", "这个会话刚被其他人处理了，请刷新后再试")
-    _sync_handoff_requests(session, conversation.id, "closed")
     _tell_resident(session, conversation, done)
-    session.commit()
+    session.flush()
     return _refresh(session, conversation)
 
 
@@ -369,7 +262,6 @@ def _replies_to(session: Session, conversation_id: str, seq: int) -> list[Transc
 
 def _duplicate(session: Session, conversation: Conversation, entry: TranscriptEntry) -> dict:
     replies = _replies_to(session, conversation.id, entry.seq)
-    session.commit()
     return {"entry": entry, "replies": replies, "duplicate": True, "forwarded": False,
             "conversation": _refresh(session, conversation)}
 
@@ -440,13 +332,13 @@ def receive_resident_message(session: Session, conversation: Conversation, text:
             return _duplicate(session, conversation, existing)
     now = utcnow()
     try:
-        if _current_state(session, conversation.id) == "closed":
-            _change_owner(session, conversation.id, "closed", "bot", "居民又发来消息，会话重新打开，智能助手继续为您服务",
-                          actor="resident", now=now)
+        if current_state(session, conversation.id) == "closed":
+            change_owner(session, conversation.id, "closed", "bot", "居民又发来消息，会话重新打开，智能助手继续为您服务",
+                         actor="resident", now=now)
         shown, forward, meta = _incoming(session, conversation.id, text, display_text)
-        entry, state = _append(session, conversation.id, "resident", shown, now=now, client_msg_id=client_msg_id,
-                               meta=meta, last_resident_message_at=now)
-        session.commit()
+        entry, state = append_entry(session, conversation.id, "resident", shown, now=now,
+                                    client_msg_id=client_msg_id, meta=meta, last_resident_message_at=now)
+        end_step(session)  # the message is stored whatever the assistant does next
     except IntegrityError:  # the same client message id stored by a concurrent request
         session.rollback()
         existing = _by_client_msg_id(session, conversation.id, client_msg_id) if client_msg_id else None
@@ -471,7 +363,7 @@ def _ask_assistant(session: Session, conversation: Conversation, entry: Transcri
         # A pressed button (an offered "/…" payload) already says what it means. Read after the
         # message is stored, so no write transaction waits on it.
         metadata["understanding"] = understand(session, text).as_dict()
-        session.commit()  # ends the read (nothing written): no transaction is open while Rasa answers
+        end_step(session)  # ends the read (nothing written): no transaction is open while Rasa answers
     try:
         messages = send(conversation.id, text, metadata)
     except rasa_client.RasaUnavailable as exc:
@@ -485,10 +377,10 @@ def _ask_assistant(session: Session, conversation: Conversation, entry: Transcri
         buttons = message.get("buttons") if isinstance(message.get("buttons"), list) else None
         if not reply_text and not buttons:
             continue  # images / custom payloads: not used by this assistant
-        reply, _ = _append(session, conversation.id, "assistant", reply_text or "", now=now,
-                           buttons=buttons, reply_to_seq=entry.seq)
+        reply, _ = append_entry(session, conversation.id, "assistant", reply_text or "", now=now,
+                                buttons=buttons, reply_to_seq=entry.seq)
         replies.append(reply)
-    session.commit()
+    session.flush()
     return {"entry": entry, "replies": replies, "duplicate": False, "forwarded": True,
             "conversation": _refresh(session, conversation)}
 
@@ -497,20 +389,18 @@ def _assistant_unavailable(session: Session, conversation: Conversation, entry: 
                            reason: str) -> list[TranscriptEntry]:
     """Rasa failed: the message stays stored, the failure is recorded, the resident is offered a person."""
     now = utcnow()
-    _append(session, conversation.id, "system", f"{reason}，居民的第{entry.seq}条消息已保存，未经助手处理",
-            now=now, reply_to_seq=entry.seq, meta={"kind": "assistant_unavailable", "reason": reason})
+    append_entry(session, conversation.id, "system", f"{reason}，居民的第{entry.seq}条消息已保存，未经助手处理",
+                 now=now, reply_to_seq=entry.seq, meta={"kind": "assistant_unavailable", "reason": reason})
     if text.strip() in HANDOFF_WORDS:
         # The resident asked for a person (e.g. pressed 转人工): the gateway queues it itself.
-        from erma.handoff.service import request_handoff
-
         session.flush()
-        result = request_handoff(session, conversation.id, conversation.channel, "requested", commit=False)
+        result = request_handoff(session, conversation.id, conversation.channel, "requested")
         notice, buttons = result["message"], None
     else:
         notice, buttons = UNAVAILABLE_TEXT, HANDOFF_BUTTONS
-    reply, _ = _append(session, conversation.id, "system", notice, now=utcnow(), buttons=buttons,
-                       reply_to_seq=entry.seq, meta={"kind": "notice"})
-    session.commit()
+    reply, _ = append_entry(session, conversation.id, "system", notice, now=utcnow(), buttons=buttons,
+                            reply_to_seq=entry.seq, meta={"kind": "notice"})
+    session.flush()
     return [reply]
 
 

@@ -59,10 +59,11 @@ def purge_trackers(path: Path | None = None, days: int | None = None, now: dt.da
         return 0
     cutoff = (now or dt.datetime.now(dt.timezone.utc)) - dt.timedelta(days=days or retention_days())
     try:
-        with closing(sqlite3.connect(str(path), timeout=30)) as conn:
+        # Rasa's own file, not the platform's database (so not erma.unit_of_work): the connection used as
+        # a context manager is sqlite3's transaction — committed when the block ends, rolled back on error.
+        with closing(sqlite3.connect(str(path), timeout=30)) as conn, conn:
             conn.execute("PRAGMA secure_delete = ON")
             deleted = conn.execute("DELETE FROM events WHERE timestamp < ?", (cutoff.timestamp(),)).rowcount
-            conn.commit()
     except sqlite3.OperationalError as exc:
         if "no such table" in str(exc):
             return 0

@@ -7,22 +7,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from erma.bounds import MAX_DB_INT, MAX_MESSAGE
 from erma.conversations import service
-from erma.conversations.models import Conversation, TranscriptEntry
-from erma.db import as_utc, get_session, utcnow
+from erma.conversations.presenter import conversation_view, entry_view, with_agents
+from erma.db import utcnow
 from erma.pii_refs.service import masker
-from erma.places.models import Town
-from erma.staff.auth import Principal, require_roles
-from erma.staff.models import Staff
+from erma.permissions import Permission
+from erma.staff.auth import Principal, require
+from erma.unit_of_work import SESSION
 
 router = APIRouter(prefix="/api/v1", tags=["conversations"])
 
-CHANNEL_ROLES = ("service", "admin")
-STAFF_ROLES = ("agent", "duty_lead", "admin")
+CHANNEL = require(Permission.CONVERSATIONS_CHANNEL)
+STAFF = require(Permission.CONVERSATIONS_STAFF)
+CHANNEL_OR_STAFF = require(Permission.CONVERSATIONS_CHANNEL, Permission.CONVERSATIONS_STAFF)
 
 
 class OpenIn(BaseModel):
@@ -36,36 +36,9 @@ class MessageIn(BaseModel):
     client_msg_id: str | None = Field(default=None, min_length=1, max_length=128)
 
 
-def _iso(value) -> str | None:
-    return as_utc(value).isoformat() if value is not None else None
-
-
-def entry_view(entry: TranscriptEntry, mask) -> dict:
-    """`mask` (pii_refs masker of the entry's conversation): ID numbers and phones show masked."""
-    return {"seq": entry.seq, "at": _iso(entry.at), "author": entry.author, "text": mask(entry.text),
-            "buttons": entry.buttons or [], "agent_staff_id": entry.agent_staff_id,
-            "client_msg_id": entry.client_msg_id, "reply_to_seq": entry.reply_to_seq,
-            # What kind of system entry this is (owner change, push, push_undeliverable…), for the agent console.
-            "kind": (entry.meta or {}).get("kind")}
-
-
-def conversation_view(session: Session, conversation: Conversation) -> dict:
-    agent = session.get(Staff, conversation.assigned_staff_id) if conversation.assigned_staff_id else None
-    town = session.get(Town, conversation.town_code) if conversation.town_code else None
-    return {"id": conversation.id, "channel": conversation.channel, "state": conversation.state,
-            "town": {"code": town.code, "name": town.name} if town else None,
-            "agent": {"id": agent.id, "name": agent.display_name, "credential_no": agent.credential_no} if agent else None,
-            "queue_reason": conversation.queue_reason,
-            "queue_reason_text": service.REASON_TEXT.get(conversation.queue_reason) if conversation.queue_reason else None,
-            "queued_at": _iso(conversation.queued_at),
-            "last_seq": conversation.last_seq,
-            "last_resident_message_at": _iso(conversation.last_resident_message_at),
-            "created_at": _iso(conversation.created_at), "updated_at": _iso(conversation.updated_at)}
-
-
 @router.post("/conversations", status_code=201)
-def open_conversation(body: OpenIn, response: Response, _: Principal = Depends(require_roles(*CHANNEL_ROLES)),
-                      session: Session = Depends(get_session)) -> dict:
+def open_conversation(body: OpenIn, response: Response, _: Principal = Depends(CHANNEL),
+                      session: Session = SESSION) -> dict:
     """Opens a conversation in the bot state (or returns the channel user's open one, 200)."""
     conversation, created = service.open_conversation(session, body.channel, body.external_user_id)
     if not created:
@@ -74,14 +47,14 @@ def open_conversation(body: OpenIn, response: Response, _: Principal = Depends(r
 
 
 @router.get("/conversations/{conversation_id}")
-def read_conversation(conversation_id: str, principal: Principal = Depends(require_roles(*CHANNEL_ROLES, *STAFF_ROLES)),
-                      session: Session = Depends(get_session)) -> dict:
+def read_conversation(conversation_id: str, principal: Principal = Depends(CHANNEL_OR_STAFF),
+                      session: Session = SESSION) -> dict:
     return conversation_view(session, service.visible_conversation(session, conversation_id, principal))
 
 
 @router.post("/conversations/{conversation_id}/messages")
-def resident_message(conversation_id: str, body: MessageIn, _: Principal = Depends(require_roles(*CHANNEL_ROLES)),
-                     session: Session = Depends(get_session)) -> dict:
+def resident_message(conversation_id: str, body: MessageIn, _: Principal = Depends(CHANNEL),
+                     session: Session = SESSION) -> dict:
     """A resident's message, from the channel. Re-sending the same `client_msg_id` is harmless."""
     conversation = service.get_conversation(session, conversation_id)
     result = service.receive_resident_message(session, conversation, body.text, body.client_msg_id)
@@ -94,8 +67,8 @@ def resident_message(conversation_id: str, body: MessageIn, _: Principal = Depen
 @router.get("/conversations/{conversation_id}/transcript")
 def read_transcript(conversation_id: str, after_seq: int = Query(default=0, ge=0, le=MAX_DB_INT),
                     limit: int = Query(default=200, ge=1, le=500),
-                    principal: Principal = Depends(require_roles(*CHANNEL_ROLES, *STAFF_ROLES)),
-                    session: Session = Depends(get_session)) -> dict:
+                    principal: Principal = Depends(CHANNEL_OR_STAFF),
+                    session: Session = SESSION) -> dict:
     """Entries with seq > after_seq, in order; call again with the last seq while `has_more`."""
     conversation = service.visible_conversation(session, conversation_id, principal)
     entries = service.transcript(session, conversation, after_seq, limit + 1)
@@ -105,8 +78,8 @@ def read_transcript(conversation_id: str, after_seq: int = Query(default=0, ge=0
 
 
 @router.get("/agent/inbox")
-def agent_inbox(principal: Principal = Depends(require_roles(*STAFF_ROLES)),
-                session: Session = Depends(get_session)) -> dict:
+def agent_inbox(principal: Principal = Depends(STAFF),
+                session: Session = SESSION) -> dict:
     """Queued conversations of the agent's towns (and those without a town yet), longest waiting first."""
     now = utcnow()
     items = []
@@ -118,42 +91,37 @@ def agent_inbox(principal: Principal = Depends(require_roles(*STAFF_ROLES)),
 
 
 @router.get("/agent/conversations")
-def agent_conversations(mine: bool = Query(default=True), principal: Principal = Depends(require_roles(*STAFF_ROLES)),
-                        session: Session = Depends(get_session)) -> dict:
+def agent_conversations(mine: bool = Query(default=True), principal: Principal = Depends(STAFF),
+                        session: Session = SESSION) -> dict:
     """Conversations with an agent now: the caller's own (`mine=1`), or all the caller may see (`mine=0`),
     most recently active first."""
-    query = select(Conversation).where(Conversation.state == "agent")
-    if mine:
-        query = query.where(Conversation.assigned_staff_id == (principal.staff.id if principal.staff else -1))
-    items = [conversation_view(session, c) for c in session.scalars(query.order_by(Conversation.updated_at.desc()))
-             if mine or service.can_see(principal, c)]
-    return {"items": items}
+    return {"items": [conversation_view(session, c) for c in with_agents(session, principal, mine)]}
 
 
 @router.post("/conversations/{conversation_id}/take")
-def take(conversation_id: str, principal: Principal = Depends(require_roles(*STAFF_ROLES)),
-         session: Session = Depends(get_session)) -> dict:
+def take(conversation_id: str, principal: Principal = Depends(STAFF),
+         session: Session = SESSION) -> dict:
     conversation = service.visible_conversation(session, conversation_id, principal)
     return conversation_view(session, service.take(session, conversation, principal))
 
 
 @router.post("/conversations/{conversation_id}/reply")
-def reply(conversation_id: str, body: MessageIn, principal: Principal = Depends(require_roles(*STAFF_ROLES)),
-          session: Session = Depends(get_session)) -> dict:
+def reply(conversation_id: str, body: MessageIn, principal: Principal = Depends(STAFF),
+          session: Session = SESSION) -> dict:
     conversation = service.visible_conversation(session, conversation_id, principal)
     entry = service.agent_reply(session, conversation, principal, body.text, body.client_msg_id)
     return entry_view(entry, masker(session, conversation.id))
 
 
 @router.post("/conversations/{conversation_id}/hand-back")
-def hand_back(conversation_id: str, principal: Principal = Depends(require_roles(*STAFF_ROLES)),
-              session: Session = Depends(get_session)) -> dict:
+def hand_back(conversation_id: str, principal: Principal = Depends(STAFF),
+              session: Session = SESSION) -> dict:
     conversation = service.visible_conversation(session, conversation_id, principal)
     return conversation_view(session, service.hand_back(session, conversation, principal))
 
 
 @router.post("/conversations/{conversation_id}/close")
-def close(conversation_id: str, principal: Principal = Depends(require_roles(*CHANNEL_ROLES, *STAFF_ROLES)),
-          session: Session = Depends(get_session)) -> dict:
+def close(conversation_id: str, principal: Principal = Depends(CHANNEL_OR_STAFF),
+          session: Session = SESSION) -> dict:
     conversation = service.visible_conversation(session, conversation_id, principal)
     return conversation_view(session, service.close(session, conversation, principal))

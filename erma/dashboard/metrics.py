@@ -16,7 +16,7 @@ use the same ones:
   age of the oldest open case; `overdue` counts open cases whose promised-date clock is running
   (CLOCK_RUNNING_STAGES: not returned for correction, which waits for the resident and moves the
   promised date on when resubmitted) and whose promised date (expected_completion_date) is before
-  today — the same definition as the duty lead's overdue cases (erma.lead.overdue).
+  today — the one definition (erma.deferral.overdue) the duty lead's list of overdue cases uses.
 - On-time completion rate: of the cases that reached `completed` (a transition event into
   completed — later stages delivered/rated/followed_up passed through it), the share completed on
   a China date on or before the case's promised date (expected_completion_date as it stands, i.e.
@@ -31,7 +31,9 @@ use the same ones:
   town centre, county window; 地点未登记 for trips recorded before places were kept).
 - 容缺 share: cases with a deferral / all cases. On-time supplement rate: deferrals whose deferred
   materials arrived on a China date on or before the deadline / deferrals that are due, i.e.
-  supplied (on time or late) or overdue (not supplied and the deadline before today). A deferral
+  supplied (on time or late) or overdue (erma.deferral.overdue: not supplied, the deadline before
+  today and the case not ended without a result — the duty lead's list and the escalation use the
+  same rule). A deferral
   still inside its deadline and not supplied is in neither count.
 - Ratings: count per level 5 非常满意 … 1 非常不满意; 差评 = levels 1 and 2 (不满意, 非常不满意),
   the ones that open a follow-up task (erma.followup.service.BAD_LEVELS).
@@ -56,12 +58,13 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from erma.cases.models import Case, CaseVisit
-from erma.cases.stages import CLOCK_RUNNING_STAGES, OPEN_STAGES, STAGE_TEXT, Stage
+from erma.cases.stages import OPEN_STAGES, STAGE_TEXT, Stage
 from erma.catalog.models import ServiceItem
 from erma.clock import local_midnight_utc, today_local
 from erma.dashboard.summary import COLUMN_KEYS, conversations_in_range, counts_in_range, refresh
 from erma.db import as_utc, utcnow
 from erma.deferral.models import Deferral
+from erma.deferral.overdue import case_overdue, deferral_overdue
 from erma.errors import Forbidden, ValidationFailed
 from erma.followup.service import BAD_LEVELS, LEVELS
 from erma.places.models import IntakePoint, Town
@@ -74,7 +77,6 @@ AGE_BUCKETS = (("0-3", 0, 3), ("3-7", 3, 7), ("7-15", 7, 15), ("15-30", 15, 30),
 AGE_TEXT = {"0-3": "3天内", "3-7": "3至7天", "7-15": "7至15天", "15-30": "15至30天", "30+": "30天以上"}
 OPEN_VALUES = [s.value for s in OPEN_STAGES]
 OPEN_SET = frozenset(OPEN_VALUES)
-CLOCK_RUNNING_VALUES = [s.value for s in CLOCK_RUNNING_STAGES]
 # Where a resident can walk in (erma.places IntakePoint.kind; online makes no trip).
 PLACE_KINDS = {"village_point": "村便民服务站", "town_centre": "镇便民服务中心", "county_window": "县代办点窗口"}
 PLACE_UNKNOWN = "地点未登记"
@@ -186,10 +188,10 @@ def _range(filters: Filters):
 
 
 def _overdue_deferrals_query(filters: Filters, today: dt.date):
-    """Deferrals not supplied and past their deadline (due although nothing arrived), per (town, item)."""
+    """Overdue deferrals (due although nothing arrived: erma.deferral.overdue), per (town, item)."""
     return (select(Case.hukou_town_code, Case.service_code, func.count())
             .join(Deferral, Deferral.case_id == Case.id)
-            .where(*_range(filters), Deferral.supplied_at.is_(None), Deferral.deadline < today)
+            .where(*_range(filters), deferral_overdue(today))
             .group_by(Case.hukou_town_code, Case.service_code))
 
 
@@ -202,7 +204,7 @@ def _open_query(filters: Filters, now: dt.datetime, today: dt.date):
             cond = and_(cond, Case.created_at > now - dt.timedelta(days=high))
         ages.append(_count(cond).label(f"age:{key}"))
     return (select(Case.hukou_town_code.label("town"), Case.service_code.label("item"),
-                   _count(and_(Case.stage.in_(CLOCK_RUNNING_VALUES), Case.expected_completion_date < today))
+                   _count(case_overdue(today))
                    .label("open_overdue"), *ages,
                    func.min(Case.created_at).label("oldest"))
             .where(*_range(filters), Case.stage.in_(OPEN_VALUES))

@@ -27,13 +27,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from erma.cases.models import Case, CaseEvent, CaseVisit
 from erma.cases.stages import Stage
 from erma.clock import local_midnight_utc, local_zone, today_local
-from erma.conversations.models import Conversation
+from erma.conversations.models import Conversation, HandoffRequest
 from erma.dashboard.models import ConversationDay, DayCounts, MonthCounts, StaleDay
 from erma.db import utcnow
 from erma.deferral.models import Deferral
 from erma.followup.models import Rating
 from erma.followup.service import BAD_LEVELS, LEVELS
-from erma.handoff.models import HandoffRequest
 
 COMPLETED_STAGE = Stage.COMPLETED.value
 # Summary column → the dashboard's count it adds to (metrics.COUNT_KEYS). Supplied deferrals are
@@ -198,7 +197,7 @@ def _runs(days: Iterable[dt.date]) -> list[tuple[dt.date, dt.date]]:
 # ---------------------------------------------------------------- keeping it true
 
 def refresh(session: Session) -> int:
-    """Recompute the stale days and commit; returns how many days were recomputed."""
+    """Recompute the stale days (the caller's unit of work commits); returns how many days were recomputed."""
     if session.scalar(select(StaleDay.id).limit(1)) is None:
         return 0
     dialect = session.get_bind().dialect.name
@@ -220,7 +219,6 @@ def refresh(session: Session) -> int:
     ids = [mark_id for mark_id, _ in marks]
     for i in range(0, len(ids), 500):
         session.execute(delete(StaleDay.__table__).where(StaleDay.id.in_(ids[i:i + 500])))
-    session.commit()
     return sum((last - first).days + 1 for first, last in runs)
 
 

@@ -17,12 +17,14 @@ from erma.cases.stages import STAGE_TEXT, Stage
 from erma.clock import today_local
 from erma.dashboard.metrics import (AGE_BUCKETS, AGE_TEXT, Counts, Dashboard, as_json, compute, group_sums, mean,
                                     percent_text, resolve_filters)
-from erma.db import get_session, utcnow
+from erma.db import utcnow
+from erma.unit_of_work import SESSION
 from erma.followup.service import BAD_LEVELS, LEVELS
-from erma.staff.auth import Principal, require_roles
+from erma.permissions import Permission
+from erma.staff.auth import Principal, require
 
 router = APIRouter(prefix="/api/v1", tags=["dashboard"])
-STAFF = require_roles("town_reviewer", "agent", "duty_lead", "admin")
+STAFF = require(Permission.DASHBOARD)
 
 
 def _board(session: Session, principal: Principal, from_: str | None, to: str | None, town: str | None) -> Dashboard:
@@ -35,7 +37,7 @@ def _board(session: Session, principal: Principal, from_: str | None, to: str | 
 def dashboard(from_: str | None = Query(None, alias="from", description="收件日期起（含），如 2026-01-01；默认90天前"),
               to: str | None = Query(None, description="收件日期止（含）；默认今天"),
               town: str | None = Query(None, description="镇代码或镇名；镇审核人员和代办员只能选本镇"),
-              principal: Principal = Depends(STAFF), session: Session = Depends(get_session)) -> JSONResponse:
+              principal: Principal = Depends(STAFF), session: Session = SESSION) -> JSONResponse:
     # Plain JSON values already: skipping FastAPI's generic encoder saves a walk over ~100 KB of figures.
     return JSONResponse(as_json(_board(session, principal, from_, to, town)))
 
@@ -95,7 +97,7 @@ def csv_rows(board: Dashboard) -> list[list]:
 
 @router.get("/dashboard.csv")
 def dashboard_csv(from_: str | None = Query(None, alias="from"), to: str | None = None, town: str | None = None,
-                  principal: Principal = Depends(STAFF), session: Session = Depends(get_session)) -> Response:
+                  principal: Principal = Depends(STAFF), session: Session = SESSION) -> Response:
     board = _board(session, principal, from_, to, town)
     out = io.StringIO()
     out.write("\ufeff")  # Excel needs the BOM to read UTF-8

@@ -24,6 +24,7 @@ from erma.catalog.service import get_item
 from erma.clock import today_local
 from erma.cjk_font import cjk_font_name
 from erma.deferral.models import Deferral
+from erma.permissions import Role
 from erma.places.models import Town
 from erma.staff.models import Staff
 
@@ -73,7 +74,7 @@ def form_facts(session: Session, case: Case, deferral: Deferral) -> FormFacts:
 def _form_agent(session: Session, case: Case, deferral: Deferral) -> Staff | None:
     """The agent who opened the deferral signs the form; if an admin opened it, the case's agent."""
     opener = session.get(Staff, deferral.created_by) if deferral.created_by else None
-    if opener is not None and opener.role == "agent":
+    if opener is not None and opener.role == Role.AGENT:
         return opener
     return session.get(Staff, case.agent_id) if case.agent_id else opener
 

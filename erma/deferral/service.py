@@ -16,12 +16,13 @@ from erma.cases.stages import Stage
 from erma.catalog.service import get_item
 from erma.clock import local_midnight_utc, today_local
 from erma.db import utcnow
+from erma.deferral.events import DeferralOpened
 from erma.deferral.models import Deferral, DeferralFormCounter
 from erma.deferral.rules import check_deferral_allowed, reminder_date, supplement_deadline
 from erma.errors import Conflict, Forbidden, NotFound
+from erma.events import publish
+from erma.permissions import Permission, may
 from erma.followup.service import close_deferral_followup
-from erma.outbox.service import enqueue
-from erma.pushes import templates
 from erma.review.models import ReviewOpinion
 from erma.places.models import Town
 from erma.settings import get_settings
@@ -29,13 +30,9 @@ from erma.staff.auth import Principal
 from erma.working_days import is_provisional
 
 
-# Who opens a deferral and records its supplement and reclaim: the agents who carry it, admins.
-DEFERRAL_ROLES = frozenset({"agent", "admin"})
-
-
 def open_deferral(session: Session, case: Case, principal: Principal, missing: list[str],
                   note: str | None = None, now: dt.datetime | None = None) -> Deferral:
-    if principal.role not in DEFERRAL_ROLES:
+    if not may(principal.role, Permission.DEFER):
         raise Forbidden("role_forbidden", "只有代办员可以办理容缺受理")
     item = get_item(session, case.service_code)
     missing = [m.strip() for m in missing if m and m.strip()] or reviewer_deferred(session, case)
@@ -49,18 +46,16 @@ def open_deferral(session: Session, case: Case, principal: Principal, missing: l
                         endorser_town_code=town.code, missing_materials=missing, deadline=deadline,
                         created_by=principal.staff.id if principal.staff else None, created_at=now, note=note)
     session.add(deferral)
-    transition(session, case, Stage.DEFERRAL_ACCEPTED, principal,
-               f"容缺受理：一表一书 {deferral.form_no}，暂缺 {'、'.join(missing)}，{deadline.isoformat()} 前补齐",
-               flow=True, now=now,
-               notice=("deferral_opened", templates.deferral_opened(templates.case_words(session, case), missing, deadline)))
+    event = transition(session, case, Stage.DEFERRAL_ACCEPTED, principal,
+                       f"容缺受理：一表一书 {deferral.form_no}，暂缺 {'、'.join(missing)}，{deadline.isoformat()} 前补齐",
+                       flow=True, now=now, announce=False)  # DeferralOpened tells the resident
     session.flush()
     days_before = get_settings().deferral_reminder_working_days
-    enqueue(session, "deferral_reminder", f"deferral_reminder:{deferral.id}", {"deferral_id": deferral.id},
-            local_midnight_utc(reminder_date(deadline, today, days_before)))
-    # Overdue the first moment after the deadline day ends.
-    enqueue(session, "deferral_overdue", f"deferral_overdue:{deferral.id}", {"deferral_id": deferral.id},
-            local_midnight_utc(deadline + dt.timedelta(days=1)))
-    session.commit()
+    publish(session, DeferralOpened(case=case, deferral=deferral, event=event, now=now,
+                                    remind_at=local_midnight_utc(reminder_date(deadline, today, days_before)),
+                                    # Overdue the first moment after the deadline day ends.
+                                    overdue_at=local_midnight_utc(deadline + dt.timedelta(days=1))))
+    session.flush()
     return deferral
 
 
@@ -93,7 +88,7 @@ def record_supplement(session: Session, case: Case, principal: Principal, note: 
     record_receipts(session, case, principal, [(m, "copy") for m in deferral.missing_materials], "supplement",
                     principal.staff.intake_point_code if principal.staff else None, now)
     close_deferral_followup(session, case, now)  # an escalated deferral's 督办 ends with the materials
-    session.commit()
+    session.flush()
     return deferral
 
 
@@ -110,12 +105,12 @@ def record_reclaim(session: Session, case: Case, principal: Principal, note: str
     deferral.status = "closed"
     session.add(CaseEvent(case_id=case.id, kind="deferral", actor=principal.actor, actor_role=principal.role,
                           note=note or f"已收回一表一书 {deferral.form_no} / {deferral.pledge_no}，容缺办结", at=now))
-    session.commit()
+    session.flush()
     return deferral
 
 
 def _require_agent(principal: Principal) -> None:
-    if principal.role not in DEFERRAL_ROLES:
+    if not may(principal.role, Permission.DEFER):
         raise Forbidden("role_forbidden", "只有代办员可以登记容缺补正和收回")
 
 

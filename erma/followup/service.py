@@ -13,34 +13,14 @@ from erma.cases.stages import Stage
 from erma.clock import today_local
 from erma.db import utcnow
 from erma.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from erma.followup.levels import BAD_LEVELS, LEVEL_WORDS, LEVELS, parse_level
 from erma.followup.models import FollowUpTask, Rating
+from erma.permissions import Permission, may
 from erma.settings import get_settings
-from erma.staff.auth import Principal
+from erma.staff.auth import SYSTEM, Principal
 from erma.staff.rota import duty_lead_on
-from erma.text_normal import normalize_text
+from erma.text_normal import fold_text
 from erma.working_days import add_working_days
-
-# The five national levels (GB/T 39735-2020); 1 and 2 are 差评.
-LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
-BAD_LEVELS = {1, 2}
-_WORDS = sorted(((text, level) for level, text in LEVELS.items()), key=lambda p: -len(p[0]))
-
-
-def parse_level(raw) -> int:
-    """5 / "5" / "5星" / "打4分" / "满意" / "非常不满意" → level 1..5."""
-    if isinstance(raw, int) and not isinstance(raw, bool) and raw in LEVELS:
-        return raw
-    text = normalize_text(str(raw or ""))
-    for word, level in _WORDS:  # longest first: 非常不满意 before 不满意 before 满意
-        if word in text:
-            return level
-    digits = [int(c) for c in text if c.isdigit()]
-    if len(digits) == 1 and digits[0] in LEVELS:
-        return digits[0]
-    raise ValidationFailed("rating_level_invalid",
-                           "请从 非常满意、满意、基本满意、不满意、非常不满意 中选一个（也可以打1到5分）",
-                           field="level")
-
 
 _EDGES = " \t\r\n，,。.！!？?：:；;、~～…—-"
 _LEVEL_DIGIT = re.compile(r"^(?:打|给|评|选)?\s*[1-5]\s*(?:星|分|颗星)?")
@@ -49,8 +29,8 @@ _LEVEL_DIGIT = re.compile(r"^(?:打|给|评|选)?\s*[1-5]\s*(?:星|分|颗星)?"
 def comment_from(said: str | None) -> str | None:
     """What a rating message says beyond its level: "不满意，星期天转人工半天都没人理" →
     "星期天转人工半天都没人理"; "满意" / "5星" → None."""
-    text = normalize_text(said or "")
-    for word, _ in _WORDS:  # longest first, so 不满意 is not left as 不
+    text = fold_text(said or "")
+    for word, _ in LEVEL_WORDS:  # longest first, so 不满意 is not left as 不
         if word in text:
             text = text.replace(word, " ", 1)
             break
@@ -74,7 +54,7 @@ def rate_case(session: Session, case: Case, principal: Principal, level_raw, com
     now = now or utcnow()
     if case.stage == Stage.COMPLETED:
         # A resident rating the result has evidently received it.
-        transition(session, case, Stage.DELIVERED, Principal(role="system"), "群众已知晓办理结果", now=now,
+        transition(session, case, Stage.DELIVERED, SYSTEM, "群众已知晓办理结果", now=now,
                    announce=False)  # the rating's own answer tells the resident
     session.add(Rating(case_id=case.id, level=level, comment=comment, channel=channel, at=now))
     transition(session, case, Stage.RATED, principal, f"好差评：{LEVELS[level]}" + (f"；{comment}" if comment else ""),
@@ -87,13 +67,13 @@ def rate_case(session: Session, case: Case, principal: Principal, level_raw, com
                             due_date=add_working_days(today, get_settings().rating_followup_working_days),
                             reason=f"差评（{LEVELS[level]}）回访整改" + (f"：{comment}" if comment else ""))
         session.add(task)
-    session.commit()
+    session.flush()
     return {"case_no": case.case_no, "level": level, "level_text": LEVELS[level], "follow_up": task is not None,
             "follow_up_due": task.due_date.isoformat() if task else None}
 
 
 def list_tasks(session: Session, principal: Principal, status: str = "open") -> list[FollowUpTask]:
-    if principal.role not in ("duty_lead", "admin"):
+    if not may(principal.role, Permission.FOLLOW_UP):
         raise Forbidden("role_forbidden", "只有轮值组长可以查看回访任务")
     return session.scalars(select(FollowUpTask).where(FollowUpTask.status == status)
                            .order_by(FollowUpTask.due_date, FollowUpTask.id)).all()
@@ -101,7 +81,7 @@ def list_tasks(session: Session, principal: Principal, status: str = "open") -> 
 
 def complete_task(session: Session, task_id: int, principal: Principal, outcome: str,
                   now: dt.datetime | None = None) -> FollowUpTask:
-    if principal.role not in ("duty_lead", "admin"):
+    if not may(principal.role, Permission.FOLLOW_UP):
         raise Forbidden("role_forbidden", "只有轮值组长可以记录回访")
     task = session.get(FollowUpTask, task_id)
     if task is None:
@@ -117,7 +97,7 @@ def complete_task(session: Session, task_id: int, principal: Principal, outcome:
                           note=f"回访：{outcome.strip()}", at=now))
     if case.stage in (Stage.DELIVERED, Stage.RATED):
         transition(session, case, Stage.FOLLOWED_UP, principal, f"回访完成：{outcome.strip()}", flow=True, now=now)
-    session.commit()
+    session.flush()
     return task
 
 
@@ -134,7 +114,7 @@ def close_deferral_followup(session: Session, case: Case, now: dt.datetime) -> F
     if task is None:
         return None
     task.status, task.outcome, task.done_at = "done", SUPPLIED_OUTCOME, now
-    session.add(CaseEvent(case_id=case.id, kind="followup", actor="system", actor_role="system",
+    session.add(CaseEvent(case_id=case.id, kind="followup", actor=SYSTEM.actor, actor_role=SYSTEM.role,
                           note=f"容缺逾期督办：{SUPPLIED_OUTCOME}", at=now))
     return task
 

@@ -7,14 +7,14 @@ from functools import lru_cache
 from pathlib import Path
 from string import Template
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from erma.catalog.answer import CONDITIONAL_MARK, DEFERRABLE_MARK, OneTimeAnswer, eligibility_text, one_time_answer
 from erma.catalog.schema import ServiceItemSpec
 from erma.catalog.service import get_item, get_search, list_items
-from erma.db import get_session
+from erma.unit_of_work import SESSION
 from erma.errors import NotFound
 from erma.places.where import SubmissionPlaces, submission_places
 from erma.public_url import public_url
@@ -87,7 +87,7 @@ def _results(session: Session, q: str, items: dict[str, ServiceItemSpec]) -> str
 
 @router.get("/services", response_class=HTMLResponse)
 def guide_list(request: Request, q: str | None = Query(default=None, max_length=100),
-               session: Session = Depends(get_session)) -> HTMLResponse:
+               session: Session = SESSION) -> HTMLResponse:
     items = list_items(session)
     q = (q or "").strip()
     results = _results(session, q, {i.code: i for i in items}) if q else ""
@@ -136,7 +136,7 @@ def guide_asset(name: str) -> FileResponse:
 
 
 @router.get("/services/{code}", response_class=HTMLResponse)
-def guide_item(code: str, request: Request, session: Session = Depends(get_session)) -> Response:
+def guide_item(code: str, request: Request, session: Session = SESSION) -> Response:
     item = get_item(session, code) if len(code) <= 16 else None
     if item is None:
         shown = code.strip()[:16] or "（空）"

@@ -1,6 +1,6 @@
 """The duty lead's three lists, each row with what the lead needs to act on it: the case, its town
 and item, the applicant masked, the agent carrying it, and how late it is. Which rows belong on a
-list is decided in erma.lead.overdue."""
+list is decided in erma.deferral.overdue (overdue 容缺 and cases) and erma.lead.overdue (follow-ups)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -15,22 +15,23 @@ from erma.cases.stages import STAGE_TEXT, Stage
 from erma.catalog.models import ServiceItem
 from erma.clock import today_local
 from erma.db import as_utc
+from erma.deferral.overdue import overdue_cases_query, overdue_deferrals_query
 from erma.errors import Forbidden, ValidationFailed
 from erma.followup.models import FollowUpTask, Rating
 from erma.followup.service import LEVELS
-from erma.lead.overdue import days_between, open_followups_query, overdue_cases_query, overdue_deferrals_query
+from erma.lead.overdue import days_between, open_followups_query
+from erma.permissions import Permission, may
 from erma.places.models import Town
 from erma.staff.auth import Principal
 from erma.staff.models import Staff
 
-LEAD_ROLES = ("duty_lead", "admin")
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
 FOLLOWUP_KINDS = {"bad_rating": "差评回访", "deferral_overdue": "容缺逾期督办"}
 
 
 def require_lead(principal: Principal) -> None:
-    if principal.role not in LEAD_ROLES:
+    if not may(principal.role, Permission.LEAD_LISTS):
         raise Forbidden("role_forbidden", "只有轮值组长和县级管理员可以查看督办清单")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
-from erma.db import get_session
+from erma.unit_of_work import SESSION
 from erma.lead.service import DEFAULT_LIMIT, followups_due, overdue_cases, overdue_deferrals
 from erma.staff.auth import Principal, get_principal
 
@@ -14,7 +14,7 @@ router = APIRouter(prefix="/api/v1/lead", tags=["duty lead"])
 @router.get("/overdue-deferrals")
 def list_overdue_deferrals(town: str | None = None, limit: int = DEFAULT_LIMIT,
                            principal: Principal = Depends(get_principal),
-                           session: Session = Depends(get_session)) -> dict:
+                           session: Session = SESSION) -> dict:
     """容缺 deferrals past their supplement deadline, materials not supplied; longest overdue first."""
     return overdue_deferrals(session, principal, town=town, limit=limit)
 
@@ -22,7 +22,7 @@ def list_overdue_deferrals(town: str | None = None, limit: int = DEFAULT_LIMIT,
 @router.get("/overdue-cases")
 def list_overdue_cases(town: str | None = None, limit: int = DEFAULT_LIMIT,
                        principal: Principal = Depends(get_principal),
-                       session: Session = Depends(get_session)) -> dict:
+                       session: Session = SESSION) -> dict:
     """Unfinished cases past their promised completion date; longest overdue first."""
     return overdue_cases(session, principal, town=town, limit=limit)
 
@@ -30,6 +30,6 @@ def list_overdue_cases(town: str | None = None, limit: int = DEFAULT_LIMIT,
 @router.get("/followups")
 def list_followups(kind: str = "bad_rating", town: str | None = None, limit: int = DEFAULT_LIMIT,
                    principal: Principal = Depends(get_principal),
-                   session: Session = Depends(get_session)) -> dict:
+                   session: Session = SESSION) -> dict:
     """Open follow-up tasks (差评回访 by default), earliest due first, with days left or overdue."""
     return followups_due(session, principal, kind=kind, town=town, limit=limit)

@@ -1,11 +1,11 @@
 """HTTP for the Open311 GeoReport v2 façade (read-only, JSON): /open311/v2/…"""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from erma.db import get_session
+from erma.unit_of_work import SESSION
 from erma.errors import NotFound
 from erma.open311 import service
 from erma.places.where import submission_places
@@ -22,13 +22,13 @@ def _error(exc: NotFound) -> JSONResponse:
 
 
 @router.get("/services.json")
-def services(jurisdiction_id: str | None = Jurisdiction, session: Session = Depends(get_session)) -> list[dict]:
+def services(jurisdiction_id: str | None = Jurisdiction, session: Session = SESSION) -> list[dict]:
     return service.services(session)
 
 
 @router.get("/services/{code}.json", response_model=None)
 def service_definition(code: str, jurisdiction_id: str | None = Jurisdiction,
-                       session: Session = Depends(get_session)) -> dict | JSONResponse:
+                       session: Session = SESSION) -> dict | JSONResponse:
     try:
         return service.service_definition(session, code, submission_places(session))
     except NotFound as exc:
@@ -37,7 +37,7 @@ def service_definition(code: str, jurisdiction_id: str | None = Jurisdiction,
 
 @router.get("/requests/{case_no}.json", response_model=None)
 def request(case_no: str, jurisdiction_id: str | None = Jurisdiction,
-            session: Session = Depends(get_session)) -> list[dict] | JSONResponse:
+            session: Session = SESSION) -> list[dict] | JSONResponse:
     try:
         return [service.request_view(session, case_no)]
     except NotFound as exc:

@@ -29,16 +29,16 @@ from erma.calendar.sync import refresh as refresh_calendar
 from erma.conversations.trackers import purge_trackers
 from erma.dashboard.summary import refresh
 from erma.db import utcnow
-from erma.deferral.scheduled import handle_overdue, handle_reminder
+from erma.outbox.deferrals import KINDS as DEFERRAL_KINDS
 from erma.outbox.kinds import MAX_ATTEMPTS, Kind
 from erma.outbox.models import OutboxMessage
 from erma.pushes.handlers import KINDS as PUSH_KINDS
+from erma.unit_of_work import unit_of_work
 
 log = logging.getLogger("erma.worker")
 
 KINDS: dict[str, Kind] = {
-    "deferral_reminder": Kind(handle_reminder),
-    "deferral_overdue": Kind(handle_overdue),
+    **DEFERRAL_KINDS,
     **PUSH_KINDS,
 }
 __all__ = ["KINDS", "MAX_ATTEMPTS", "refresh_dashboard", "run_forever", "run_once", "worker_id"]
@@ -117,31 +117,26 @@ def _process(session: Session, msg: OutboxMessage, now: dt.datetime, prepared=_N
 
 
 def _next(factory: sessionmaker[Session], me: str, now: dt.datetime, horizon: int) -> int | None:
-    """Claims and processes one message in its own transaction: 1 done, 0 not done, None nothing due."""
-    with factory() as session:
+    """Claims and processes one message in its own unit of work: 1 done, 0 not done, None nothing due."""
+    with unit_of_work(factory) as session:
         msg = _claim(session, me, now, horizon)
         if msg is None:
-            session.rollback()
             return None
         kind = KINDS.get(msg.kind)
         if kind is None or kind.prepare is None:
-            done = _process(session, msg, now)
-            session.commit()
-            return int(done)
+            return int(_process(session, msg, now))
         # Let go of the claim while the slow call runs, then claim the same message again.
         msg_id, payload = msg.id, dict(msg.payload)
         session.rollback()
-        try:
-            prepared = kind.prepare(factory, payload, now)
-        except Exception as exc:  # noqa: BLE001 - the handler decides whether this is a failure
-            prepared = exc
+    try:
+        prepared = kind.prepare(factory, payload, now)
+    except Exception as exc:  # noqa: BLE001 - the handler decides whether this is a failure
+        prepared = exc
+    with unit_of_work(factory) as session:
         msg = _claim(session, me, now, horizon, only_id=msg_id)
         if msg is None:  # another worker finished it meanwhile
-            session.rollback()
             return 0
-        done = _process(session, msg, now, prepared)
-        session.commit()
-        return int(done)
+        return int(_process(session, msg, now, prepared))
 
 
 def run_once(factory: sessionmaker[Session], me: str | None = None, now: dt.datetime | None = None,
@@ -150,9 +145,8 @@ def run_once(factory: sessionmaker[Session], me: str | None = None, now: dt.date
     enqueue wait for the next pass); returns how many were handled successfully."""
     me = me or worker_id()
     now = now or utcnow()
-    with factory() as session:
+    with unit_of_work(factory) as session:
         horizon = session.scalar(select(func.max(OutboxMessage.id)))
-        session.rollback()
     if horizon is None:
         return 0
     done = 0
@@ -167,7 +161,7 @@ def run_once(factory: sessionmaker[Session], me: str | None = None, now: dt.date
 def refresh_dashboard(factory: sessionmaker[Session]) -> int:
     """Recompute the dashboard days whose cases changed, so the marks never pile up while nobody looks
     and a look finds little left to do. Returns the number of days recomputed."""
-    with factory() as session:
+    with unit_of_work(factory) as session:
         return refresh(session)
 
 

@@ -72,11 +72,6 @@ def reference_text(kind: str, code: str) -> str:
     return f"〔{LABELS[kind]}#{code}〕"
 
 
-def looks_personal(text: str) -> bool:
-    """Whether `text` holds something `protect` would replace."""
-    return bool(_spans(_fold(text or "")))
-
-
 def _new_code() -> str:
     # Starts with a letter: an all-digit code ("49367") would read as part of a number.
     return secrets.choice(LETTERS) + "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH - 1))

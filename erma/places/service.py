@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from erma.errors import ValidationFailed
 from erma.places.models import IntakePoint, Town, TownAlias, Village
-from erma.text_normal import normalize_text
+from erma.text_normal import fold_text
 
 _SUFFIXES = ("镇", "乡")
 
@@ -22,7 +22,7 @@ class ResolvedPlace:
 
 
 def _strip_county(text: str) -> str:
-    text = re.sub(r"[\s，,。、]", "", normalize_text(text))
+    text = re.sub(r"[\s，,。、]", "", fold_text(text))
     for prefix in ("四川省", "四川", "阿坝州", "阿坝藏族羌族自治州", "茂县", "茂汶"):
         if text.startswith(prefix):
             text = text[len(prefix):]

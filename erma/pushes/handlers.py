@@ -15,10 +15,11 @@ from erma.channels.wechat import service as wechat
 from erma.conversations import rasa_client
 from erma.conversations import service as gateway
 from erma.conversations.models import Conversation
-from erma.notices.models import Notice
-from erma.notices.service import notify_staff, resident_notice
+from erma.conversations.transcript import append_entry
 from erma.outbox.kinds import Kind
 from erma.pushes import templates
+from erma.pushes.models import Notice
+from erma.pushes.notices import notify_staff, resident_notice
 from erma.pushes.service import RATING_REQUEST, RESIDENT_PUSH, WECHAT_SEND, queue_wechat, record_no_channel
 from erma.pushes.targets import push_conversation
 
@@ -115,9 +116,9 @@ def _by_assistant(session: Session, case: Case, conversation: Conversation, mess
         return False
     entries = []
     for text, buttons in usable:
-        entry, _ = gateway._append(session, conversation.id, "assistant", text, now=now, buttons=buttons,
-                                   meta={"kind": "push", "push_kind": "rating_request", "case_no": case.case_no},
-                                   only_if=Conversation.state == "bot")
+        entry, _ = append_entry(session, conversation.id, "assistant", text, now=now, buttons=buttons,
+                                meta={"kind": "push", "push_kind": "rating_request", "case_no": case.case_no},
+                                only_if=Conversation.state == "bot")
         if entry is None:
             return False  # only the first can lose: from then on this transaction holds the row
         entries.append(entry)

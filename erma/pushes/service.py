@@ -18,17 +18,14 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from erma.cases.models import Case, CaseEvent
-from erma.cases.stages import Stage
-from erma.conversations.models import Conversation, TranscriptEntry
+from erma.cases.models import Case
+from erma.conversations.models import Conversation
 from erma.db import as_utc, utcnow
-from erma.notices.models import Notice
-from erma.notices.service import notify_resident, notify_staff
 from erma.outbox.service import enqueue, find
 from erma.pushes import templates
+from erma.pushes.models import Notice
+from erma.pushes.notices import notify_staff, resident_notice
 from erma.pushes.targets import push_conversation
-from erma.staff.auth import Principal
-from erma.staff.models import Staff
 
 RESIDENT_PUSH, RATING_REQUEST, WECHAT_SEND = "resident_push", "rating_request", "wechat_send"
 
@@ -67,24 +64,18 @@ def queue_notice(session: Session, case: Case, notice: Notice, push_key: str, no
             _due(now), sequence_key=case_sequence(case))
 
 
-def announce_stage_change(session: Session, case: Case, event: CaseEvent, principal: Principal,
-                          notice: tuple[str, str] | None = None, now: dt.datetime | None = None) -> None:
-    """One message per stage change: the flow's own (`notice` = (kind, text): the deficiency list,
-    the rejection with its reason, the approval, 容缺) or the result on completion, else the
-    stage wording. Completion also queues the rating request.
-
-    Changes the assistant makes for the resident (role `service`: withdrawing, resubmitting) are
-    not pushed: the assistant tells the resident in the same conversation."""
-    if principal.role == "service":
-        return
-    session.flush()  # the event's id names the push
-    target = Stage(event.to_stage)
-    if notice is None and target == Stage.COMPLETED:
-        notice = ("result", templates.result(templates.case_words(session, case), case.result or ""))
-    kind, text = notice or ("stage_changed", templates.stage_change(session, case))
-    notify_resident(session, case, kind, text, push_key=f"case_event:{event.id}", now=now)
-    if target == Stage.COMPLETED:
-        request_rating(session, case, now)
+def notify_resident(session: Session, case: Case, kind: str, text: str, *, push_key: str | None = None,
+                    now: dt.datetime | None = None) -> Notice:
+    """Records a resident notice and puts its delivery on the outbox in the caller's transaction, so a
+    change that rolls back pushes nothing; `push_key` (the cause: a stage change, a reminder) makes it
+    once-only."""
+    if push_key is not None:
+        earlier = earlier_push_notice(session, push_key)
+        if earlier is not None:
+            return earlier
+    notice = resident_notice(session, case, kind, text)
+    queue_notice(session, case, notice, push_key or f"notice:{notice.id}", now)
+    return notice
 
 
 def request_rating(session: Session, case: Case, now: dt.datetime | None = None) -> None:
@@ -103,22 +94,3 @@ def queue_wechat(session: Session, conversation: Conversation, seq: int, text: s
             {"conversation_id": conversation.id, "openid": openid, "seq": seq, "text": text,
              "case_id": case_id, "staff_id": staff_id},
             _due(now), sequence_key=wechat_sequence(openid))
-
-
-def relay_owner_change(session: Session, conversation: Conversation, entry: TranscriptEntry) -> None:
-    """A person took, handed back or ended a WeChat conversation: the resident reads the same words
-    the web page shows (who is serving them, with the credential number, or that the assistant is
-    back), in the outbox's order with the replies."""
-    if conversation.channel != "wechat" or not conversation.external_user_id:
-        return
-    queue_wechat(session, conversation, entry.seq, entry.text, staff_id=entry.agent_staff_id)
-
-
-def relay_agent_reply(session: Session, conversation: Conversation, entry: TranscriptEntry) -> None:
-    """An agent's reply, in the reply's transaction. The web page reads the transcript itself; a
-    WeChat resident gets it by the customer-service API."""
-    if conversation.channel != "wechat" or not conversation.external_user_id:
-        return
-    agent = session.get(Staff, entry.agent_staff_id) if entry.agent_staff_id else None
-    queue_wechat(session, conversation, entry.seq, templates.agent_reply(agent.display_name if agent else None, entry.text),
-                 staff_id=entry.agent_staff_id)

@@ -13,9 +13,11 @@ from sqlalchemy.orm import Session
 from erma.cases.models import Case
 from erma.cases.presenter import stage_words
 from erma.catalog.service import get_item
+from erma.followup.levels import LEVELS
 from erma.places.models import Town
 
-RATING_CHOICES = "5 非常满意、4 满意、3 基本满意、2 不满意、1 非常不满意"
+# The 好差评 levels as numbers (erma/followup/levels.py owns them and reads the reply).
+RATING_CHOICES = "、".join(f"{level} {text}" for level, text in LEVELS.items())
 NO_CHANNEL = "居民没有在线会话（可能是在窗口或代办点办理的）"
 WINDOW_CLOSED = "已超过48小时客服消息时限"
 UNSUBSCRIBED = "居民已取消关注公众号"
@@ -86,7 +88,7 @@ def deferral_reminder(words: CaseWords, missing: list[str], deadline: dt.date) -
 def rating_request(words: CaseWords) -> str:
     """Used when the assistant cannot ask (an agent holds the conversation, or Rasa is down)."""
     return (f"您办理的“{words.service}”已经办结。请给我们的服务打个分："
-            f"回复“{words.case_no} 满意”这样的话就行，可选 非常满意、满意、基本满意、不满意、非常不满意。")
+            f"回复“{words.case_no} {LEVELS[4]}”这样的话就行，可选 {'、'.join(LEVELS.values())}。")
 
 
 def wechat_rating_hint() -> str:
@@ -114,12 +116,22 @@ def agent_reply(agent_name: str | None, text: str) -> str:
     return f"代办员{agent_name}：{text}" if agent_name else f"代办员：{text}"
 
 
-# ---------------------------------------------------------------- agents (what could not be delivered)
+# ---------------------------------------------------------------- agents (容缺 deadlines, what could not be delivered)
 
 def undeliverable_note(channel: str, reason: str, text: str) -> str:
     """The system entry in the conversation's transcript (the agent console shows it)."""
     how = "通过微信" if channel == "wechat" else ""
     return f"未能{how}送达居民（{reason}），请改用电话等方式联系：{text}"
+
+
+def deferral_reminder_staff(case_no: str, deadline: dt.date, town: str, missing: list[str]) -> str:
+    """The agent's copy of a 容缺 reminder."""
+    return f"{case_no} 容缺后补期限 {deadline.isoformat()}，{town}尚未补齐：{'、'.join(missing)}"
+
+
+def deferral_overdue_staff(case_no: str, deadline: dt.date) -> str:
+    """The duty lead's notice of an overdue 容缺."""
+    return f"{case_no} 容缺后补已逾期（期限 {deadline.isoformat()}），请督办"
 
 
 def undeliverable_staff(reason: str, text: str, case_no: str | None = None) -> str:

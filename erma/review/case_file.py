@@ -7,10 +7,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from erma.cases.lifecycle import may_move
 from erma.cases.materials import STATUS_TEXT, Gap, case_gap, material_states, receipt_views
 from erma.cases.models import Case
 from erma.cases.visits import case_visits
-from erma.cases.stages import STAGE_TEXT, Stage, allowed_roles
+from erma.cases.stages import STAGE_TEXT, Stage
 from erma.deferral.models import Deferral
 from erma.deferral.service import deferral_view
 from erma.review.models import DeficiencyNotice, ReviewOpinion
@@ -54,7 +55,7 @@ def open_decisions(case: Case, principal: Principal, gap: Gap) -> tuple[list[dic
     choices = [{"decision": decision,
                 "text": deferral_opinion(gap.deferrable) if decision == "approve_deferral" else DECISION_TEXT[decision]}
                for decision, target in DECISIONS.items()
-               if principal.role in (allowed_roles(stage, target) or ()) and _offered(decision, gap)]
+               if may_move(case, principal, target) and _offered(decision, gap)]
     return choices, None if choices else "只有户籍地镇的审核人员可以审核"
 
 

@@ -10,19 +10,19 @@ from erma.cases.lifecycle import holds_case, transition
 from erma.cases.materials import FORMS, ONLINE_POINT, Gap, case_gap, known_materials, record_receipts, refresh_cache
 from erma.cases.models import Case, CaseEvent
 from erma.cases.visits import record_visit
-from erma.cases.stages import Stage
+from erma.cases.stages import Stage, allowed_roles, role_may
 from erma.catalog.models import ServiceItem
 from erma.catalog.service import get_item
 from erma.db import as_utc, utcnow
 from erma.errors import Conflict, Forbidden, ValidationFailed
-from erma.pushes import templates
+from erma.permissions import Permission, may
+from erma.events import publish
+from erma.review.events import CaseApproved, CaseRejected, DeficiencyNotified
 from erma.review.models import DeficiencyNotice, ReviewOpinion
 from erma.staff.auth import Principal
 
 DECISIONS = {"approve": Stage.APPROVED, "approve_deferral": Stage.APPROVED, "return": Stage.RETURNED,
              "reject": Stage.REJECTED}
-# Who records materials that came in after intake: the agent holding the case, counter clerks, admins.
-RECEIVING_ROLES = frozenset({"counter_clerk", "admin"})
 RECEIVING_OCCASIONS = ("collection", "supplement", "resubmission")
 
 
@@ -55,9 +55,16 @@ def review_queue(session: Session, principal: Principal, town_code: str, now: dt
     return out
 
 
+def may_decide(case: Case, principal: Principal) -> bool:
+    """The lifecycle table lets this caller make the moves out of 镇审核 that review decisions make."""
+    holds = holds_case(case, principal)
+    return all(role_may(allowed_roles(Stage.TOWN_REVIEW, target), principal.role, holds)
+               for target in set(DECISIONS.values()))
+
+
 def decide(session: Session, case: Case, principal: Principal, decision: str, opinion: str | None,
            deficiencies: list[str] | None = None, now: dt.datetime | None = None) -> dict:
-    if principal.role not in ("town_reviewer", "admin"):
+    if not may_decide(case, principal):
         raise Forbidden("role_forbidden", "只有户籍地镇的审核人员可以审核")
     target = DECISIONS.get(decision)
     if target is None:
@@ -79,19 +86,26 @@ def decide(session: Session, case: Case, principal: Principal, decision: str, op
     if decision in ("approve", "approve_deferral"):
         _check_approval_gate(session, case, decision, gap)
 
-    words = templates.case_words(session, case)
-    told = {Stage.RETURNED: ("deficiency_notice", templates.deficiency_list(words, deficiencies, opinion)),
-            Stage.REJECTED: ("rejected", templates.rejected(words, opinion)),
-            Stage.APPROVED: ("approved", templates.approved(words))}[target]
-    transition(session, case, target, principal, opinion, flow=True, now=now, notice=told)  # one push per decision
+    event = transition(session, case, target, principal, opinion, flow=True, now=now, announce=False)
+    publish(session, _decided(case, event, target, opinion, deficiencies))  # one push per decision
     session.add(ReviewOpinion(case_id=case.id, reviewer_id=principal.staff.id if principal.staff else None,
                               decision=decision, opinion=opinion, at=now or utcnow(),
                               deferred_materials=gap.deferrable if decision == "approve_deferral" else None))
     notice = None
     if target == Stage.RETURNED:
         notice = _deficiency_notice(session, case, principal, deficiencies, opinion, now)
-    session.commit()
+    session.flush()
     return _answer(case, opinion, notice, repeated=False)
+
+
+def _decided(case: Case, event: CaseEvent, target: Stage, opinion: str,
+             deficiencies: list[str]) -> DeficiencyNotified | CaseApproved | CaseRejected:
+    """What the decision published: the resident is told by whoever listens (the pushes)."""
+    if target == Stage.RETURNED:
+        return DeficiencyNotified(case=case, event=event, materials=deficiencies, opinion=opinion, now=event.at)
+    if target == Stage.REJECTED:
+        return CaseRejected(case=case, event=event, opinion=opinion, now=event.at)
+    return CaseApproved(case=case, event=event, now=event.at)
 
 
 def _check_approval_gate(session: Session, case: Case, decision: str, gap: Gap) -> None:
@@ -179,7 +193,7 @@ def resubmit(session: Session, case: Case, principal: Principal, materials_have:
     transition(session, case, Stage.TOWN_REVIEW, principal, note or "已补齐材料，重新提交审核", now=now)
     _receive(session, case, principal, [(n, (forms or {}).get(n, "copy")) for n in names], "resubmission",
              in_person, now)
-    session.commit()
+    session.flush()
 
 
 def _receive(session: Session, case: Case, principal: Principal, received: list[tuple[str, str]], occasion: str,
@@ -201,7 +215,7 @@ def receive_materials(session: Session, case: Case, principal: Principal, receiv
                       now: dt.datetime | None = None) -> None:
     """Materials that came in after intake (collected by the agent, supplemented, or a resubmission).
     A resubmission of a case 退回补正 also sends it back to review, as POST …/resubmit does."""
-    if principal.role not in RECEIVING_ROLES and not (principal.role == "agent" and holds_case(case, principal)):
+    if not may(principal.role, Permission.RECEIVE_MATERIALS, holds_case=holds_case(case, principal)):
         raise Forbidden("role_forbidden", "只有办件的代办员、窗口接件人员和管理员可以登记收到的材料")
     if occasion not in RECEIVING_OCCASIONS:
         raise ValidationFailed("occasion_unknown", "收取场合只能是 代办员收取、容缺后补 或 补正", field="occasion")
@@ -212,4 +226,4 @@ def receive_materials(session: Session, case: Case, principal: Principal, receiv
                  in_person=in_person)
         return
     _receive(session, case, principal, received, occasion, in_person, now or utcnow())
-    session.commit()
+    session.flush()

@@ -9,10 +9,11 @@ from sqlalchemy.orm import Session
 
 from erma.bounds import MAX_LIST_ITEMS, MAX_MATERIAL_NAME, MAX_NOTE
 from erma.cases.lifecycle import get_case
-from erma.db import get_session
+from erma.unit_of_work import SESSION
 from erma.review.case_file import review_file
 from erma.review.service import decide, receive_materials, resubmit, review_queue
-from erma.staff.auth import Principal, get_principal, require_roles
+from erma.permissions import Permission
+from erma.staff.auth import Principal, get_principal, require
 
 router = APIRouter(prefix="/api/v1", tags=["review"])
 
@@ -51,8 +52,8 @@ class MaterialsIn(BaseModel):
 
 @router.get("/towns/{town_code}/review-queue")
 def town_queue(town_code: str,
-               principal: Principal = Depends(require_roles("town_reviewer", "agent", "duty_lead", "admin")),
-               session: Session = Depends(get_session)) -> dict:
+               principal: Principal = Depends(require(Permission.LIST_CASES)),
+               session: Session = SESSION) -> dict:
     """Staff of the town (county-wide roles: any town). Not the assistant's service token: it never
     reads the queue, and the queue names every applicant of the town."""
     return {"town_code": town_code, "items": review_queue(session, principal, town_code)}
@@ -60,22 +61,22 @@ def town_queue(town_code: str,
 
 @router.get("/cases/{case_no}/review")
 def case_review_file(case_no: str,
-                     principal: Principal = Depends(require_roles("town_reviewer", "agent", "duty_lead", "admin")),
-                     session: Session = Depends(get_session)) -> dict:
+                     principal: Principal = Depends(require(Permission.LIST_CASES)),
+                     session: Session = SESSION) -> dict:
     """The materials checklist, earlier opinions and notices, the 容缺 record, and the decisions open to the caller."""
     return review_file(session, get_case(session, case_no, principal), principal)
 
 
 @router.post("/cases/{case_no}/review")
 def review_case(case_no: str, body: DecisionIn, principal: Principal = Depends(get_principal),
-                session: Session = Depends(get_session)) -> dict:
+                session: Session = SESSION) -> dict:
     case = get_case(session, case_no, principal, for_update=True)
     return decide(session, case, principal, body.decision, body.opinion, body.deficiencies)
 
 
 @router.post("/cases/{case_no}/resubmit")
 def resubmit_case(case_no: str, body: ResubmitIn, principal: Principal = Depends(get_principal),
-                  session: Session = Depends(get_session)) -> dict:
+                  session: Session = SESSION) -> dict:
     case = get_case(session, case_no, principal, for_update=True)
     resubmit(session, case, principal, body.materials_have, body.note, forms=body.forms, in_person=body.in_person)
     return {"case_no": case.case_no, "stage": case.stage, "materials_missing": case.materials_missing}
@@ -83,7 +84,7 @@ def resubmit_case(case_no: str, body: ResubmitIn, principal: Principal = Depends
 
 @router.post("/cases/{case_no}/materials")
 def receive_case_materials(case_no: str, body: MaterialsIn, principal: Principal = Depends(get_principal),
-                           session: Session = Depends(get_session)) -> dict:
+                           session: Session = SESSION) -> dict:
     """Materials that came in after intake (agent holding the case, counter clerk, admin): one receipt each;
     answers with the case's review file."""
     case = get_case(session, case_no, principal, for_update=True)

@@ -10,17 +10,15 @@ from sqlalchemy.orm import Session
 
 from erma.cases.assignment import agents_of_town, open_case_counts
 from erma.errors import Forbidden, NotFound
+from erma.permissions import Permission, may
 from erma.places.models import Town
 from erma.staff.auth import Principal
 
-# Duty leads and admins reassign; an agent may see the colleagues of their own town (the towns a
-# principal may see, Principal.can_see_town). Reviewers and the assistant have no use for it.
-TOWN_AGENTS_ROLES = ("agent", "duty_lead", "admin")
-
 
 def town_agents(session: Session, principal: Principal, town_code: str) -> dict:
-    """The town's active agents, the least loaded first (ties by id, as intake assigns)."""
-    if principal.role not in TOWN_AGENTS_ROLES:
+    """The town's active agents, the least loaded first (ties by id, as intake assigns). Duty leads and
+    admins reassign; an agent may see the colleagues of their own town (Principal.can_see_town)."""
+    if not may(principal.role, Permission.TOWN_AGENTS):
         raise Forbidden("role_forbidden", "只有代办员、轮值组长和县级管理员可以查看镇里的代办员")
     town = session.get(Town, (town_code or "").strip())
     if town is None:

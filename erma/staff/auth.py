@@ -24,8 +24,10 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from erma.db import as_utc, get_session, utcnow
+from erma.db import as_utc, utcnow
+from erma.unit_of_work import SESSION, keep_on_refusal
 from erma.errors import Forbidden, Unauthorized
+from erma.permissions import Permission, Role, may
 from erma.settings import get_settings
 from erma.staff import sign_in_throttle
 from erma.staff.models import Staff
@@ -36,7 +38,6 @@ SESSION_COOKIE = "erma_session"
 CSRF_COOKIE = "erma_csrf"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-COUNTER_CLERK = "counter_clerk"
 _hasher = PasswordHasher()
 
 
@@ -67,7 +68,7 @@ def issue_token(staff: Staff, session_key: str = "") -> str:
 
 @dataclass(frozen=True)
 class Principal:
-    role: str  # service | town_reviewer | agent | duty_lead | admin | counter_clerk
+    role: str  # a Role value (erma/permissions.py): service, or the staff account's role
     staff: Staff | None = None
     towns: frozenset[str] = field(default_factory=frozenset)
     session_id: int | None = None  # the staff session the request came with (None for the service token)
@@ -80,7 +81,7 @@ class Principal:
 
     @property
     def county_wide(self) -> bool:
-        return self.role in ("service", "duty_lead", "admin")
+        return may(self.role, Permission.ALL_TOWNS)
 
     def can_see_town(self, town_code: str) -> bool:
         return self.county_wide or town_code in self.towns
@@ -90,8 +91,12 @@ class Principal:
         (whatever the household town: clerks see no town's queue, only what they registered there)."""
         if self.can_see_town(town_code):
             return True
-        return (self.role == COUNTER_CLERK and self.intake_point is not None
+        return (self.role == Role.COUNTER_CLERK and self.intake_point is not None
                 and intake_point_code == self.intake_point)
+
+
+# The platform itself, as it acts without anyone asking (routing a new case, scheduled jobs).
+SYSTEM = Principal(role=Role.SYSTEM)
 
 
 def authenticate(session: Session, username: str, password: str) -> Staff:
@@ -112,26 +117,27 @@ def client_address(request: Request) -> str:
 def sign_in(session: Session, username: str, password: str, client: str,
             now: dt.datetime | None = None) -> tuple[Staff, str]:
     """Checks the throttle, then the password, and opens a session; returns the account and its token.
-    Commits: a failure is counted even though the caller answers with an error."""
+    A failure is counted even though the caller answers with an error: the failure is the only thing
+    written, and `keep_on_refusal` has the unit of work commit it when the refusal ends the request."""
     now = now or utcnow()
     sign_in_throttle.refuse_if_locked(session, username, client, now)
     try:
         staff = authenticate(session, username, password)
     except Unauthorized:
         sign_in_throttle.record_failure(session, username, client, now)
-        session.commit()
+        keep_on_refusal(session)
         # The failure that reaches the limit already says how long to wait.
         sign_in_throttle.refuse_if_locked(session, username, client, now)
         raise
     sign_in_throttle.clear_username(session, username, client)
     key = open_session(session, staff, now)
-    session.commit()
+    session.flush()
     return staff, issue_token(staff, key)
 
 
 def principal_from_token(session: Session, token: str) -> Principal:
     if hmac.compare_digest(token.encode(), get_settings().erma_service_token.encode()):
-        return Principal(role="service")
+        return Principal(role=Role.SERVICE)
     try:
         data = _serializer().loads(token, max_age=TOKEN_MAX_AGE_SECONDS)
     except SignatureExpired:
@@ -150,7 +156,7 @@ def principal_from_token(session: Session, token: str) -> Principal:
     if not staff.active:
         raise Unauthorized("token_invalid", "身份凭证无效，请重新登录")
     # A counter clerk serves residents of every town at one point, and works for no town's queue.
-    towns = frozenset() if staff.role == COUNTER_CLERK else frozenset(staff.town_codes or [])
+    towns = frozenset() if staff.role == Role.COUNTER_CLERK else frozenset(staff.town_codes or [])
     return Principal(role=staff.role, staff=staff, towns=towns, session_id=record.id,
                      intake_point=staff.intake_point_code)
 
@@ -203,7 +209,7 @@ def safe_next(target: str | None, default: str) -> str:
     return target
 
 
-def get_principal(request: Request, session: Session = Depends(get_session)) -> Principal:
+def get_principal(request: Request, session: Session = SESSION) -> Principal:
     header = request.headers.get("authorization", "")
     if header:
         scheme, _, token = header.partition(" ")
@@ -221,7 +227,7 @@ def get_principal(request: Request, session: Session = Depends(get_session)) -> 
     return principal
 
 
-def optional_principal(request: Request, session: Session = Depends(get_session)) -> Principal | None:
+def optional_principal(request: Request, session: Session = SESSION) -> Principal | None:
     """For public routes that answer bearer callers differently: None without an Authorization header
     (a browser's session cookie does not count); a bad token is refused as on any other route."""
     if not request.headers.get("authorization", ""):
@@ -229,9 +235,11 @@ def optional_principal(request: Request, session: Session = Depends(get_session)
     return get_principal(request, session)
 
 
-def require_roles(*roles: str):
+def require(*permissions: Permission):
+    """A route's dependency: the caller, if their role holds one of `permissions` (erma/permissions.py),
+    else 403."""
     def dependency(principal: Principal = Depends(get_principal)) -> Principal:
-        if principal.role not in roles:
+        if not any(may(principal.role, permission) for permission in permissions):
             raise Forbidden("role_forbidden", "您的账号没有这项操作的权限")
         return principal
 

@@ -9,10 +9,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from erma.db import Base
 
-# counter_clerk: a staff member at a village service station, a town centre or a county window who
-# registers walk-in residents at their intake point (staff.intake_point_code).
-ROLES = ("town_reviewer", "agent", "duty_lead", "admin", "counter_clerk")
-
 
 class Staff(Base):
     __tablename__ = "staff"
@@ -21,7 +17,7 @@ class Staff(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     display_name: Mapped[str] = mapped_column(String(32))
-    role: Mapped[str] = mapped_column(String(20), index=True)
+    role: Mapped[str] = mapped_column(String(20), index=True)  # one of erma.permissions.STAFF_ROLES
     # Towns the account works for; reviewers and agents are scoped to them.
     town_codes: Mapped[list] = mapped_column(default=list)
     # The counter an account works at (counter clerks; agents who also take walk-ins). An intake point's

@@ -6,6 +6,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from erma.permissions import Role
 from erma.staff.models import DutyRota, Staff
 
 
@@ -15,5 +16,5 @@ def duty_lead_on(session: Session, day: dt.date) -> Staff | None:
     if row is not None:
         return session.get(Staff, row.staff_id)
     # No rota entry covers the day: fall back to any active duty lead so nothing is unassigned.
-    return session.scalar(select(Staff).where(Staff.role == "duty_lead", Staff.active.is_(True))
+    return session.scalar(select(Staff).where(Staff.role == Role.DUTY_LEAD, Staff.active.is_(True))
                           .order_by(Staff.id))

@@ -6,7 +6,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from erma.db import get_session
+from erma.unit_of_work import SESSION
 from erma.errors import DomainError
 from erma.staff.agents import town_agents
 from erma.staff.auth import (SESSION_COOKIE, Principal, clear_session_cookies, client_address, get_principal,
@@ -23,7 +23,7 @@ class LoginIn(BaseModel):
 
 
 @router.post("/login")
-def login(body: LoginIn, request: Request, session: Session = Depends(get_session)) -> dict:
+def login(body: LoginIn, request: Request, session: Session = SESSION) -> dict:
     """Opens a session (12 hours); repeated failures for a username or from an address answer 429."""
     staff, token = sign_in(session, body.username, body.password, client_address(request))
     return {"access_token": token, "token_type": "bearer", "role": staff.role,
@@ -32,12 +32,11 @@ def login(body: LoginIn, request: Request, session: Session = Depends(get_sessio
 
 @router.post("/logout")
 def logout(request: Request, principal: Principal = Depends(get_principal),
-           session: Session = Depends(get_session)) -> JSONResponse:
+           session: Session = SESSION) -> JSONResponse:
     """Ends the session the request came with (bearer token or page cookie): it is refused from now on."""
     if principal.session_id is None:
         raise DomainError("not_a_staff_session", "这个凭证不是工作人员的登录，不能退出")
     end_session(session, principal.session_id)
-    session.commit()
     response = JSONResponse({"signed_out": True})
     if request.cookies.get(SESSION_COOKIE) and not request.headers.get("authorization"):
         clear_session_cookies(response)
@@ -55,7 +54,7 @@ def me(principal: Principal = Depends(get_principal)) -> dict:
 
 @towns_router.get("/{town_code}/agents")
 def list_town_agents(town_code: str, principal: Principal = Depends(get_principal),
-                     session: Session = Depends(get_session)) -> dict:
+                     session: Session = SESSION) -> dict:
     """The town's active agents with their open cases, least loaded first (duty leads and admins:
     any town; an agent: their own town). 404 for an unknown town, 403 for one out of reach."""
     return town_agents(session, principal, town_code)

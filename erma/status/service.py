@@ -31,6 +31,7 @@ from erma.settings import get_settings
 from erma.staff.models import Staff
 from erma.status.keys import id_last6_hash, normalize_last6
 from erma.status.models import StatusLookupFailure
+from erma.unit_of_work import keep_on_refusal
 
 TOWN_HOLDS = {Stage.RECEIVED, Stage.TOWN_REVIEW, Stage.RETURNED, Stage.REJECTED}
 # Done: the answer gives the day it was done, not an expected day.
@@ -101,7 +102,10 @@ def _record_failure(session: Session, keys: list[str], now: dt.datetime, since: 
     for key in keys:
         session.add(StatusLookupFailure(key=key, at=now))
     session.execute(delete(StatusLookupFailure).where(StatusLookupFailure.at < since))
-    session.commit()
+    session.flush()
+    # The lookup only read before this: the failure is all it wrote, and it must count although the
+    # request answers 404 — the unit of work commits it when this refusal ends the step.
+    keep_on_refusal(session)
     return NotFound("case_not_found", message)
 
 
@@ -122,7 +126,7 @@ def lookup_status(session: Session, case_no: str, last4: str, client: str, conve
         raise _record_failure(session, keys, now, since)
     if conversation_id:
         bind(session, case, conversation_id, PROVED, now)
-        session.commit()
+        session.flush()
     return status_view(session, case)
 
 
@@ -160,5 +164,5 @@ def find_cases(session: Session, id_last6: str, phone_last4: str | None, applica
     if conversation_id:
         for case in cases:
             bind(session, case, conversation_id, PROVED, now)
-        session.commit()
+        session.flush()
     return [status_view(session, case) for case in cases]

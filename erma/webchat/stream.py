@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from erma.conversations import service
 from erma.conversations.models import Conversation
-from erma.db import get_sessionmaker
+from erma.unit_of_work import unit_of_work
 from erma.webchat import presenter
 
 POLL_SECONDS = 0.75
@@ -33,7 +33,7 @@ BATCH = 200
 def read_since(conversation_id: str, after_seq: int) -> tuple[dict | None, list[dict], int, bool]:
     """(who is answering, entries the resident may see after `after_seq`, the highest seq read,
     whether more may be waiting). The state is None when the conversation is gone."""
-    with get_sessionmaker()() as session:
+    with unit_of_work() as session:  # a short unit per poll: nothing stays open between polls
         conversation = session.get(Conversation, conversation_id)
         if conversation is None:
             return None, [], after_seq, False

@@ -7,23 +7,20 @@ Every API call carries the conversation's token (see tokens.py) — in the JSON 
 from __future__ import annotations
 
 import collections
-import datetime as dt
 import time
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from erma.bounds import MAX_DB_INT, MAX_MESSAGE
 from erma.conversations import service
-from erma.conversations.models import TranscriptEntry
-from erma.db import get_session, get_sessionmaker, utcnow
+from erma.unit_of_work import SESSION, unit_of_work
 from erma.errors import NotFound, TooManyRequests
-from erma.webchat import presenter, stream, tokens
+from erma.webchat import limits, presenter, stream, tokens
 
 router = APIRouter(tags=["web chat"])
 
@@ -34,8 +31,6 @@ PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' d
                                            "base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
                 "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
                 "Cache-Control": "no-cache"}
-# A person types a few messages a minute; this only stops scripts flooding a conversation.
-MESSAGES_PER_MINUTE = 20
 # New conversations per client address and window (kept per process; a cheap brake on scripts).
 # Generous: many phones share one carrier address, and a resident's page keeps its conversation.
 CONVERSATIONS_PER_WINDOW = 120
@@ -94,7 +89,7 @@ def _limit_new_conversations(request: Request) -> None:
 
 
 @router.post("/chat/api/conversations", status_code=201)
-def open_chat(request: Request, session: Session = Depends(get_session)) -> dict:
+def open_chat(request: Request, session: Session = SESSION) -> dict:
     """A new web-chat conversation (the assistant answers) and the token that alone grants it."""
     _limit_new_conversations(request)
     conversation, _ = service.open_conversation(session, "web_chat")
@@ -106,7 +101,7 @@ def open_chat(request: Request, session: Session = Depends(get_session)) -> dict
 def chat_transcript(after_seq: int = Query(default=0, ge=0, le=MAX_DB_INT),
                     token: str | None = Query(default=None, max_length=512),
                     authorization: str | None = Header(default=None),
-                    session: Session = Depends(get_session)) -> dict:
+                    session: Session = SESSION) -> dict:
     """What the resident may see after `after_seq`; call again with `next_after_seq` while `has_more`."""
     conversation = _conversation(session, _bearer(authorization) or token)
     raw = service.transcript(session, conversation, after_seq, stream.BATCH + 1)
@@ -114,30 +109,16 @@ def chat_transcript(after_seq: int = Query(default=0, ge=0, le=MAX_DB_INT),
     result = {"conversation": presenter.conversation_view(session, conversation),
               "entries": presenter.entries_view(session, page), "has_more": len(raw) > stream.BATCH,
               "next_after_seq": page[-1].seq if page else after_seq}
-    session.commit()
     return result
-
-
-def _limit_messages(session: Session, conversation_id: str) -> None:
-    since = utcnow() - dt.timedelta(minutes=1)
-    recent = session.scalar(select(func.count(TranscriptEntry.id)).where(
-        TranscriptEntry.conversation_id == conversation_id, TranscriptEntry.author == "resident",
-        TranscriptEntry.at >= since))
-    if recent >= MESSAGES_PER_MINUTE:
-        raise TooManyRequests("too_many_messages", "您发得太快了，请稍等一会儿再发", retry_after=30)
 
 
 @router.post("/chat/api/messages")
 def chat_message(body: MessageIn, authorization: str | None = Header(default=None),
-                 session: Session = Depends(get_session)) -> dict:
+                 session: Session = SESSION) -> dict:
     """The resident's message (or tapped button). Re-sending the same `client_msg_id` stores nothing
     new and returns the first answer, so the page may retry after any network error."""
     conversation = _conversation(session, body.token or _bearer(authorization))
-    stored = session.scalar(select(TranscriptEntry.id).where(TranscriptEntry.conversation_id == conversation.id,
-                                                             TranscriptEntry.client_msg_id == body.client_msg_id))
-    if stored is None:  # a retry of a stored message is neither limited nor re-checked
-        _limit_messages(session, conversation.id)
-    session.commit()
+    limits.limit_messages(session, conversation.id, body.client_msg_id)
     if body.payload is not None:
         result = service.receive_resident_message(session, conversation, body.payload, body.client_msg_id,
                                                   display_text=body.text)
@@ -147,7 +128,6 @@ def chat_message(body: MessageIn, authorization: str | None = Header(default=Non
                 "replies": presenter.entries_view(session, result["replies"]),
                 "duplicate": result["duplicate"],
                 "conversation": presenter.conversation_view(session, result["conversation"])}
-    session.commit()
     return response
 
 
@@ -169,5 +149,5 @@ async def chat_events(request: Request, token: str | None = Query(default=None, 
 
 
 def _exists(conversation_id: str) -> None:
-    with get_sessionmaker()() as session:
+    with unit_of_work() as session:
         service.get_conversation(session, conversation_id)  # 404 before the stream starts

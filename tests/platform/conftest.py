@@ -5,18 +5,23 @@ from __future__ import annotations
 import functools
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import MetaData, create_engine, event, text
+from sqlalchemy.orm import ORMExecuteState, Session
 
 import erma.db as erma_db
+import erma.models_registry  # noqa: F401 - every table in the metadata the cleanup reads
 from erma.settings import get_settings
 
-VOLATILE_TABLES = ["wechat_nonces", "case_bindings", "dashboard_day_counts", "dashboard_month_counts", "dashboard_conversation_days", "dashboard_stale_days", "admin_audit", "wechat_inbound", "wechat_followers", "wechat_access_tokens", "pii_references", "transcript_entries", "conversations", "followup_tasks", "ratings", "notices", "outbox",
-                   "calendar_overrides", "calendar_years", "material_receipts", "case_visits",
-                   "deferrals", "deficiency_notices", "review_opinions", "case_events", "cases",
-                   "status_lookup_failures", "staff_sessions", "sign_in_failures", "handoff_requests", "case_number_counters", "deferral_form_counters"]
+# The reference tables: what the county-data load (`python -m erma load`: catalog, places, staff, rota)
+# writes at session start, recorded while it runs (the `reference_tables` fixture; pytest's own copy of
+# this module holds them). Every other table of the metadata is cleaned after each test
+# (volatile_tables), so a new table cannot leak rows from one test into the next.
+REFERENCE_TABLES: set[str] = set()
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_PASSWORD = "erma-demo-2026"
 SERVICE = {"Authorization": "Bearer dev-service-token"}
@@ -59,9 +64,13 @@ def migrated(database_url: str):
         path.parent.mkdir(parents=True, exist_ok=True)
     _reset_caches()
     from erma.__main__ import load, migrate
+    from erma.wiring import wire
 
+    wire()  # as create_app and the worker do: the events' listeners, the dashboard's watcher
     migrate()
-    load()
+    with tables_written() as written:
+        load()
+    REFERENCE_TABLES.update(written)
     yield database_url
     erma_db.get_engine().dispose()
 
@@ -75,14 +84,50 @@ def reload_county_data() -> None:
     load()
 
 
+@contextmanager
+def tables_written() -> Iterator[set[str]]:
+    """The names of the tables any ORM session adds to, changes or deletes from inside the block."""
+    written: set[str] = set()
+
+    def after_flush(session: Session, _context) -> None:
+        written.update(obj.__table__.name for obj in (*session.new, *session.dirty, *session.deleted))
+
+    def on_execute(state: ORMExecuteState) -> None:
+        if state.is_insert or state.is_update or state.is_delete:
+            written.add(state.statement.table.name)
+
+    event.listen(Session, "after_flush", after_flush)
+    event.listen(Session, "do_orm_execute", on_execute)
+    try:
+        yield written
+    finally:
+        event.remove(Session, "do_orm_execute", on_execute)
+        event.remove(Session, "after_flush", after_flush)
+
+
+def volatile_tables(reference: set[str], metadata: MetaData = erma.models_registry.metadata) -> list[str]:
+    """Every table but the reference ones, children before the tables they point to."""
+    assert reference, "the county data was not loaded yet (the `migrated` fixture records what it writes)"
+    return [t.name for t in reversed(metadata.sorted_tables) if t.name not in reference]
+
+
+def clean_volatile(session: Session, reference: set[str], metadata: MetaData = erma.models_registry.metadata) -> None:
+    for table in volatile_tables(reference, metadata):
+        session.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture(scope="session")
+def reference_tables(migrated) -> frozenset[str]:
+    return frozenset(REFERENCE_TABLES)
+
+
 @pytest.fixture
-def db(migrated):
+def db(migrated, reference_tables):
     """A sessionmaker on the test database; case data is wiped after each test."""
     factory = erma_db.get_sessionmaker()
     yield factory
     with factory() as session, session.begin():
-        for table in VOLATILE_TABLES:
-            session.execute(text(f"DELETE FROM {table}"))
+        clean_volatile(session, reference_tables)
 
 
 @pytest.fixture

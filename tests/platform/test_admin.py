@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import delete, insert, select
 
 import erma.db as erma_db
 from erma.admin.models import AdminAudit
@@ -18,7 +18,7 @@ from erma.catalog.models import ServiceItem
 from erma.places.models import TownAlias
 from erma.settings import ROOT
 from erma.staff.models import DutyRota, Staff
-from tests.platform.conftest import DEMO_PASSWORD, SERVICE, VOLATILE_TABLES
+from tests.platform.conftest import DEMO_PASSWORD, SERVICE, clean_volatile
 
 CHIBUSU, NANXIN, WEIMEN = "513223114", "513223101", "513223111"
 STAFF_COLUMNS = ("username", "password_hash", "display_name", "role", "town_codes", "credential_no",
@@ -26,7 +26,7 @@ STAFF_COLUMNS = ("username", "password_hash", "display_name", "role", "town_code
 
 
 @pytest.fixture
-def restore(migrated):
+def restore(migrated, reference_tables):
     """Puts catalog items, staff and aliases back as they were (they outlive a test's volatile data).
     Case data goes first (cases may name an agent this test added), as the `db` fixture does."""
     factory = erma_db.get_sessionmaker()
@@ -37,8 +37,7 @@ def restore(migrated):
         rota = [{"staff_id": r.staff_id, "start_date": r.start_date, "end_date": r.end_date} for r in s.scalars(select(DutyRota))]
     yield
     with factory() as s, s.begin():
-        for table in VOLATILE_TABLES:
-            s.execute(text(f"DELETE FROM {table}"))
+        clean_volatile(s, reference_tables)
         for row in s.scalars(select(ServiceItem)):
             if (row.name, row.category, row.department, row.rongque_listed, row.data) != items[row.code]:
                 row.name, row.category, row.department, row.rongque_listed, row.data = items[row.code]
@@ -438,3 +437,17 @@ def test_cookie_signed_admin_changes_need_the_csrf_header(client, restore):
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "csrf_failed"
     ok = client.post("/api/v1/admin/town-aliases", json=body, headers={"X-CSRF-Token": client.cookies["erma_csrf"]})
     assert ok.status_code == 201
+
+
+def test_a_body_of_the_wrong_shape_is_refused_in_chinese_before_anything_is_written(client, login, restore, db):
+    admin = login("admin")
+    r = client.post("/api/v1/admin/staff", json={**NEW_AGENT, "display_name": 7, "towns": "赤不苏镇"}, headers=admin)
+    assert r.status_code == 422
+    assert {e["field"]: e["message"] for e in r.json()["error"]["errors"]} == {
+        "display_name": "“姓名”格式不对", "towns": "“所属镇”格式不对"}
+    r = client.post("/api/v1/admin/town-aliases", json=["牛尾巴乡"], headers=admin)
+    assert r.status_code == 422
+    # A non-admin is told 403 whatever they sent.
+    r = client.post("/api/v1/admin/town-aliases", json=["牛尾巴乡"], headers=login("lead-1"))
+    assert r.status_code == 403
+    assert audit_rows(db) == []

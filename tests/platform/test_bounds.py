@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from erma import log_redaction
 from erma.cases.models import Case
-from erma.handoff.models import HandoffRequest
+from erma.conversations.models import HandoffRequest
 from tests.platform.conftest import SERVICE, case_body
 
 BIG = 2**63  # 9223372036854775808: one past the largest 64-bit integer

@@ -18,11 +18,12 @@ import pytest
 from sqlalchemy import select
 
 from erma.conversations import service
-from erma.conversations.models import Conversation, TranscriptEntry
+from erma.conversations.handoff import request_state
+from erma.conversations.models import Conversation, HandoffRequest, TranscriptEntry
 from erma.errors import Conflict
-from erma.handoff.models import HandoffRequest
 from erma.staff.auth import Principal
 from erma.staff.models import Staff
+from erma.unit_of_work import unit_of_work
 from tests.platform.conftest import SERVICE
 
 CHIBUSU, TUMEN = "513223114", "513223107"
@@ -251,7 +252,7 @@ def test_two_agents_taking_one_conversation_exactly_one_wins(client, fake_rasa, 
                                                                     "message": "这个会话已经由其他代办员接入了"}
     assert client.get("/api/v1/agent/inbox", headers=login("agent-chibusu-2")).json()["items"] == []
     with db() as s:
-        assert s.scalar(select(HandoffRequest.state).where(HandoffRequest.conversation_id == cid)) == "taken"
+        assert request_state(s, cid) == "taken"  # read from the conversation, never stored beside it
 
 
 def test_two_threads_racing_to_take_exactly_one_wins(client, fake_rasa, db):
@@ -265,14 +266,14 @@ def test_two_threads_racing_to_take_exactly_one_wins(client, fake_rasa, db):
         outcomes: list[str] = []
 
         def attempt(principal: Principal, cid=cid, barrier=barrier, outcomes=outcomes) -> None:
-            with db() as session:
-                barrier.wait()
-                try:
+            barrier.wait()
+            try:
+                with unit_of_work(db) as session:
                     conversation = service.get_conversation(session, cid)
                     service.take(session, conversation, principal)
-                    outcomes.append(f"won:{principal.staff.username}")
-                except Conflict as exc:
-                    outcomes.append(exc.code)
+                outcomes.append(f"won:{principal.staff.username}")
+            except Conflict as exc:
+                outcomes.append(exc.code)
 
         threads = [threading.Thread(target=attempt, args=(p,)) for p in principals]
         for t in threads:
@@ -328,7 +329,7 @@ def test_hand_back_returns_to_the_bot_and_rasa_is_asked_again(client, fake_rasa,
                                       .order_by(TranscriptEntry.seq)) if m]
         assert [(m["from"], m["to"]) for m in metas] == [("bot", "queued"), ("queued", "agent"), ("agent", "bot")]
         assert metas[2]["actor"] == "staff:agent-tumen-1"
-        assert s.scalar(select(HandoffRequest.state).where(HandoffRequest.conversation_id == cid)) == "closed"
+        assert request_state(s, cid) == "closed"  # read from the conversation, never stored beside it
     # Close, then the resident writes again: reopened for the bot.
     assert client.post(f"/api/v1/conversations/{cid}/close", headers=agent).json()["state"] == "closed"
     assert say(client, cid, "还在吗")["forwarded_to_assistant"] is True
@@ -378,7 +379,7 @@ def test_rasa_down_nothing_is_lost_and_the_resident_is_told_in_chinese(client, f
     out = say(client, cid, "/request_human", "d3")
     assert "人工" in out["replies"][0]["text"] and state_of(client, cid) == "queued"
     with db() as s:
-        assert s.scalar(select(HandoffRequest.state).where(HandoffRequest.conversation_id == cid)) == "queued"
+        assert request_state(s, cid) == "queued"  # read from the conversation, never stored beside it
     assert [e["text"] for e in entries(client, cid) if e["author"] == "resident"] == [
         "我要办残疾证", "在吗", "/request_human"]
 

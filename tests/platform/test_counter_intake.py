@@ -11,9 +11,10 @@ import yaml
 from sqlalchemy import delete, select, update
 
 from erma.cases.models import CaseVisit, MaterialReceipt
-from erma.county_data import CountyDataError, load_staff
+from erma.county_data import CountyDataError
 from erma.staff.auth import hash_password
 from erma.staff.models import Staff, StaffSession
+from erma.staff.seed import load_staff
 from tests.platform.conftest import DEMO_PASSWORD, SERVICE, case_body
 from tests.platform.test_staff_sign_in import sign_in
 from tests.synthetic import fresh_id_number, masked_id

@@ -18,14 +18,14 @@ from erma.cases.models import Case, CaseEvent, CaseVisit
 from erma.cases.stages import OPEN_STAGES, Stage
 from erma.catalog.service import get_item
 from erma.clock import local_midnight_utc, local_zone, today_local
+from erma.conversations.handoff import request_handoff
+from erma.conversations.models import HandoffRequest
 from erma.conversations.service import open_conversation
 from erma.db import as_utc, utcnow
 from erma.deferral.models import Deferral
 from erma.deferral.service import open_deferral, record_supplement
 from erma.followup.models import Rating
 from erma.followup.service import rate_case
-from erma.handoff.models import HandoffRequest
-from erma.handoff.service import request_handoff
 from erma.lead.service import overdue_cases
 from erma.review.service import decide, resubmit
 from erma.staff.auth import Principal
@@ -330,6 +330,7 @@ def test_a_returned_case_is_not_overdue_until_resubmitted_and_late_again(client,
         late = sd.case(NX, "MX-001", sd.at(80, 13))  # in town review all along
         waiting_no, late_no, original = waiting.case_no, late.case_no, waiting.expected_completion_date
         assert original < today and late.expected_completion_date < today
+        s.commit()  # services flush; the caller's unit of work commits
 
     def overdue() -> tuple[int, int]:
         r = client.get("/api/v1/dashboard", headers=login("lead-1"))
@@ -348,6 +349,7 @@ def test_a_returned_case_is_not_overdue_until_resubmitted_and_late_again(client,
         case = s.scalar(select(Case).where(Case.case_no == waiting_no))
         resubmit(s, case, Principal(role="service"), [], now=sd.at(72))
         assert original < case.expected_completion_date < today
+        s.commit()
     assert overdue() == (2, 2)
     with db() as s:
         assert sorted(row["case_no"] for row in overdue_cases(s, Principal(role="duty_lead"))["items"]) == sorted(

@@ -12,7 +12,8 @@ from erma.__main__ import main as erma_main
 from erma.cases.models import Case
 from erma.cases.visits import record_visit
 from erma.cases.stages import Stage
-from erma.conversations.models import Conversation
+from erma.conversations.handoff import request_handoff
+from erma.conversations.models import Conversation, HandoffRequest
 from erma.conversations.service import open_conversation
 from erma.clock import today_local
 from erma.dashboard.models import DayCounts, StaleDay
@@ -20,8 +21,6 @@ from erma.dashboard.summary import mark_all, refresh
 from erma.db import utcnow
 from erma.deferral.models import Deferral
 from erma.deferral.service import record_supplement
-from erma.handoff.models import HandoffRequest
-from erma.handoff.service import request_handoff
 from erma.outbox.worker import refresh_dashboard
 from erma.review.service import decide
 from tests.platform.test_dashboard import CB, NX, TM, _expected, _local_date, _now_of, _strip, seed

@@ -3,14 +3,7 @@ from datetime import date
 import pytest
 
 from erma.errors import ValidationFailed
-from erma.id_numbers import (
-    birth_date,
-    last4,
-    mask_id_number,
-    normalize_id_number,
-    upgrade_legacy_id_number,
-    validate_id_number,
-)
+from erma.id_numbers import normalize_id_number, validate_id_number
 
 TODAY = date(2026, 11, 26)
 
@@ -93,15 +86,3 @@ def test_bad_format(raw):
 def test_message_does_not_echo_the_number():
     error = rejected("110105194912310021")
     assert "110105" not in error.message and "110105" not in str(error)
-
-
-def test_helpers():
-    assert birth_date("11010519491231002x") == date(1949, 12, 31)
-    assert last4("11010519491231002x") == "002X"
-    assert mask_id_number("513223198001010011") == "5132**********0011"
-
-
-def test_legacy_number_upgrades_to_eighteen_characters():
-    upgraded = upgrade_legacy_id_number("513223800101001")
-    assert upgraded == "513223198001010011"
-    assert validate_id_number(upgraded, today=TODAY) == upgraded

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from erma.deferral.models import Deferral
 from erma.followup.models import FollowUpTask
-from erma.notices.models import Notice
+from erma.pushes.models import Notice
 from erma.outbox.models import OutboxMessage
 from erma.outbox.worker import run_once
 from tests.platform.conftest import holder
@@ -71,6 +71,7 @@ def _race(migrated, now: dt.datetime) -> list[int]:
     """Two worker processes drain the outbox at the same time; returns what each handled."""
     code = ("import datetime as dt, sys\n"
             "from erma.db import get_sessionmaker\nfrom erma.outbox.worker import run_once\n"
+            "from erma.wiring import wire\nwire()\n"  # as `python -m erma worker` does
             f"now = dt.datetime.fromisoformat({now.isoformat()!r})\n"
             "total = 0\n"
             "for _ in range(30):\n"

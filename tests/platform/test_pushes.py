@@ -34,7 +34,7 @@ from erma.channels.wechat.models import WechatFollower
 from erma.conversations.models import Conversation, TranscriptEntry
 from erma.db import utcnow
 from erma.deferral.models import Deferral
-from erma.notices.models import Notice
+from erma.pushes.models import Notice
 from erma.outbox.models import OutboxMessage
 from erma.outbox.worker import run_once
 from erma.settings import get_settings

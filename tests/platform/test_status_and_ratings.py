@@ -74,7 +74,8 @@ def test_conversation_cases_for_the_assistant(client, open_case):
 
 
 @pytest.mark.parametrize("raw,level", [("非常满意", 5), ("满意", 4), ("基本满意", 3), ("不满意", 2),
-                                       ("非常不满意", 1), (5, 5), ("打4分", 4), ("3星", 3), ("1", 1)])
+                                       ("非常不满意", 1), (5, 5), ("打4分", 4), ("3星", 3), ("1", 1),
+                                       ("很满意", 5), ("还行吧", 3)])
 def test_five_levels_in_words_or_numbers(client, login, open_case, raw, level):
     no = open_case()["case_no"]
     _complete(client, login, no)
@@ -96,8 +97,21 @@ def test_rating_needs_a_completed_case_and_happens_once(client, login, open_case
 def test_unknown_level_is_422_in_chinese(client, login, open_case):
     no = open_case()["case_no"]
     _complete(client, login, no)
-    r = client.post(f"/api/v1/cases/{no}/rating", json={**OWN, "level": "还行吧"}, headers=SERVICE)
-    assert r.status_code == 422 and "非常满意" in r.json()["error"]["message"]
+    for body in ({"level": "随便"}, {"level": "随便", "said": "随便"}, {"said": "EM-20261126-0001"}, {}):
+        r = client.post(f"/api/v1/cases/{no}/rating", json={**OWN, **body}, headers=SERVICE)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "rating_level_invalid", body
+        assert "非常满意" in r.json()["error"]["message"]
+
+
+def test_the_residents_whole_message_is_read_when_the_words_given_name_no_level(client, login, open_case, db):
+    # The assistant sends the NLU's words for the level (maybe none, maybe "算是") and the whole message.
+    no = open_case()["case_no"]
+    _complete(client, login, no)
+    said = "算是还行吧，就是等得有点久"
+    r = client.post(f"/api/v1/cases/{no}/rating", json={**OWN, "level": "算是", "said": said}, headers=SERVICE)
+    assert r.status_code == 200, r.text
+    assert (r.json()["level"], r.json()["level_text"], r.json()["follow_up"]) == (3, "基本满意", False)
+    assert _comments(db, no) == ["算是还行吧,就是等得有点久"]  # no level word in it: the whole message is kept
 
 
 def test_bad_rating_opens_a_follow_up_for_the_duty_lead(client, login, open_case):

@@ -19,7 +19,7 @@ from erma.conversations import service
 from erma.conversations.models import TranscriptEntry
 from erma.staff.auth import issue_token
 from erma.staff.models import Staff
-from erma.webchat import stream, tokens, views
+from erma.webchat import limits, stream, tokens, views
 from tests.platform.conftest import SERVICE
 from tests.platform.test_conversations import fake_rasa  # noqa: F401  (the fixture)
 
@@ -192,7 +192,7 @@ def test_too_long_or_empty_messages_are_refused_in_chinese(client, fake_rasa):
 
 
 def test_a_flood_of_messages_is_slowed_down_but_retries_still_work(client, fake_rasa, monkeypatch):
-    monkeypatch.setattr(views, "MESSAGES_PER_MINUTE", 3)
+    monkeypatch.setattr(limits, "MESSAGES_PER_MINUTE", 3)
     token = open_chat(client)
     for i in range(3):
         assert send(client, token, f"第{i}条", f"flood-{i:04d}").status_code == 200

@@ -24,6 +24,7 @@ from erma.channels.wechat.signature import signature
 from erma.conversations.models import Conversation, TranscriptEntry
 from erma.db import utcnow
 from erma.settings import get_settings
+from erma.unit_of_work import unit_of_work
 from tests.platform import test_conversations
 
 TOKEN = "erma-wechat-test-token"
@@ -353,7 +354,7 @@ def test_a_slow_answer_goes_out_by_the_customer_service_api(client, db, fake_ras
 @pytest.mark.parametrize("errcode", [40001, 42001])
 def test_a_rejected_access_token_is_refreshed_and_the_send_retried_once(client, db, fake_wechat, errcode):
     reply_of(post(client, xml("event", Event="subscribe", create_time=1764200300)))  # opens the window
-    with db() as session:
+    with unit_of_work(db) as session:
         assert wechat_service.push_text(session, OPENID, "第一条") is True
         assert wechat_service.push_text(session, OPENID, "第二条") is True
     assert len(fake_wechat.token_requests) == 1  # cached between sends
@@ -362,7 +363,7 @@ def test_a_rejected_access_token_is_refreshed_and_the_send_retried_once(client, 
         fake_wechat.expired_tokens.add(first_token)
     else:
         fake_wechat.valid_tokens.discard(first_token)
-    with db() as session:
+    with unit_of_work(db) as session:
         assert wechat_service.push_text(session, OPENID, "第三条") is True
     assert len(fake_wechat.token_requests) == 2
     assert [s["access_token"] for s in fake_wechat.sends[-2:]] == [first_token, "ACCESS-TOKEN-2"]
@@ -372,7 +373,7 @@ def test_a_rejected_access_token_is_refreshed_and_the_send_retried_once(client, 
 def test_a_push_outside_the_48_hour_window_is_recorded_as_undeliverable(client, db, fake_rasa, fake_wechat):
     reply_of(post(client, text_xml("你好")))
     conversation = wechat_conversation(db)
-    with db() as session:
+    with unit_of_work(db) as session:
         session.execute(update(WechatFollower).where(WechatFollower.openid == OPENID)
                         .values(last_interaction_at=utcnow() - dt.timedelta(hours=49)))
         session.commit()
@@ -385,7 +386,7 @@ def test_a_push_outside_the_48_hour_window_is_recorded_as_undeliverable(client, 
     # Inside the window by our clock, but WeChat says 45015: recorded the same way.
     reply_of(post(client, text_xml("在吗")))
     fake_wechat.out_of_window.add(OPENID)
-    with db() as session:
+    with unit_of_work(db) as session:
         assert wechat_service.push_text(session, OPENID, "请补交材料") is False
     assert len(fake_wechat.sends) == 1
     notice = transcript_of(db, conversation.id)[-1]

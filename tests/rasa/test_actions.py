@@ -68,6 +68,10 @@ CATALOG = {
     "MX-039": ("失业登记", ("失业",), 0.9),
 }
 CUES = {"MX-020": ("丢", "补")}
+# The platform's 好差评 levels and a few readings of residents' words (the real ones: erma/followup/levels.py).
+LEVEL_TEXT = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
+READS = {**{text: level for level, text in LEVEL_TEXT.items()}, "5": 5, "还可以吧": 3, "很满意": 5,
+         "不满意，星期天转人工半天都没人理": 2}
 TOWNS = ("凤仪镇", "南新镇", "叠溪镇", "富顺镇", "土门镇", "洼底镇", "沙坝镇", "渭门镇", "黑虎镇", "沟口镇", "赤不苏镇")
 
 
@@ -93,8 +97,7 @@ class FakePlatform:
 
     def app(self) -> web.Application:
         app = web.Application()
-        app.router.add_get("/api/v1/services", self._wrap("search", self.search))
-        app.router.add_post("/api/v1/understand", self._wrap("understand", self.understand))
+        app.router.add_post("/api/v1/understand/resolve", self._wrap("resolve", self.resolve))
         app.router.add_get("/api/v1/services/{code}", self._wrap("service", self.service))
         app.router.add_get("/api/v1/services/{code}/answer", self._wrap("answer", self.answer))
         app.router.add_post("/api/v1/services/{code}/checklist", self._wrap("checklist", self.checklist))
@@ -104,6 +107,7 @@ class FakePlatform:
         app.router.add_post("/api/v1/cases/lookup", self._wrap("lookup", self.lookup))
         app.router.add_get("/api/v1/conversations/{cid}/cases", self._wrap("conversation_cases", self.own_cases))
         app.router.add_post("/api/v1/cases/{case_no}/rating", self._wrap("rating", self.rating))
+        app.router.add_get("/api/v1/ratings/levels", self._wrap("rating_levels", self.rating_levels))
         app.router.add_post("/api/v1/handoffs", self._wrap("handoffs", self.handoff))
         app.router.add_get("/api/v1/intake-points", self._wrap("intake_points", self.intake_points))
         return app
@@ -127,9 +131,6 @@ class FakePlatform:
     def error(status: int, code: str, message: str) -> web.Response:
         return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
-    async def search(self, request, body):
-        return web.json_response(self._found(request.query.get("q", "")))
-
     def _found(self, q: str) -> Dict[str, Any]:
         if self.search_answer is not None:
             return self.search_answer
@@ -142,13 +143,30 @@ class FakePlatform:
         ambiguous = len(found) > 1 and len(named) != 1
         return {"items": found, "ambiguous": ambiguous, "choices": found[:4] if ambiguous else []}
 
-    async def understand(self, request, body):
-        """The platform's reading, from the same word matching as the search stand-in."""
-        found = self._found(body.get("text", ""))
-        one = found["items"][0] if found["items"] and not found["ambiguous"] else None
-        return web.json_response({"behaviour": "requirements" if found["items"] else "other",
-                                  "item": one["code"] if one else None, "name": one["name"] if one else None,
-                                  "choices": found["choices"] if found["ambiguous"] else [], "fact": None})
+    async def resolve(self, request, body):
+        """The platform's decision (erma/understanding/resolve.py) over the word-matching stand-in:
+        an item code is that item; the whole message first; the phrase alone only when the message
+        names nothing."""
+        text, phrase = (body.get("text") or "").strip(), (body.get("phrase") or "").strip()
+        if phrase.upper() in CATALOG:
+            return web.json_response(self._resolved(phrase.upper(), source="code"))
+        text = text or phrase
+        for words, source in ((text, "message"), (phrase, "phrase")):
+            if not words or words.startswith("/") or (source == "phrase" and words == text):
+                continue
+            found = self._found(words)
+            if found["ambiguous"] and found["choices"]:
+                return web.json_response(self._resolved(choices=found["choices"], source=source))
+            if found["items"]:
+                return web.json_response(self._resolved(found["items"][0]["code"], source=source))
+        return web.json_response(self._resolved())
+
+    @staticmethod
+    def _resolved(code: Optional[str] = None, choices: Optional[List[Dict[str, Any]]] = None,
+                  source: Optional[str] = None) -> Dict[str, Any]:
+        return {"item": code, "name": CATALOG[code][0] if code else None,
+                "choices": [{"code": c["code"], "name": c["name"], "score": c["score"]} for c in choices or []],
+                "source": source if code or choices else None}
 
     async def service(self, request, body):
         code = request.match_info["code"]
@@ -247,10 +265,19 @@ class FakePlatform:
         return self.error(404, "case_not_found", "没有查到办件")
 
     async def rating(self, request, body):
+        """The platform reads the level from the words (erma/followup/levels.py; a stand-in table here)."""
+        level = next((READS[w] for w in (body.get("level"), body.get("said")) if w in READS), None)
+        if level is None:
+            return web.json_response({"error": {"code": "rating_level_invalid", "field": "level",
+                                                "message": "请从 非常满意、满意、基本满意、不满意、非常不满意 中选一个"}},
+                                     status=422)
         if request.match_info["case_no"] == "EM-20261126-0009":
             return self.error(409, "already_rated", "这件事您已经评价过了，谢谢")
-        level = body["level"]
-        return web.json_response({"level": 5, "level_text": level, "follow_up": level in ("不满意", "非常不满意")})
+        return web.json_response({"level": level, "level_text": LEVEL_TEXT[level], "follow_up": level <= 2})
+
+    async def rating_levels(self, request, body):
+        return web.json_response({"items": [{"level": level, "text": text, "bad": level <= 2}
+                                            for level, text in sorted(LEVEL_TEXT.items(), reverse=True)]})
 
     async def handoff(self, request, body):
         return web.json_response({"state": "queued", "message": self.handoff_message})
@@ -446,7 +473,7 @@ async def test_requirements_takes_the_platform_decision_whatever_the_scores(plat
         "低保要带啥子", "ask_requirements", [{"entity": "service", "value": "低保"}]))
     assert "buttons" not in msgs[0] or not msgs[0]["buttons"]
     assert slot_events(events)["service_code"] == "MX-001"
-    assert [r["route"] for r in platform.requests].count("understand") == 1
+    assert [r["route"] for r in platform.requests].count("resolve") == 1  # one call settles the item
 
     # Far-apart scores, but the platform says ambiguous: the resident is asked.
     platform.search_answer = {
@@ -467,8 +494,9 @@ async def test_the_whole_message_settles_what_the_phrase_left_open(platform):
     # and the platform reads it first.
     msgs, events = await run(ActionRequirements(), make_tracker(
         "残疾证搞丢了", "ask_requirements", [{"entity": "service", "value": "残疾证"}]))
-    assert [r["body"]["text"] for r in platform.requests if r["route"] == "understand"] == ["残疾证搞丢了"]
-    assert not [r for r in platform.requests if r["route"] == "search"]
+    # One platform call with the message and the phrase; the platform read the whole message.
+    assert [r["body"] for r in platform.requests if r["route"] == "resolve"] == [
+        {"text": "残疾证搞丢了", "phrase": "残疾证"}]
     assert slot_events(events)["service_code"] == "MX-020"
     assert "buttons" not in msgs[0] or not msgs[0]["buttons"]
 
@@ -477,7 +505,7 @@ async def test_the_whole_message_settles_what_the_phrase_left_open(platform):
 async def test_the_whole_message_decides_before_a_vague_phrase(platform):
     _, events = await run(ActionRequirements(), make_tracker(
         "老人家的高龄津贴要带啥", "ask_requirements", [{"entity": "service", "value": "老人家的那个"}]))
-    assert [r["body"]["text"] for r in platform.requests if r["route"] == "understand"] == ["老人家的高龄津贴要带啥"]
+    assert [r["body"]["text"] for r in platform.requests if r["route"] == "resolve"] == ["老人家的高龄津贴要带啥"]
     assert slot_events(events)["service_code"] == "MX-013"
 
 
@@ -487,6 +515,13 @@ def test_actions_hold_no_matching_rule_of_their_own():
     source = (ROOT / "actions" / "requirements.py").read_text(encoding="utf-8")
     assert "erma_nlu" not in source and "ERMA_CLOSE_SCORE_GAP" not in source
     assert not hasattr(requirements, "CLOSE_SCORE_GAP")
+    # No choosing between the platform's reading and a catalog search here: one call, its answer.
+    for policy in ("_search", "_decision", "_understood"):
+        assert not hasattr(requirements, policy)
+    for word in ("ambiguous", "search_services", "understand("):
+        assert word not in source
+    client_source = (ROOT / "actions" / "platform_client.py").read_text(encoding="utf-8")
+    assert "search_services" not in client_source and '"/api/v1/understand"' not in client_source
 
 
 @pytest.mark.asyncio
@@ -505,7 +540,7 @@ async def test_requirements_button_payload_picks_the_item(platform):
         '/ask_requirements{"service_code":"MX-013"}', "ask_requirements",
         [{"entity": "service_code", "value": "MX-013"}]))
     assert ITEM["name"] in msgs[0]["text"]
-    assert not any(r["route"] == "search" for r in platform.requests)
+    assert not any(r["route"] == "resolve" for r in platform.requests)
 
 
 @pytest.mark.asyncio
@@ -522,7 +557,7 @@ async def test_requirements_mid_form_uses_the_form_item(platform):
         "等一下，要带啥子？", "ask_requirements", slots={"service_code": "MX-013"}, active_loop="apply_form"))
     assert ITEM["name"] in msgs[0]["text"] and len(msgs) == 1  # no checklist offer inside the form
     assert events == []
-    assert not any(r["route"] == "search" for r in platform.requests)
+    assert not any(r["route"] == "resolve" for r in platform.requests)
 
 
 @pytest.mark.asyncio
@@ -628,7 +663,7 @@ async def test_form_start_takes_the_item_named_in_the_request(platform):
     tracker.latest_message = latest
     _, events = await run(ValidateApplyForm(), tracker)
     assert slot_events(events)["service_code"] == "MX-013"
-    assert platform.requests[0]["route"] == "understand" and platform.requests[0]["body"]["text"] == "我要申请高龄补贴"
+    assert platform.requests[0]["route"] == "resolve" and platform.requests[0]["body"]["text"] == "我要申请高龄补贴"
 
 
 @pytest.mark.asyncio
@@ -656,7 +691,7 @@ async def test_the_platforms_item_starts_the_form_and_is_named(platform):
     msgs, events = await run(ValidateApplyForm(), tracker)
     assert slot_events(events)["service_code"] == "MX-013"
     assert msgs[0]["text"].startswith("好的，帮您申请“高龄津贴")
-    assert "understand" not in [r["route"] for r in platform.requests]  # the gateway's reading is used as it is
+    assert "resolve" not in [r["route"] for r in platform.requests]  # the gateway's reading is used as it is
 
 
 @pytest.mark.asyncio
@@ -902,16 +937,20 @@ async def test_handoff_outage(platform_down):
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("text,entities,level", [
-    ("5", [], "非常满意"),
-    ("还可以吧", [], "基本满意"),
-    ("/rate", [{"entity": "rating_level", "value": "不满意"}], "不满意"),
+@pytest.mark.parametrize("text,entities,sent,level", [
+    ("5", [], {"said": "5"}, "非常满意"),
+    ("还可以吧", [], {"said": "还可以吧"}, "基本满意"),
+    ("很满意", [{"entity": "rating_level", "value": "很满意"}], {"level": "很满意", "said": "很满意"}, "非常满意"),
+    ("/rate", [{"entity": "rating_level", "value": "不满意"}], {"level": "不满意"}, "不满意"),
 ])
-async def test_rating_levels_in_words_or_numbers(platform, text, entities, level):
+async def test_rating_levels_in_words_or_numbers(platform, text, entities, sent, level):
+    # The resident's words go to the platform as they are; the platform reads the level.
     msgs, _ = await run(ActionRate(), make_tracker(text, "rate", entities, slots={"case_no": "EM-20261126-0001"}))
-    assert platform.requests[-1]["body"]["level"] == level
-    assert platform.requests[-1]["body"]["conversation_id"] == "conv-1"  # the platform checks it owns the case
-    assert level in msgs[0]["text"]
+    body = platform.requests[-1]["body"]
+    assert {k: body[k] for k in ("level", "said") if k in body} == sent
+    assert body["conversation_id"] == "conv-1"  # the platform checks it owns the case
+    assert msgs[0]["text"] == f"收到您的评价：{level}。谢谢您！" + (
+        "让您不满意了，对不起。工作人员会尽快回访您，把问题解决好。" if level == "不满意" else "")
 
 
 @pytest.mark.asyncio
@@ -923,9 +962,26 @@ async def test_rating_bad_level_promises_a_follow_up(platform):
 @pytest.mark.asyncio
 async def test_rating_without_level_shows_five_buttons(platform):
     msgs, _ = await run(ActionRate(), make_tracker("我要评价", "rate", slots={"case_no": "EM-20261126-0001"}))
+    # The platform read no level in the words; the buttons are the levels it lists, in its order.
+    assert [r["route"] for r in platform.requests] == ["rating", "conversation_cases", "rating_levels"]
+    assert [b["title"] for b in msgs[0]["buttons"]] == ["非常满意", "满意", "基本满意", "不满意", "非常不满意"]
     payloads = [json.loads(b["payload"][len("/rate"):]) for b in msgs[0]["buttons"]]
     assert [p["rating_level"] for p in payloads] == ["非常满意", "满意", "基本满意", "不满意", "非常不满意"]
     assert all(p["case_no"] == "EM-20261126-0001" for p in payloads)
+
+
+@pytest.mark.asyncio
+async def test_a_rating_button_without_a_level_asks_without_a_rating_call(platform):
+    msgs, _ = await run(ActionRate(), make_tracker("/rate", "rate", slots={"case_no": "EM-20261126-0001"}))
+    assert "rating" not in [r["route"] for r in platform.requests] and len(msgs[0]["buttons"]) == 5
+
+
+@pytest.mark.asyncio
+async def test_asking_for_a_level_while_the_platform_is_unreachable_says_so(platform):
+    platform.fail["rating_levels"] = 503
+    msgs, _ = await run(ActionAskRating(), make_tracker("EXTERNAL_ask_rating", "EXTERNAL_ask_rating",
+                                                        [{"entity": "case_no", "value": "EM-20261126-0001"}]))
+    assert msgs == [{**msgs[0], "text": messages.OUTAGE}] and not msgs[0].get("buttons")
 
 
 @pytest.mark.asyncio

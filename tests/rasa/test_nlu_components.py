@@ -169,23 +169,6 @@ def test_canonical_identity_values():
     assert entity_values.canonical_last4("643x") == "643X"
 
 
-@pytest.mark.parametrize(
-    "raw, level",
-    [
-        ("非常满意", "非常满意"), ("很满意", "非常满意"), ("满意", "满意"), ("还算满意", "满意"),
-        ("基本满意", "基本满意"), ("还可以", "基本满意"), ("一般般", "基本满意"),
-        ("不满意", "不满意"), ("不太满意", "不满意"), ("差评", "不满意"),
-        ("非常不满意", "非常不满意"), ("太不满意了", "非常不满意"),
-        ("5星", "非常满意"), ("五星好评", "非常满意"), ("4分", "满意"), ("四星", "满意"),
-        ("3", "基本满意"), ("两星", "不满意"), ("1分", "非常不满意"), ("一星", "非常不满意"),
-        ("10分", "非常满意"), ("8分", "满意"), ("好评", "满意"), ("巴适", "非常满意"),
-        ("满分", "非常满意"), ("随便", None),
-    ],
-)
-def test_canonical_rating_level(raw, level):
-    assert entity_values.canonical_rating_level(raw) == level
-
-
 # --------------------------------------------------------------------------- postprocessor
 def test_regex_owned_entities_come_only_from_regexes():
     entities = [
@@ -220,18 +203,20 @@ def test_noise_from_diet_is_dropped():
     cleaned = clean_entities([
         {"entity": "service", "start": 0, "end": 1, "value": "新", "extractor": "DIETClassifier"},
         {"entity": "service", "start": 3, "end": 5, "value": "补贴", "extractor": "DIETClassifier"},
-        {"entity": "rating_level", "start": 0, "end": 2, "value": "算是",
+        {"entity": "rating_level", "start": 2, "end": 3, "value": "选",
          "extractor": "DIETClassifier"},
-        {"entity": "rating_level", "start": 2, "end": 6, "value": "基本满意",
+        {"entity": "rating_level", "start": 3, "end": 7, "value": "基本满意",
          "extractor": "DIETClassifier"},
     ])
     assert [(e["entity"], e["value"]) for e in cleaned] == [("rating_level", "基本满意")]
 
 
-def test_rating_level_is_canonicalised():
-    cleaned = clean_entities([{"entity": "rating_level", "start": 1, "end": 3, "value": "5星",
+@pytest.mark.parametrize("words", ["5星", "很满意", "还可以"])
+def test_rating_level_keeps_the_residents_words(words):
+    # The platform owns the 好差评 levels and reads these words (erma/followup/levels.py).
+    cleaned = clean_entities([{"entity": "rating_level", "start": 1, "end": 1 + len(words), "value": words,
                                "extractor": "DIETClassifier"}])
-    assert cleaned[0]["value"] == "非常满意"
+    assert cleaned[0]["value"] == words and "processors" not in cleaned[0]
 
 
 # --------------------------------------------------------------------------- regexes

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 
 import httpx
-from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,6 +18,7 @@ from erma import log_redaction
 from erma.channels.wechat.models import WechatAccessToken
 from erma.db import as_utc, utcnow
 from erma.settings import get_settings
+from erma.unit_of_work import end_step
 
 TOKEN_INVALID = {40001, 40014, 42001}  # invalid credential / invalid token / token expired
 OUT_OF_WINDOW = 45015  # the resident has not interacted within the customer-service window
@@ -70,15 +70,15 @@ def _fetch_token(session: Session, app_id: str) -> str:
     row = session.get(WechatAccessToken, app_id, populate_existing=True)
     if row is None:
         try:
-            session.add(WechatAccessToken(app_id=app_id, **values))
-            session.commit()
+            with session.begin_nested():
+                session.add(WechatAccessToken(app_id=app_id, **values))
+            end_step(session)  # shared with every process at once; nothing stays open during the send
             return token
         except IntegrityError:
-            session.rollback()
             row = session.get(WechatAccessToken, app_id, populate_existing=True)
     for key, value in values.items():
         setattr(row, key, value)
-    session.commit()
+    end_step(session)
     return token
 
 
@@ -89,15 +89,10 @@ def access_token(session: Session, stale: str | None = None) -> str:
     if not app_id:
         raise WechatApiError(None, "WECHAT_APP_ID is not configured")
     row = session.get(WechatAccessToken, app_id, populate_existing=True)
-    session.commit()
+    end_step(session)  # ends the read: no transaction is open while WeChat is called
     if row is not None and as_utc(row.expires_at) > utcnow() and row.access_token != stale:
         return row.access_token
     return _fetch_token(session, app_id)
-
-
-def forget_token(session: Session) -> None:
-    session.execute(delete(WechatAccessToken).where(WechatAccessToken.app_id == get_settings().wechat_app_id))
-    session.commit()
 
 
 def send_text(session: Session, openid: str, content: str) -> None:

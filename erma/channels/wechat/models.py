@@ -19,8 +19,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from erma.db import Base, utcnow
 
-INBOUND_STATES = ("processing", "replied", "deferred")
-
 
 class WechatInbound(Base):
     __tablename__ = "wechat_inbound"
@@ -29,7 +27,7 @@ class WechatInbound(Base):
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
     openid: Mapped[str] = mapped_column(String(128), index=True)
     msg_type: Mapped[str] = mapped_column(String(32))
-    state: Mapped[str] = mapped_column(String(16), default="processing")
+    state: Mapped[str] = mapped_column(String(16), default="processing")  # processing | replied | deferred
     reply_text: Mapped[str | None] = mapped_column(Text, nullable=True)
     conversation_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -35,13 +35,13 @@ def first_use(session: Session, nonce: str | None, now: dt.datetime | None = Non
         return False
     now = now or utcnow()
     # Twice the window: a nonce is refused as long as a request carrying it could still be fresh.
+    horizon = now - dt.timedelta(seconds=2 * WINDOW_SECONDS)
     try:
-        session.execute(delete(WechatNonce).where(WechatNonce.seen_at < now - dt.timedelta(seconds=2 * WINDOW_SECONDS)))
-        session.add(WechatNonce(nonce=nonce, seen_at=now))
-        session.commit()
+        with session.begin_nested():  # a replay rolls back to here; the caller's unit of work commits
+            session.execute(delete(WechatNonce).where(WechatNonce.seen_at < horizon))
+            session.add(WechatNonce(nonce=nonce, seen_at=now))
         return True
     except IntegrityError:
-        session.rollback()
         return False
 
 

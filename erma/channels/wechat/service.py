@@ -26,6 +26,7 @@ from erma.errors import DomainError
 from erma.pii_refs.service import masker
 from erma.pushes import templates
 from erma.settings import get_settings
+from erma.unit_of_work import end_step
 
 log = logging.getLogger("erma.wechat")
 
@@ -42,15 +43,16 @@ STALE_CLAIM_SECONDS = 4
 # ---------------------------------------------------------------- de-duplication
 
 def claim(session: Session, inbound: Inbound) -> WechatInbound | None:
-    """Stores the delivery; None when it is new (the caller processes it), else the earlier row."""
+    """Stores the delivery; None when it is new (the caller processes it), else the earlier row.
+    Called in a unit of work of its own: the claim is committed before the work starts."""
     now = utcnow()
     try:
-        session.add(WechatInbound(dedupe_key=inbound.dedupe_key, openid=inbound.from_user, msg_type=inbound.msg_type,
-                                  state="processing", created_at=now, updated_at=now))
-        session.commit()
+        with session.begin_nested():
+            session.add(WechatInbound(dedupe_key=inbound.dedupe_key, openid=inbound.from_user,
+                                      msg_type=inbound.msg_type, state="processing", created_at=now, updated_at=now))
         return None
     except IntegrityError:
-        session.rollback()
+        pass
     # A claim still `processing` long after the waiting request would have answered or deferred it
     # belongs to a process that died: this retry takes the message over instead of losing it.
     stale_before = now - dt.timedelta(seconds=get_settings().wechat_reply_timeout_seconds + STALE_CLAIM_SECONDS)
@@ -59,26 +61,24 @@ def claim(session: Session, inbound: Inbound) -> WechatInbound | None:
                                                              WechatInbound.updated_at < stale_before)
                                  .values(updated_at=now).execution_options(synchronize_session=False)).rowcount
     if taken_over == 1:
-        session.commit()
         log.warning("WeChat delivery %s: an abandoned claim was taken over by a retry", inbound.dedupe_key)
         return None
     earlier = session.scalar(select(WechatInbound).where(WechatInbound.dedupe_key == inbound.dedupe_key)
                              .execution_options(populate_existing=True))
-    session.commit()
     return earlier
 
 
 def release(session: Session, dedupe_key: str) -> None:
-    """Processing failed: forget the claim so WeChat's retry is processed afresh."""
-    session.rollback()
+    """Processing failed: forget the claim so WeChat's retry is processed afresh (in a unit of work of
+    its own, after the failed one rolled back)."""
     session.execute(delete(WechatInbound).where(WechatInbound.dedupe_key == dedupe_key,
                                                 WechatInbound.state == "processing"))
-    session.commit()
 
 
 def finish(session: Session, dedupe_key: str, state: str, reply_text: str | None = None,
            conversation_id: str | None = None) -> bool:
-    """processing → replied | deferred; False when the other side got there first."""
+    """processing → replied | deferred; False when the other side got there first. The caller's unit of
+    work commits it at once: the other side learns the outcome from the committed row."""
     values = {"state": state, "updated_at": utcnow()}
     if reply_text is not None:
         values["reply_text"] = reply_text
@@ -87,14 +87,12 @@ def finish(session: Session, dedupe_key: str, state: str, reply_text: str | None
     done = session.execute(update(WechatInbound).where(WechatInbound.dedupe_key == dedupe_key,
                                                        WechatInbound.state == "processing")
                            .values(**values).execution_options(synchronize_session=False)).rowcount == 1
-    session.commit()
     return done
 
 
 def stored(session: Session, dedupe_key: str) -> WechatInbound | None:
     row = session.scalar(select(WechatInbound).where(WechatInbound.dedupe_key == dedupe_key)
                          .execution_options(populate_existing=True))
-    session.commit()
     return row
 
 
@@ -112,7 +110,6 @@ def touch(session: Session, openid: str, *, subscribed: bool = True) -> None:
         except IntegrityError:
             session.execute(update(WechatFollower).where(WechatFollower.openid == openid).values(**values)
                             .execution_options(synchronize_session=False))
-    session.commit()
 
 
 def window_closed(session: Session, openid: str, now: dt.datetime | None = None) -> str | None:
@@ -128,7 +125,7 @@ def window_closed(session: Session, openid: str, now: dt.datetime | None = None)
 
 def in_window(session: Session, openid: str, now: dt.datetime | None = None) -> bool:
     closed = window_closed(session, openid, now)
-    session.commit()
+    end_step(session)  # ends the read: no transaction is open while WeChat is called
     return closed is None
 
 
@@ -150,7 +147,7 @@ def note_undeliverable(session: Session, openid: str, text: str, reason: str, co
 
 def _record_undeliverable(session: Session, openid: str, text: str, reason: str, conversation_id: str | None) -> None:
     note_undeliverable(session, openid, text, reason, conversation_id)
-    session.commit()
+    session.flush()
 
 
 def push_text(session: Session, openid: str, text: str, conversation_id: str | None = None) -> bool:
@@ -259,7 +256,7 @@ def answer_text(session: Session, openid: str, text: str, client_msg_id: str) ->
     if not text:
         return EMPTY_TEXT, conversation.id
     text = _resolve_choice(session, conversation, text)
-    session.commit()
+    end_step(session)  # the interaction and the conversation are kept even if the message is refused
     try:
         result = gateway.receive_resident_message(session, conversation, text, client_msg_id)
     except DomainError as exc:  # e.g. too long

@@ -19,8 +19,8 @@ from starlette.concurrency import run_in_threadpool
 from erma.channels.wechat import replay, service, signature
 from erma.channels.wechat.crypto import CryptoError, MessageCrypto
 from erma.channels.wechat.messages import BadMessage, Inbound, encrypted_part, parse, split_text, text_reply
-from erma.db import get_sessionmaker
 from erma.settings import get_settings
+from erma.unit_of_work import unit_of_work
 
 log = logging.getLogger("erma.wechat")
 router = APIRouter(prefix="/channels/wechat", tags=["channels"])
@@ -38,11 +38,11 @@ def _verified(signature_value: str | None, timestamp: str | None, nonce: str | N
     if not replay.timestamp_fresh(timestamp):
         log.warning("WeChat request refused: timestamp outside the accepted window")
         return False
-    with get_sessionmaker()() as session:
-        if not replay.first_use(session, nonce):
-            log.warning("WeChat request refused: nonce already used (a replay)")
-            return False
-    return True
+    with unit_of_work() as session:
+        first = replay.first_use(session, nonce)
+    if not first:
+        log.warning("WeChat request refused: nonce already used (a replay)")
+    return first
 
 
 # The query parameters WeChat signs with (never logged: erma/log_redaction.py masks them).
@@ -66,28 +66,35 @@ def verify(signature_value: str | None = Signature, timestamp: str | None = Time
 
 def _process(inbound: Inbound) -> str | None:
     """Runs in a worker thread: works out the answer, then either hands it to the waiting request
-    (state `replied`) or, if that request already answered `success`, pushes it."""
-    with get_sessionmaker()() as session:
-        try:
+    (state `replied`) or, if that request already answered `success`, pushes it. Each step is a unit
+    of work of its own: the answer, the outcome (seen by the waiting request), then the pushes."""
+    try:
+        with unit_of_work() as session:
             text, conversation_id = service.answer(session, inbound)
-        except Exception:
-            log.exception("WeChat message processing failed")
+    except Exception:
+        log.exception("WeChat message processing failed")
+        with unit_of_work() as session:
             service.release(session, inbound.dedupe_key)
-            raise
-        pieces = split_text(text) if text else []
-        if len(pieces) > 1:
-            # Too long for one message: all of it goes by the customer-service API, in order
-            # (a passive first piece could arrive after the pushed rest).
+        raise
+    pieces = split_text(text) if text else []
+    if len(pieces) > 1:
+        # Too long for one message: all of it goes by the customer-service API, in order
+        # (a passive first piece could arrive after the pushed rest).
+        with unit_of_work() as session:
             service.finish(session, inbound.dedupe_key, "replied", "", conversation_id)
+        with unit_of_work() as session:
             for piece in pieces:
                 if not service.push_text(session, inbound.from_user, piece, conversation_id):
                     break
-            return None
-        if service.finish(session, inbound.dedupe_key, "replied", text, conversation_id):
-            return text
-        if text:  # the request gave up waiting: this answer goes by the customer-service API
-            service.push_text(session, inbound.from_user, text, conversation_id)
         return None
+    with unit_of_work() as session:
+        replied = service.finish(session, inbound.dedupe_key, "replied", text, conversation_id)
+    if replied:
+        return text
+    if text:  # the request gave up waiting: this answer goes by the customer-service API
+        with unit_of_work() as session:
+            service.push_text(session, inbound.from_user, text, conversation_id)
+    return None
 
 
 def _reply(inbound: Inbound, text: str | None) -> Response:
@@ -133,10 +140,10 @@ async def receive(request: Request, signature_value: str | None = Signature, tim
 
 
 def _handle(inbound: Inbound) -> Response:
-    with get_sessionmaker()() as session:
+    with unit_of_work() as session:
         earlier = service.claim(session, inbound)
-        if earlier is not None:  # a retry: the same answer once more, or `success` while it is in the works
-            return _reply(inbound, earlier.reply_text if earlier.state == "replied" else None)
+    if earlier is not None:  # a retry: the same answer once more, or `success` while it is in the works
+        return _reply(inbound, earlier.reply_text if earlier.state == "replied" else None)
     future = _workers.submit(_process, inbound)
     try:
         return _reply(inbound, future.result(timeout=get_settings().wechat_reply_timeout_seconds))
@@ -144,8 +151,10 @@ def _handle(inbound: Inbound) -> Response:
         pass
     except Exception:  # noqa: BLE001 - logged by the worker; its claim was released
         return PlainTextResponse("error", status_code=500)  # WeChat's retry starts over
-    with get_sessionmaker()() as session:
-        if service.finish(session, inbound.dedupe_key, "deferred"):
-            return SUCCESS  # the worker pushes the answer when it has it
+    with unit_of_work() as session:
+        deferred = service.finish(session, inbound.dedupe_key, "deferred")
+    if deferred:
+        return SUCCESS  # the worker pushes the answer when it has it
+    with unit_of_work() as session:
         row = service.stored(session, inbound.dedupe_key)  # the worker finished just now
     return _reply(inbound, row.reply_text if row is not None and row.state == "replied" else None)

@@ -9,10 +9,10 @@
 
   const root = $("inbox");
   const me = Number(root.dataset.staffId);
-  const role = root.dataset.role;
-  const countyWide = role === "duty_lead" || role === "admin";
-  // A duty lead sees who is waiting and for how long, not what residents wrote (the platform's rule).
-  const readsTranscripts = role !== "duty_lead";
+  // From the page (erma/permissions.py). A duty lead sees who is waiting and for how long, not what
+  // residents wrote (the platform's rule).
+  const countyWide = root.dataset.countyWide === "true";
+  const readsTranscripts = root.dataset.readsTranscripts === "true";
 
   const LIST_EVERY_MS = 5000;
   const TRANSCRIPT_EVERY_MS = 2000;

@@ -7,7 +7,8 @@
   const { api, errorMessage, el, chinaTime } = window.Erma;
   const $ = (id) => document.getElementById(id);
   const root = $("workbench");
-  const role = root.dataset.role;
+  // From the page (erma/permissions.py): an agent carries cases and takes them; county-wide roles do not.
+  const carriesCases = root.dataset.carriesCases === "true";
   const REFRESH_MS = 30000;
   let tab = new URLSearchParams(location.search).get("tab") === "waiting" ? "waiting" : "mine";
 
@@ -35,7 +36,7 @@
       el("span", { class: "wb-date" }, "预计办结 " + c.expected_completion_date + (c.expected_completion_provisional ? "（暂定）" : "")
          + (kind === "waiting" ? "　收件 " + chinaTime(c.created_at, "date") : "")));
     const li = el("li", { class: "wb-card", "data-case-no": c.case_no }, link);
-    if (kind === "waiting" && role === "agent") {
+    if (kind === "waiting" && carriesCases) {
       const error = el("p", { class: "error", role: "alert" });
       const take = el("button", { type: "button", class: "primary take" }, "认领");
       take.addEventListener("click", () => takeCase(c, take, error));
@@ -51,7 +52,7 @@
 
   async function refresh() {
     const requests = [api("GET", "/api/v1/cases?assigned=none&open=true&order=oldest&masked=true&limit=100")];
-    if (role === "agent") {
+    if (carriesCases) {
       requests.push(api("GET", "/api/v1/cases?assigned=me&open=true&order=due&masked=true&limit=200"),
                     api("GET", "/api/v1/cases?assigned=me&open=false&order=newest&masked=true&limit=20"));
     }
@@ -85,7 +86,7 @@
   for (const button of document.querySelectorAll("[data-tab]")) {
     button.addEventListener("click", () => showTab(button.dataset.tab));
   }
-  if (role !== "agent") {
+  if (!carriesCases) {
     // County-wide roles carry no cases of their own: only the unassigned ones are listed.
     $("tab-mine").hidden = true;
     $("tab-waiting").firstChild.textContent = "待认领 ";

@@ -20,7 +20,6 @@
   // 收取 / 补正 / 容缺后补: what the agent says this batch of papers is (a returned case: always the resubmission).
   const OCCASIONS = [["collection", "收取材料"], ["resubmission", "补正材料"], ["supplement", "容缺后补材料"]];
   const RESUBMISSION = "resubmission";
-  const ENDED = new Set(["rejected", "withdrawn", "terminated", "followed_up"]);
 
   let actions = null;
   let theCase = null;
@@ -100,12 +99,6 @@
     }));
   }
 
-  // Who may record: the platform's answer when it gives one, else the agent holding an open case (or an admin).
-  function mayRecordMaterials(a, c) {
-    if (typeof a.can_record_materials === "boolean") return a.can_record_materials;
-    return (a.holder === "me" || $("case").dataset.role === "admin") && !ENDED.has(c.stage);
-  }
-
   // The list opens on a tap (a returned case: at once, it is what the agent came for), so a phone
   // shows the case's other steps without scrolling past every material.
   function openMaterials(open) {
@@ -121,7 +114,8 @@
     const returned = c.stage === "returned_for_correction";
     const wasReturned = box.dataset.stage === "returned_for_correction";
     file = f;
-    box.hidden = !(f && mayRecordMaterials(a, c));
+    // Who may record is the platform's answer (erma/permissions.py: the agent holding an open case, an admin).
+    box.hidden = !(f && a.can_record_materials === true);
     box.dataset.stage = c.stage;
     if (box.hidden) return;
     if (returned && !wasReturned) openMaterials(true);

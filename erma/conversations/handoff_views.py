@@ -1,13 +1,14 @@
-"""HTTP for handing a conversation to a person."""
+"""HTTP for handing a conversation to a person (erma/conversations/handoff.py)."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from erma.db import get_session
-from erma.handoff.service import request_handoff
-from erma.staff.auth import Principal, require_roles
+from erma.conversations.handoff import request_handoff
+from erma.permissions import Permission
+from erma.staff.auth import Principal, require
+from erma.unit_of_work import SESSION
 
 router = APIRouter(prefix="/api/v1", tags=["handoff"])
 
@@ -21,6 +22,6 @@ class HandoffIn(BaseModel):
 
 
 @router.post("/handoffs")
-def handoff(body: HandoffIn, _: Principal = Depends(require_roles("service", "admin")),
-            session: Session = Depends(get_session)) -> dict:
+def handoff(body: HandoffIn, _: Principal = Depends(require(Permission.CONVERSATIONS_CHANNEL)),
+            session: Session = SESSION) -> dict:
     return request_handoff(session, body.conversation_id, body.channel, body.reason, town_code=body.town_code)

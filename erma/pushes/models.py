@@ -1,6 +1,7 @@
-"""Messages for residents and staff produced by the rules (reminders, escalations, results).
+"""Notices: messages for residents and staff produced by the rules (stage changes, reminders,
+escalations, results, what could not be delivered).
 
-The channel gateway delivers resident notices; staff notices show in the consoles.
+The pushes deliver resident notices (erma/pushes/service.py); staff notices show in the consoles.
 """
 from __future__ import annotations
 

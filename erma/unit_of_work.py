@@ -1,0 +1,100 @@
+"""The one place that commits (docs/architecture.md, "Commit policy").
+
+Services and views never commit: services write and `flush()` when they need an id; the unit of work
+that opened the session commits when the whole step has succeeded and rolls back on any exception.
+
+- A request: `SESSION` (one session per request, shared by the route and its sub-dependencies such
+  as `get_principal`). It is a function-scoped `yield` dependency, so the commit runs after the route
+  function returns and BEFORE the response is sent: a commit that fails answers an error, never 200.
+- Everything else — the outbox worker (one unit per job), CLI commands, background threads, scripts
+  and a streaming response's short reads — opens `with unit_of_work() as session:`.
+- Around a slow outside call a unit is split into explicit steps with `end_step(session)`: the
+  conversation gateway (nothing open while Rasa answers) and the WeChat channel (nothing open while
+  WeChat's API answers). Services may roll back to a savepoint (`begin_nested`) to recover from a
+  lost race; they never commit.
+
+A refusal that must still leave a record (a failed sign-in counted by the throttle, a failed status
+lookup counted against the caller) calls `keep_on_refusal(session)` after writing that record: when
+the step then ends in a `DomainError`, the unit of work commits instead of rolling back. Any other
+exception still rolls back."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from fastapi import Depends
+from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
+
+from erma.db import get_sessionmaker
+from erma.errors import DomainError
+
+_KEEP_ON_REFUSAL = "erma_keep_on_refusal"
+_AFTER_COMMIT = "erma_after_commit"
+
+
+def keep_on_refusal(session: Session) -> None:
+    """What this session wrote so far is kept even if the step ends in a DomainError (a counted refusal).
+    Call it only when everything written so far is the record of the attempt."""
+    session.info[_KEEP_ON_REFUSAL] = True
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Runs `callback` once this session's unit of work has committed (e.g. reloading an in-memory copy
+    of what was just written); never when it rolls back."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+def _commit(session: Session) -> None:
+    session.commit()
+    for callback in session.info.pop(_AFTER_COMMIT, []):
+        callback()
+
+
+def end_step(session: Session) -> None:
+    """Commits the step done so far, inside a unit of work that must hold no transaction across a slow
+    outside call: the conversation gateway stores the resident's message, ends its read, asks Rasa with
+    nothing open (Rasa's actions call back into the platform) and then writes the replies; the WeChat
+    channel ends its read before calling WeChat's API and shares a new access token at once. The next
+    statement begins the next step, which the enclosing unit of work commits or rolls back as usual."""
+    _commit(session)
+
+
+@contextmanager
+def unit_of_work(factory: sessionmaker[Session] | None = None) -> Iterator[Session]:
+    """One transaction: committed when the block ends normally, rolled back on an exception (a
+    DomainError after `keep_on_refusal` commits the counted attempt first), closed either way."""
+    session = (factory or get_sessionmaker())()
+    try:
+        yield session
+    except DomainError:
+        if session.info.pop(_KEEP_ON_REFUSAL, False):
+            _commit(session)
+        else:
+            session.rollback()
+        raise
+    except BaseException:
+        session.rollback()
+        raise
+    else:
+        _commit(session)
+    finally:
+        session.close()
+
+
+def database_answers() -> None:
+    """The health check's question: the database takes a statement (raises when it does not)."""
+    with unit_of_work() as session:
+        session.execute(text("SELECT 1"))
+
+
+def request_session() -> Iterator[Session]:
+    """FastAPI dependency behind `SESSION`: the request's unit of work."""
+    with unit_of_work() as session:
+        yield session
+
+
+# Every route and dependency takes its session as `session: Session = SESSION`: the same definition (and so
+# the same dependency cache key) everywhere means one session per request; scope="function" commits after
+# the route returns and before the response is sent.
+SESSION = Depends(request_session, scope="function")
