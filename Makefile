@@ -8,7 +8,7 @@ RASA_VENV := .venv-rasa
 PY := $(VENV)/bin/python
 RASA := $(RASA_VENV)/bin/rasa
 
-.PHONY: run test setup setup-platform setup-rasa setup-system setup-system-test db train test-platform test-platform-sqlite test-platform-postgres test-rasa clean
+.PHONY: run test setup setup-platform setup-rasa setup-system setup-system-test db train test-platform test-platform-sqlite test-platform-postgres test-rasa bench clean
 
 run: setup db train
 	@scripts/run.sh
@@ -50,6 +50,11 @@ test-platform: setup-platform
 
 test-rasa: setup
 	@scripts/test.sh rasa
+
+# Erma against a stock `rasa init` bot on the same Rasa (issue 15); the result goes to docs/benchmarks.md.
+# `make bench BENCH_ARGS=--quick`: a smoke run that leaves the docs alone.
+bench: setup train
+	@scripts/bench/run.sh $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(RASA_VENV) var models/*.tar.gz
