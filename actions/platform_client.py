@@ -17,7 +17,7 @@ import asyncio
 import logging
 import os
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import quote
 
 import aiohttp
@@ -27,6 +27,11 @@ logger = logging.getLogger(__name__)
 DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_TOKEN = "dev-service-token"
 DEFAULT_TIMEOUT_SECONDS = 5.0
+# The platform names its catalog's version on every catalog and understanding answer; a change drops
+# the items kept here. An item is also read again after this long, so a turn that reads only kept
+# items (nothing else asked of the platform) is never older than that.
+CATALOG_VERSION_HEADER = "X-Erma-Catalog-Version"
+ITEM_CACHE_SECONDS = 60.0
 
 
 class PlatformUnavailable(Exception):
@@ -59,6 +64,9 @@ class PlatformClient:
                                      or DEFAULT_TIMEOUT_SECONDS)
         self._session: Optional[aiohttp.ClientSession] = None
         self._session_loop: Optional[asyncio.AbstractEventLoop] = None
+        # Catalog items (GET /api/v1/services/{code}) as last read: code → (catalog version, read at, item).
+        self.catalog_version: Optional[str] = None
+        self._items: Dict[str, Tuple[Optional[str], float, Dict[str, Any]]] = {}
 
     async def _get_session(self) -> aiohttp.ClientSession:
         """One pooled session per event loop (the action server has one; tests have several)."""
@@ -72,9 +80,18 @@ class PlatformClient:
         return self._session
 
     async def close(self) -> None:
+        """Closes the connections and forgets the kept items."""
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
+        self._items.clear()
+        self.catalog_version = None
+
+    def _heard_catalog_version(self, version: Optional[str]) -> None:
+        """A new catalog version from the platform drops every kept item."""
+        if version and version != self.catalog_version:
+            self.catalog_version = version
+            self._items.clear()
 
     async def _request(self, method: str, route: str, path: str, *,
                        params: Optional[Dict[str, Any]] = None, body: Optional[Dict[str, Any]] = None,
@@ -87,6 +104,7 @@ class PlatformClient:
             async with session.request(method, self.base_url + path, params=params, json=body,
                                        headers=headers) as response:
                 status = response.status
+                self._heard_catalog_version(response.headers.get(CATALOG_VERSION_HEADER))
                 if status >= 500:
                     raise PlatformUnavailable(f"{method} {route} answered {status}")
                 if status in (401, 403):
@@ -113,16 +131,28 @@ class PlatformClient:
                         (time.monotonic() - started) * 1000)
 
     # --- catalog -----------------------------------------------------------------------------
-    async def resolve_item(self, text: str, phrase: Optional[str] = None) -> Dict[str, Any]:
+    async def resolve_item(self, text: str, phrase: Optional[str] = None, *, answer: bool = False,
+                           town: Optional[str] = None, fact: Optional[str] = None) -> Dict[str, Any]:
         """Which item a service phrase means, read with the message it came in (the platform's rule):
-        ``item`` (and ``name``) for one item, ``choices`` for a close call, neither for nothing."""
+        ``item`` (and ``name``) for one item, ``choices`` for a close call, neither for nothing.
+        ``answer=True``: one item found comes with ``answer``, its one-time answer for ``town`` and
+        ``fact`` (as ``requirements_answer``), in the same call."""
         body: Dict[str, Any] = {"text": text or ""}
         if phrase:
             body["phrase"] = phrase
+        if answer:
+            body.update({"answer": True, **{k: v for k, v in (("town", town), ("fact", fact)) if v}})
         return await self._request("POST", "/api/v1/understand/resolve", "/api/v1/understand/resolve", body=body)
 
     async def get_service(self, code: str) -> Dict[str, Any]:
-        return await self._request("GET", "/api/v1/services/{code}", f"/api/v1/services/{_segment(code)}")
+        """The item, kept for this catalog version (and at most ITEM_CACHE_SECONDS)."""
+        key = str(code).strip().upper()
+        kept = self._items.get(key)
+        if kept is not None and kept[0] == self.catalog_version and time.monotonic() - kept[1] < ITEM_CACHE_SECONDS:
+            return kept[2]
+        item = await self._request("GET", "/api/v1/services/{code}", f"/api/v1/services/{_segment(code)}")
+        self._items[key] = (self.catalog_version, time.monotonic(), item)
+        return item
 
     async def requirements_answer(self, code: str, town: Optional[str] = None,
                                   fact: Optional[str] = None) -> Dict[str, Any]:

@@ -34,28 +34,34 @@ WHICH_ITEM = "每件事要带的材料不一样。先告诉我您要办哪件事
 class Resolution:
     code: Optional[str] = None  # one item found
     choices: List[Dict[str, Any]] = field(default_factory=list)  # the platform's close candidates
+    answer: Optional[Dict[str, Any]] = None  # the item's one-time answer, when asked for with it
 
     @property
     def found(self) -> bool:
         return self.code is not None
 
 
-async def resolve_text(client: PlatformClient, phrase: str, whole_text: str = "") -> Resolution:
+async def resolve_text(client: PlatformClient, phrase: str, whole_text: str = "",
+                       answer: Optional[Dict[str, Any]] = None) -> Resolution:
     """A service phrase (and the message it came in) → one item code, close choices, or nothing.
 
     One platform call (``POST /api/v1/understand/resolve``): the platform owns which item a message
     means — it reads the whole message first (the words around the phrase tell sibling items apart:
-    "低保要添人口") and the phrase alone only when the message names nothing."""
+    "低保要添人口") and the phrase alone only when the message names nothing. ``answer`` (``town``,
+    ``fact``): the item found comes with its one-time answer in the same call."""
     phrase = (phrase or "").strip()
     whole_text = (whole_text or "").strip()
     if not phrase and not whole_text:
         return Resolution()
-    answer = await client.resolve_item(whole_text, phrase or None)
-    return Resolution(code=answer.get("item"), choices=list(answer.get("choices") or []))
+    extra: Dict[str, Any] = {"answer": True, **answer} if answer is not None else {}
+    found = await client.resolve_item(whole_text, phrase or None, **extra)
+    return Resolution(code=found.get("item"), choices=list(found.get("choices") or []),
+                      answer=found.get("answer") if found.get("item") else None)
 
 
 async def resolve_from_message(client: PlatformClient, tracker: Tracker,
-                               fallback_code: Optional[str] = None) -> Resolution:
+                               fallback_code: Optional[str] = None,
+                               answer: Optional[Dict[str, Any]] = None) -> Resolution:
     """Which item the latest message is about; ``fallback_code`` when it names none.
 
     A button's or the platform's ``service_code`` entity first (the gateway sent the platform's
@@ -68,7 +74,7 @@ async def resolve_from_message(client: PlatformClient, tracker: Tracker,
     if not phrase and fallback_code and conversation.form_is_active(tracker):
         return Resolution(code=fallback_code)  # "等一下，要带啥子？" in the form: its item
     if (phrase or text) and not (text or "").startswith("/"):
-        result = await resolve_text(client, phrase or "", text)
+        result = await resolve_text(client, phrase or "", text, answer)
         if result.found or result.choices:
             return result
     return Resolution(code=fallback_code) if fallback_code else Resolution()
@@ -94,8 +100,10 @@ class ActionRequirements(Action):
         in_form = conversation.form_is_active(tracker)
         summary = conversation.at_summary(tracker)
         current = tracker.get_slot("service_code")
+        # One platform call per turn: the item's answer comes with the item found (or alone for a known item).
+        wording = {"town": tracker.get_slot("hukou_town"), "fact": conversation.entity(tracker, "asked_fact")}
         try:
-            resolution = await resolve_from_message(client, tracker, fallback_code=current)
+            resolution = await resolve_from_message(client, tracker, fallback_code=current, answer=wording)
             if resolution.choices:
                 dispatcher.utter_message(text="您问的是哪一项？点一下就行：",
                                          buttons=choice_buttons(resolution.choices))
@@ -107,8 +115,7 @@ class ActionRequirements(Action):
                 return []
             # The platform words the whole answer (and the detail asked first); the guide page
             # at the link shows the same text.
-            item = await client.requirements_answer(resolution.code, tracker.get_slot("hukou_town"),
-                                                    conversation.entity(tracker, "asked_fact"))
+            item = resolution.answer or await client.requirements_answer(resolution.code, **wording)
         except PlatformError as exc:
             dispatcher.utter_message(text=NOT_FOUND if exc.status == 404 else exc.message)
             return []
@@ -159,7 +166,7 @@ class ActionChecklist(Action):
             if not code:
                 dispatcher.utter_message(text="您想对哪个事项的材料？先告诉我事项，比如“低保要带啥”。")
                 return []
-            item = await client.get_service(code)
+            # One call: the checklist names its item too (``name``, ``rongque_listed``).
             result = await client.checklist(code, conversation.latest_text(tracker))
         except PlatformError as exc:
             dispatcher.utter_message(text=exc.message)
@@ -170,12 +177,12 @@ class ActionChecklist(Action):
 
         have = list(result.get("have") or [])
         missing = list(result.get("missing") or [])
-        dispatcher.utter_message(text=messages.missing_message(item.get("name", ""), have, missing,
-                                                               bool(item.get("rongque_listed"))))
+        dispatcher.utter_message(text=messages.missing_message(result.get("name", ""), have, missing,
+                                                               bool(result.get("rongque_listed"))))
         if not in_form and not summary:  # at the summary, the summary itself follows (updated)
             dispatcher.utter_message(text="想现在申请，就说“我要办”，我帮您填表。",
                                      buttons=[{"title": "我要申请办理", "payload": "/apply"}])
         # Remembered for the application form, so it does not ask again.
-        return [SlotSet("service_code", code), SlotSet("service_name", item.get("name")),
+        return [SlotSet("service_code", code), SlotSet("service_name", result.get("name")),
                 SlotSet("materials_have", have),
                 SlotSet("materials_missing", [m.get("name") for m in missing])]

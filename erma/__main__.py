@@ -86,6 +86,8 @@ def main(argv: list[str] | None = None) -> None:
     serve = sub.add_parser("serve", help="run the platform")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1,
+                       help="web processes on this port (`make run` starts 2: ERMA_WEB_WORKERS)")
     worker = sub.add_parser("worker", help="run the outbox worker")
     worker.add_argument("--interval", type=float, default=5.0, help="seconds between polls when idle")
     sub.add_parser("dashboard-rebuild", help="recompute the dashboard's daily summary from every case")
@@ -110,8 +112,10 @@ def main(argv: list[str] | None = None) -> None:
         purge_trackers_command(args.db, args.days)
     if args.cmd == "serve":
         # Only the configured proxies may say the request was https or name the client's address.
+        # Several workers share nothing but the database: every limit, throttle and cache that must hold
+        # across them is in the database or checks its version there (README, "Several web processes").
         uvicorn.run("erma.app:create_app", factory=True, host=args.host, port=args.port, proxy_headers=True,
-                    forwarded_allow_ips=get_settings().erma_trusted_proxies)
+                    forwarded_allow_ips=get_settings().erma_trusted_proxies, workers=max(1, args.workers))
     if args.cmd == "worker":
         log_redaction.install()
         run_forever(get_sessionmaker(), interval=args.interval)

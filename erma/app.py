@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
+from starlette.concurrency import run_in_threadpool
 
 from erma import log_redaction
 from erma.admin.views import router as admin_router
@@ -24,6 +25,7 @@ from erma.console.lead import router as lead_page_router
 from erma.console.review import router as review_page_router
 from erma.console.views import router as console_router
 from erma.console.workbench import router as workbench_router
+from erma.conversations import rasa_client
 from erma.conversations.handoff_views import router as handoff_router
 from erma.conversations.views import router as conversations_router
 from erma.cases.views import router as cases_router
@@ -41,7 +43,8 @@ from erma.settings import get_settings
 from erma.staff.views import router as staff_router
 from erma.staff.views import towns_router as town_agents_router
 from erma.understanding.views import router as understanding_router
-from erma.unit_of_work import database_answers
+from erma.understanding.service import warm_up
+from erma.unit_of_work import database_answers, unit_of_work
 from erma.validation_views import router as validation_router
 from erma.webchat.views import router as webchat_router
 from erma.wiring import wire
@@ -84,7 +87,19 @@ def field_message(error: dict) -> tuple[str, str, str]:
 async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
     # Admins' holiday overrides: loaded now, then checked in the background (never inside a request).
     keep_fresh(get_settings().calendar_poll_seconds)
+    # The understanding models are read now, before this process answers, not by the first resident's
+    # message: every web process pays it once, and a cold first answer misses WeChat's reply window.
+    await run_in_threadpool(_warm_understanding)
     yield
+    await rasa_client.aclose()  # the gateway's kept connections to Rasa
+
+
+def _warm_understanding() -> None:
+    try:
+        with unit_of_work() as session:
+            warm_up(session)
+    except Exception:  # noqa: BLE001 - an optimisation: the first message loads them instead
+        log.exception("could not load the understanding models at start-up")
 
 
 def create_app() -> FastAPI:

@@ -19,3 +19,12 @@ MAX_KEY = 128
 MAX_LIST_ITEMS = 50
 # One material's name in such a list.
 MAX_MATERIAL_NAME = 200
+# A page of a staff list (`limit`, `offset`): the default and the largest. Every list is read in a
+# stable order ending in the row's id, so pages neither repeat nor skip a row that did not move.
+PAGE_DEFAULT = 100
+PAGE_MAX = 500
+
+
+def page_of(rows: list, limit: int, offset: int) -> tuple[list, int | None]:
+    """`rows` read with `limit + 1`: the page, and the offset of the next page (None on the last one)."""
+    return rows[:limit], (offset + limit if len(rows) > limit else None)

@@ -142,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
                 ("agent's case list, town + stage", agent_user, f"/api/v1/cases?town={agent_town}&stage=at_department"),
                 ("agent inbox (queued conversations)", agent_user, "/api/v1/agent/inbox"),
                 ("duty lead follow-up tasks", "lead-1", "/api/v1/followup-tasks"),
+                ("duty lead: overdue deferrals (lead page)", "lead-1", "/api/v1/lead/overdue-deferrals"),
+                ("duty lead: poor-rating follow-ups (lead page)", "lead-1", "/api/v1/lead/followups"),
+                ("duty lead: overdue cases (lead page)", "lead-1", "/api/v1/lead/overdue-cases"),
                 ("staff page /staff/inbox (HTML)", "cookie:" + agent_user, "/staff/inbox"),
                 ("page /staff/dashboard (figures via JSON)", "cookie:lead-1", "/staff/dashboard"),
             ]

@@ -537,11 +537,15 @@ def main(argv: list[str] | None = None) -> None:
     with unit_of_work(get_sessionmaker()) as session:
         days = mark_all(session)
     print(f"  dashboard daily summary: {days} days ...", flush=True)
+    summary_started = time.monotonic()
     with unit_of_work(get_sessionmaker()) as session:
         refresh(session)
+    print(f"  dashboard daily summary rebuilt in {time.monotonic() - summary_started:.1f} s", flush=True)
     if engine.dialect.name == "postgresql":
+        # VACUUM too: COPY leaves the visibility map empty, and index-only scans (an agent's open
+        # cases at intake, the dashboard's covering indexes) would visit every row until autovacuum ran.
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("ANALYZE"))
+            conn.execute(text("VACUUM ANALYZE"))
     else:
         with engine.begin() as conn:
             conn.execute(text("ANALYZE"))

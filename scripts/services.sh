@@ -12,7 +12,10 @@ export ACTIONS_TOKEN=${ACTIONS_TOKEN:-$(od -An -N16 -tx1 /dev/urandom | tr -d ' 
 start_platform() {
   # The gateway forwards residents' messages to this Rasa (RASA_URL in erma/settings.py).
   export RASA_URL="http://127.0.0.1:$RASA_PORT"
-  .venv/bin/python -m erma serve --port "$ERMA_PORT" >"$LOG_DIR/platform.log" 2>&1 & PIDS+=($!)
+  # Two web processes by default (ERMA_WEB_WORKERS): the residents' path and the actions' API calls do
+  # not queue behind one another's CPU work (the understanding, templates).
+  .venv/bin/python -m erma serve --port "$ERMA_PORT" --workers "${ERMA_WEB_WORKERS:-2}" \
+    >"$LOG_DIR/platform.log" 2>&1 & PIDS+=($!)
   .venv/bin/python -m erma worker >"$LOG_DIR/worker.log" 2>&1 & PIDS+=($!)
 }
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from erma.bounds import page_of
 from erma.cases.lifecycle import NOTE_REQUIRED, may_move, parse_stage
 from erma.cases.models import Case, CaseEvent
 from erma.cases.presenter import case_view, preload_for_views
@@ -22,12 +23,13 @@ ACTOR_NAMES = {"system": "系统", "service": "智能助手", "resident": "居�
 
 def list_cases(session: Session, principal: Principal, *, town: str | None = None, stage: str | None = None,
                limit: int = 50, assigned: str | None = None, open_only: bool | None = None,
-               order: str = "newest", masked: bool = False) -> list[dict]:
-    """The cases this staff member may see, filtered (`assigned`: me | none; `open_only`; `order`:
-    newest | oldest | due), as case views."""
+               order: str = "newest", masked: bool = False, offset: int = 0) -> tuple[list[dict], int | None]:
+    """One page of the cases this staff member may see, filtered (`assigned`: me | none; `open_only`;
+    `order`: newest | oldest | due, each ending in the id so pages are stable), as case views, and the
+    next page's offset (None: the last page)."""
     if order not in LIST_ORDERS:
         raise ValidationFailed("order_unknown", "排序只能是 newest、oldest 或 due", field="order")
-    stmt = select(Case).order_by(*LIST_ORDERS[order]).limit(limit)
+    stmt = select(Case).order_by(*LIST_ORDERS[order]).offset(offset).limit(limit + 1)
     if assigned is not None:
         if assigned not in ASSIGNED_FILTERS:
             raise ValidationFailed("assigned_unknown", "assigned 只能是 me 或 none", field="assigned")
@@ -46,9 +48,9 @@ def list_cases(session: Session, principal: Principal, *, town: str | None = Non
         stmt = stmt.where(Case.hukou_town_code.in_(principal.towns))
     if stage:
         stmt = stmt.where(Case.stage == parse_stage(stage).value)
-    cases = session.scalars(stmt).all()
+    cases, next_offset = page_of(list(session.scalars(stmt)), limit, offset)
     loaded = preload_for_views(session, cases)  # noqa: F841 — kept alive while the views are built
-    return [case_view(session, c, principal, masked=masked) for c in cases]
+    return [case_view(session, c, principal, masked=masked) for c in cases], next_offset
 
 
 def case_history(session: Session, case: Case) -> list[dict]:

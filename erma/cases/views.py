@@ -67,15 +67,19 @@ def open_case(body: CaseCreate, response: Response,
 
 @router.get("/cases")
 def list_cases(town: str | None = None, stage: str | None = None, limit: int = Query(50, ge=1, le=200),
+               offset: int = Query(0, ge=0, le=MAX_DB_INT),
                assigned: str | None = None, open_only: bool | None = Query(None, alias="open"),
                order: str = "newest", masked: bool = False,
                principal: Principal = Depends(require(Permission.LIST_CASES)),
                session: Session = SESSION) -> dict:
     """Filters: `assigned=me` (my cases) or `none` (waiting to be taken); `open=true|false` (still
     being handled or not); `order=newest|oldest|due` (promised date first); `masked=true` masks the
-    ID number and phone even for roles that may see them."""
-    return {"items": listing.list_cases(session, principal, town=town, stage=stage, limit=limit, assigned=assigned,
-                                        open_only=open_only, order=order, masked=masked)}
+    ID number and phone even for roles that may see them. One page of `limit` from `offset`;
+    `next_offset` asks for the next (null: the last page)."""
+    items, next_offset = listing.list_cases(session, principal, town=town, stage=stage, limit=limit,
+                                            assigned=assigned, open_only=open_only, order=order, masked=masked,
+                                            offset=offset)
+    return {"items": items, "next_offset": next_offset}
 
 
 # Registered before the /cases/{case_no} routes, so "lookup" is never taken for a case number.

@@ -1,6 +1,7 @@
 """Catalog queries and the start-up sync from catalog/services.yaml into the database."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Sequence
@@ -93,6 +94,12 @@ def catalog_version(session: Session) -> str:
     """Changes whenever the catalog in this database changes: the search index follows it."""
     count, latest = session.execute(select(func.count(ServiceItem.code), func.max(ServiceItem.updated_at))).one()
     return f"{session.get_bind().url}|{count}|{latest}"
+
+
+def catalog_tag(session: Session) -> str:
+    """`catalog_version` as a short opaque tag for clients (the assistant drops its copy of the items
+    when it changes); it never shows the database's address."""
+    return hashlib.sha256(catalog_version(session).encode()).hexdigest()[:16]
 
 
 _search_lock = threading.Lock()

@@ -1,21 +1,30 @@
 """HTTP for the catalog (docs/platform-api.md §Catalog); the rules live in service/search/checklist."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from erma.catalog.answer import one_time_answer
 from erma.catalog.checklist import match_materials, match_named_materials
 from erma.catalog.schema import Material
-from erma.catalog.service import get_search, list_items, require_item
+from erma.catalog.service import catalog_tag, get_search, list_items, require_item
 from erma.unit_of_work import SESSION
 from erma.errors import ValidationFailed
 from erma.places.where import submission_places
 from erma.public_url import public_url
 
-router = APIRouter(prefix="/api/v1/services", tags=["catalog"])
 GUIDE_LINK = "办事指南（可以转发给家里人，也可以打印）：{url}"
+# Every answer about the catalog names its version: the assistant keeps items and drops them when it changes.
+CATALOG_VERSION_HEADER = "X-Erma-Catalog-Version"
+
+
+def mark_catalog_version(response: Response, session: Session = SESSION) -> None:
+    """Router dependency: the catalog's version (catalog_tag) in the response's headers."""
+    response.headers[CATALOG_VERSION_HEADER] = catalog_tag(session)
+
+
+router = APIRouter(prefix="/api/v1/services", tags=["catalog"], dependencies=[Depends(mark_catalog_version)])
 
 
 class ChecklistRequest(BaseModel):
@@ -73,6 +82,11 @@ def service_answer(
     session: Session = SESSION,
 ) -> dict:
     """The one-time answer (一次性告知) the assistant gives and the public guide page shows."""
+    return item_answer(session, request, code, town, fact)
+
+
+def item_answer(session: Session, request: Request, code: str, town: str | None, fact: str | None) -> dict:
+    """The answer of `GET /{code}/answer` (also given by `POST /api/v1/understand/resolve` with the item it found)."""
     answer = one_time_answer(require_item(session, code), submission_places(session), town=town, fact=fact)
     guide_url = public_url(request, f"/services/{answer.code}")
     return {"code": answer.code, "name": answer.name, "text": answer.text, "lead": answer.lead,
@@ -94,6 +108,9 @@ def service_checklist(code: str, body: ChecklistRequest, session: Session = SESS
     conditional = [m for m in item.materials if not m.required and m.name not in covered]
     return {
         "code": item.code,
+        # What the assistant's answer names besides the materials (no second call for the item).
+        "name": item.name,
+        "rongque_listed": item.rongque_listed,
         "have": [m.name for m in have],
         "missing": [_material(m) for m in missing],
         # Materials needed only in some cases ("如有", "代办时"), not yet mentioned.

@@ -15,11 +15,14 @@ import datetime as dt
 import unicodedata
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlalchemy import and_, false, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
+from erma.bounds import PAGE_DEFAULT, page_of
 from erma.conversations import rasa_client
 from erma.conversations.events import AgentReplied, OwnerChanged
 from erma.conversations.handoff import request_handoff
@@ -91,13 +94,16 @@ def transcript(session: Session, conversation: Conversation, after_seq: int = 0,
                                 .order_by(TranscriptEntry.seq).limit(limit)))
 
 
-def inbox(session: Session, principal: Principal) -> list[Conversation]:
+def inbox(session: Session, principal: Principal, limit: int = PAGE_DEFAULT,
+          offset: int = 0) -> tuple[list[Conversation], int | None]:
     """Queued conversations, longest waiting first: those an agent may take (can_see), or all of them
-    for a duty lead or an admin (a duty lead sees who waits, not what they wrote)."""
+    for a duty lead or an admin (a duty lead sees who waits, not what they wrote). One page, and the
+    next page's offset (None: the last page)."""
     query = select(Conversation).where(Conversation.state == "queued")
     if not principal.county_wide:
         query = query.where(or_(Conversation.town_code.is_(None), Conversation.town_code.in_(sorted(principal.towns))))
-    return list(session.scalars(query.order_by(Conversation.queued_at, Conversation.created_at)))
+    query = query.order_by(Conversation.queued_at, Conversation.created_at, Conversation.id)
+    return page_of(list(session.scalars(query.offset(offset).limit(limit + 1))), limit, offset)
 
 
 def _refresh(session: Session, conversation: Conversation) -> Conversation:
@@ -314,18 +320,28 @@ def _incoming(session: Session, conversation_id: str, text: str, display_text: s
     return protected, as_plain_text(protected), None
 
 
-def receive_resident_message(session: Session, conversation: Conversation, text: str, client_msg_id: str | None,
-                             send: SendFn | None = None, display_text: str | None = None) -> dict:
-    """Stores the resident's message once; in the bot state forwards it to Rasa and stores the replies.
+@dataclass(frozen=True)
+class Forward:
+    """A resident's message stored in the bot state and on its way to Rasa (no transaction open)."""
+    conversation: Conversation
+    entry: TranscriptEntry
+    text: str  # what Rasa gets
+    metadata: dict
+
+
+def store_resident_message(session: Session, conversation: Conversation, text: str, client_msg_id: str | None,
+                           display_text: str | None = None) -> dict | Forward:
+    """The step before Rasa: stores the resident's message once and, in the bot state, reads it
+    (the platform's understanding) and ends the step. Returns the final result when Rasa is not to
+    be asked (a repeated `client_msg_id`, a conversation with an agent or queued), else a `Forward`
+    for `record_answer`.
 
     `display_text` (a tapped quick-reply button's title): what the transcript shows, while `text`
     (the button's payload) is what Rasa gets, if this conversation was offered that button; the
     payload is kept in the entry's meta. Typed text never reaches Rasa as an intent, and its ID
-    numbers and phones are replaced by references before anything is stored or sent.
-    Returns {"entry", "replies", "duplicate", "forwarded", "conversation"}."""
+    numbers and phones are replaced by references before anything is stored or sent."""
     text = _clean(text)
     display_text = _clean(display_text) if display_text is not None else None
-    send = send or rasa_client.send_message
     if client_msg_id:
         existing = _by_client_msg_id(session, conversation.id, client_msg_id)
         if existing is not None:
@@ -352,27 +368,27 @@ def receive_resident_message(session: Session, conversation: Conversation, text:
     if state != "bot":  # queued / agent: the message waits for the agent; Rasa is not asked
         return {"entry": entry, "replies": [], "duplicate": False, "forwarded": False,
                 "conversation": _refresh(session, conversation)}
-    return _ask_assistant(session, conversation, entry, forward, send)
-
-
-def _ask_assistant(session: Session, conversation: Conversation, entry: TranscriptEntry, text: str,
-                   send: SendFn) -> dict:
     metadata: dict = {"channel": conversation.channel}
-    if not text.startswith("/"):
+    if not forward.startswith("/"):
         # What typed text means is the platform's rule (item first); Rasa receives it with the text.
         # A pressed button (an offered "/…" payload) already says what it means. Read after the
         # message is stored, so no write transaction waits on it.
-        metadata["understanding"] = understand(session, text).as_dict()
+        metadata["understanding"] = understand(session, forward).as_dict()
         end_step(session)  # ends the read (nothing written): no transaction is open while Rasa answers
-    try:
-        messages = send(conversation.id, text, metadata)
-    except rasa_client.RasaUnavailable as exc:
-        replies = _assistant_unavailable(session, conversation, entry, text, exc.reason)
+    return Forward(conversation, entry, forward, metadata)
+
+
+def record_answer(session: Session, forward: Forward, answer: list[dict] | rasa_client.RasaUnavailable) -> dict:
+    """The step after Rasa: its replies (or its failure) in the transcript.
+    Returns {"entry", "replies", "duplicate", "forwarded", "conversation"}."""
+    conversation, entry = forward.conversation, forward.entry
+    if isinstance(answer, rasa_client.RasaUnavailable):
+        replies = _assistant_unavailable(session, conversation, entry, forward.text, answer.reason)
         return {"entry": entry, "replies": replies, "duplicate": False, "forwarded": False,
                 "conversation": _refresh(session, conversation)}
     replies = []
     now = utcnow()
-    for message in messages:
+    for message in answer:
         reply_text = message.get("text")
         buttons = message.get("buttons") if isinstance(message.get("buttons"), list) else None
         if not reply_text and not buttons:
@@ -383,6 +399,41 @@ def _ask_assistant(session: Session, conversation: Conversation, entry: Transcri
     session.flush()
     return {"entry": entry, "replies": replies, "duplicate": False, "forwarded": True,
             "conversation": _refresh(session, conversation)}
+
+
+def receive_resident_message(session: Session, conversation: Conversation, text: str, client_msg_id: str | None,
+                             send: SendFn | None = None, display_text: str | None = None) -> dict:
+    """Stores the resident's message once; in the bot state forwards it to Rasa and stores the replies
+    (store_resident_message, Rasa, record_answer), blocking: for a caller in a worker thread (the
+    WeChat callback). Returns {"entry", "replies", "duplicate", "forwarded", "conversation"}."""
+    step = store_resident_message(session, conversation, text, client_msg_id, display_text)
+    if not isinstance(step, Forward):
+        return step
+    try:
+        answer: list[dict] | rasa_client.RasaUnavailable = (send or rasa_client.send_message_blocking)(
+            conversation.id, step.text, step.metadata)
+    except rasa_client.RasaUnavailable as exc:
+        answer = exc
+    return record_answer(session, step, answer)
+
+
+async def answer_resident_message(session: Session, find: Callable[[Session], Conversation], text: str,
+                                  client_msg_id: str | None, display_text: str | None = None) -> dict:
+    """`receive_resident_message` for the async routes (the web chat, the channel API): the database
+    steps run in the threadpool (sync SQLAlchemy, the request's unit of work), Rasa is awaited on the
+    kept client with no transaction open. `find` reads the conversation (and may refuse) in the first step."""
+    def first_step() -> dict | Forward:
+        return store_resident_message(session, find(session), text, client_msg_id, display_text)
+
+    step = await run_in_threadpool(first_step)
+    if not isinstance(step, Forward):
+        return step
+    try:
+        answer: list[dict] | rasa_client.RasaUnavailable = await rasa_client.send_message(
+            step.conversation.id, step.text, step.metadata)
+    except rasa_client.RasaUnavailable as exc:
+        answer = exc
+    return await run_in_threadpool(record_answer, session, step, answer)
 
 
 def _assistant_unavailable(session: Session, conversation: Conversation, entry: TranscriptEntry, text: str,

@@ -69,5 +69,9 @@ def purge_trackers(path: Path | None = None, days: int | None = None, now: dt.da
             return 0
         raise
     if deleted:
+        # The store is in WAL (rasa_plugins/tracker_store.py): the zeroed pages reach the file itself at a
+        # checkpoint, so take one now rather than leave the old text there until Rasa's next one.
+        with closing(sqlite3.connect(str(path), timeout=30)) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         log.info("purged %s tracker events older than %s", deleted, cutoff.date().isoformat())
     return deleted

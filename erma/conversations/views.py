@@ -8,8 +8,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from erma.bounds import MAX_DB_INT, MAX_MESSAGE
+from erma.bounds import MAX_DB_INT, MAX_MESSAGE, PAGE_DEFAULT, PAGE_MAX
 from erma.conversations import service
 from erma.conversations.presenter import conversation_view, entry_view, with_agents
 from erma.db import utcnow
@@ -53,15 +54,21 @@ def read_conversation(conversation_id: str, principal: Principal = Depends(CHANN
 
 
 @router.post("/conversations/{conversation_id}/messages")
-def resident_message(conversation_id: str, body: MessageIn, _: Principal = Depends(CHANNEL),
-                     session: Session = SESSION) -> dict:
-    """A resident's message, from the channel. Re-sending the same `client_msg_id` is harmless."""
-    conversation = service.get_conversation(session, conversation_id)
-    result = service.receive_resident_message(session, conversation, body.text, body.client_msg_id)
+async def resident_message(conversation_id: str, body: MessageIn, _: Principal = Depends(CHANNEL),
+                           session: Session = SESSION) -> dict:
+    """A resident's message, from the channel. Re-sending the same `client_msg_id` is harmless.
+    Async: the database steps run in the threadpool, Rasa is awaited (service.answer_resident_message)."""
+    result = await service.answer_resident_message(
+        session, lambda session: service.get_conversation(session, conversation_id), body.text, body.client_msg_id)
+    return await run_in_threadpool(_message_view, session, result)
+
+
+def _message_view(session: Session, result: dict) -> dict:
+    conversation = result["conversation"]
     mask = masker(session, conversation.id)
     return {"entry": entry_view(result["entry"], mask), "replies": [entry_view(r, mask) for r in result["replies"]],
             "duplicate": result["duplicate"], "forwarded_to_assistant": result["forwarded"],
-            "conversation": conversation_view(session, result["conversation"])}
+            "conversation": conversation_view(session, conversation)}
 
 
 @router.get("/conversations/{conversation_id}/transcript")
@@ -78,16 +85,20 @@ def read_transcript(conversation_id: str, after_seq: int = Query(default=0, ge=0
 
 
 @router.get("/agent/inbox")
-def agent_inbox(principal: Principal = Depends(STAFF),
+def agent_inbox(limit: int = Query(default=PAGE_DEFAULT, ge=1, le=PAGE_MAX),
+                offset: int = Query(default=0, ge=0, le=MAX_DB_INT),
+                principal: Principal = Depends(STAFF),
                 session: Session = SESSION) -> dict:
-    """Queued conversations of the agent's towns (and those without a town yet), longest waiting first."""
+    """Queued conversations of the agent's towns (and those without a town yet), longest waiting first;
+    one page, `next_offset` asks for the next (null: the last page)."""
     now = utcnow()
     items = []
-    for conversation in service.inbox(session, principal):
+    page, next_offset = service.inbox(session, principal, limit, offset)
+    for conversation in page:
         view = conversation_view(session, conversation)
         view["wait_seconds"] = service.wait_seconds(conversation, now)
         items.append(view)
-    return {"items": items}
+    return {"items": items, "next_offset": next_offset}
 
 
 @router.get("/agent/conversations")

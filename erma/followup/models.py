@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from erma.db import Base, utcnow
@@ -22,7 +22,8 @@ class Rating(Base):
 
 class FollowUpTask(Base):
     __tablename__ = "followup_tasks"
-    __table_args__ = (UniqueConstraint("kind", "case_id"),)
+    __table_args__ = (UniqueConstraint("kind", "case_id"),
+                      Index("ix_followup_tasks_status_due", "status", "due_date", "id"))  # the paged list
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))  # bad_rating | deferral_overdue

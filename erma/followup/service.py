@@ -7,6 +7,7 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from erma.bounds import PAGE_DEFAULT, page_of
 from erma.cases.lifecycle import transition
 from erma.cases.models import Case, CaseEvent
 from erma.cases.stages import Stage
@@ -72,11 +73,14 @@ def rate_case(session: Session, case: Case, principal: Principal, level_raw, com
             "follow_up_due": task.due_date.isoformat() if task else None}
 
 
-def list_tasks(session: Session, principal: Principal, status: str = "open") -> list[FollowUpTask]:
+def list_tasks(session: Session, principal: Principal, status: str = "open", limit: int = PAGE_DEFAULT,
+               offset: int = 0) -> tuple[list[FollowUpTask], int | None]:
+    """One page of the tasks in `status`, earliest due first, and the next page's offset (None: the last)."""
     if not may(principal.role, Permission.FOLLOW_UP):
         raise Forbidden("role_forbidden", "只有轮值组长可以查看回访任务")
-    return session.scalars(select(FollowUpTask).where(FollowUpTask.status == status)
-                           .order_by(FollowUpTask.due_date, FollowUpTask.id)).all()
+    rows = session.scalars(select(FollowUpTask).where(FollowUpTask.status == status)
+                           .order_by(FollowUpTask.due_date, FollowUpTask.id).offset(offset).limit(limit + 1)).all()
+    return page_of(list(rows), limit, offset)
 
 
 def complete_task(session: Session, task_id: int, principal: Principal, outcome: str,

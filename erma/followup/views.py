@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from erma.bounds import MAX_DB_INT, MAX_NOTE
+from erma.bounds import MAX_DB_INT, MAX_NOTE, PAGE_DEFAULT, PAGE_MAX
 from erma.cases.ownership import own_case
 from erma.unit_of_work import SESSION
 from erma.followup.levels import levels_view, parse_level
@@ -53,9 +53,13 @@ def rating_levels() -> dict:
 
 
 @router.get("/followup-tasks")
-def tasks(status: str = Query(default="open", max_length=16), principal: Principal = Depends(get_principal),
-          session: Session = SESSION) -> dict:
-    return {"items": task_views(session, list_tasks(session, principal, status))}
+def tasks(status: str = Query(default="open", max_length=16),
+          limit: int = Query(default=PAGE_DEFAULT, ge=1, le=PAGE_MAX),
+          offset: int = Query(default=0, ge=0, le=MAX_DB_INT),
+          principal: Principal = Depends(get_principal), session: Session = SESSION) -> dict:
+    """One page of the follow-up tasks, earliest due first; `next_offset` asks for the next (null: the last page)."""
+    page, next_offset = list_tasks(session, principal, status, limit, offset)
+    return {"items": task_views(session, page), "next_offset": next_offset}
 
 
 @router.post("/followup-tasks/{task_id}/complete")

@@ -16,6 +16,7 @@ from erma.catalog.models import ServiceItem
 from erma.clock import today_local
 from erma.db import as_utc
 from erma.deferral.overdue import overdue_cases_query, overdue_deferrals_query
+from erma.bounds import MAX_DB_INT
 from erma.errors import Forbidden, ValidationFailed
 from erma.followup.models import FollowUpTask, Rating
 from erma.followup.service import LEVELS
@@ -79,22 +80,29 @@ def _count(session: Session, stmt: Select) -> int:
     return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
 
 
-def _page(session: Session, stmt: Select, town: str | None, limit: int) -> tuple[int, list]:
-    """One list's page: the town (if named) checked and applied, the total, then up to `limit` rows."""
+def _page(session: Session, stmt: Select, town: str | None, limit: int, offset: int = 0) -> tuple[int, list]:
+    """One list's page: the town (if named) checked and applied, the total, then up to `limit` rows
+    from `offset` on (the lists' orders end in an id, so pages are stable)."""
     town = _check_town(session, town)
     if town:
         stmt = stmt.where(Case.hukou_town_code == town)
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationFailed("limit_invalid", f"每页条数应在 1 到 {MAX_LIMIT} 之间", field="limit")
-    return _count(session, stmt), session.execute(stmt.limit(limit)).all()
+    if not 0 <= offset <= MAX_DB_INT:
+        raise ValidationFailed("offset_invalid", "起始位置不能为负数", field="offset")
+    return _count(session, stmt), session.execute(stmt.offset(offset).limit(limit)).all()
+
+
+def _next(total: int, offset: int, rows: list) -> int | None:
+    return offset + len(rows) if offset + len(rows) < total else None
 
 
 def overdue_deferrals(session: Session, principal: Principal, *, town: str | None = None,
-                      limit: int = DEFAULT_LIMIT, now: dt.datetime | None = None) -> dict:
+                      limit: int = DEFAULT_LIMIT, offset: int = 0, now: dt.datetime | None = None) -> dict:
     """容缺 deferrals past their supplement deadline with the materials still missing."""
     require_lead(principal)
     today = today_local(now)
-    total, rows = _page(session, overdue_deferrals_query(today), town, limit)
+    total, rows = _page(session, overdue_deferrals_query(today), town, limit, offset)
     facts = _Facts(session, (case for _, case in rows), today)
     case_ids = [case.id for _, case in rows]
     # The escalation (outbox) opens a 督办 task; the lead records its outcome from this list.
@@ -105,30 +113,30 @@ def overdue_deferrals(session: Session, principal: Principal, *, town: str | Non
               "deadline": deferral.deadline.isoformat(), "overdue_days": days_between(deferral.deadline, today),
               "escalated": deferral.escalated_at is not None, "followup_task_id": tasks.get(case.id)}
              for deferral, case in rows]
-    return {"today": today.isoformat(), "total": total, "items": items}
+    return {"today": today.isoformat(), "total": total, "items": items, "next_offset": _next(total, offset, rows)}
 
 
 def overdue_cases(session: Session, principal: Principal, *, town: str | None = None,
-                  limit: int = DEFAULT_LIMIT, now: dt.datetime | None = None) -> dict:
+                  limit: int = DEFAULT_LIMIT, offset: int = 0, now: dt.datetime | None = None) -> dict:
     """Cases not finished whose promised completion date has passed."""
     require_lead(principal)
     today = today_local(now)
-    total, rows = _page(session, overdue_cases_query(today), town, limit)
+    total, rows = _page(session, overdue_cases_query(today), town, limit, offset)
     facts = _Facts(session, (case for (case,) in rows), today)
     items = [{**facts.of(case), "overdue_days": days_between(case.expected_completion_date, today)}
              for (case,) in rows]
-    return {"today": today.isoformat(), "total": total, "items": items}
+    return {"today": today.isoformat(), "total": total, "items": items, "next_offset": _next(total, offset, rows)}
 
 
 def followups_due(session: Session, principal: Principal, *, kind: str = "bad_rating", town: str | None = None,
-                  limit: int = DEFAULT_LIMIT, now: dt.datetime | None = None) -> dict:
+                  limit: int = DEFAULT_LIMIT, offset: int = 0, now: dt.datetime | None = None) -> dict:
     """Open follow-up tasks (差评回访 by default), the earliest due first, with days left or overdue."""
     require_lead(principal)
     if kind not in FOLLOWUP_KINDS:
         raise ValidationFailed("followup_kind_unknown", "回访任务类型只能是 差评回访（bad_rating）或 容缺逾期督办（deferral_overdue）",
                                field="kind")
     today = today_local(now)
-    total, rows = _page(session, open_followups_query(kind), town, limit)
+    total, rows = _page(session, open_followups_query(kind), town, limit, offset)
     facts = _Facts(session, (case for _, case in rows), today)
     case_ids = [case.id for _, case in rows]
     ratings = ({r.case_id: r for r in session.scalars(select(Rating).where(Rating.case_id.in_(case_ids)))}
@@ -143,4 +151,4 @@ def followups_due(session: Session, principal: Principal, *, kind: str = "bad_ra
                       "task_opened_on": today_local(as_utc(task.created_at)).isoformat(),
                       "rating": ({"level": rating.level, "level_text": LEVELS[rating.level], "comment": rating.comment}
                                  if rating else None)})
-    return {"today": today.isoformat(), "total": total, "items": items}
+    return {"today": today.isoformat(), "total": total, "items": items, "next_offset": _next(total, offset, rows)}

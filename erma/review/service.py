@@ -6,6 +6,7 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from erma.bounds import PAGE_DEFAULT, page_of
 from erma.cases.lifecycle import holds_case, transition
 from erma.cases.materials import FORMS, ONLINE_POINT, Gap, case_gap, known_materials, record_receipts, refresh_cache
 from erma.cases.models import Case, CaseEvent
@@ -30,13 +31,18 @@ def deferral_opinion(deferred: list[str]) -> str:
     return f"同意容缺（后补：{'、'.join(deferred)}）"
 
 
-def review_queue(session: Session, principal: Principal, town_code: str, now: dt.datetime | None = None) -> list[dict]:
+def review_queue(session: Session, principal: Principal, town_code: str, now: dt.datetime | None = None, *,
+                 limit: int = PAGE_DEFAULT, offset: int = 0) -> tuple[list[dict], int, int | None]:
+    """One page of the town's queue, longest waiting first, the queue's length, and the next page's
+    offset (None: the last)."""
     if not principal.can_see_town(town_code):
         raise Forbidden("town_forbidden", "您只能查看本镇的审核队列")
     now = now or utcnow()
-    cases = session.scalars(select(Case).where(Case.hukou_town_code == town_code,
-                                               Case.stage == Stage.TOWN_REVIEW)
-                            .order_by(Case.stage_changed_at, Case.id)).all()
+    waiting = (Case.hukou_town_code == town_code, Case.stage == Stage.TOWN_REVIEW)
+    total = session.scalar(select(func.count(Case.id)).where(*waiting))
+    cases, next_offset = page_of(list(session.scalars(
+        select(Case).where(*waiting).order_by(Case.stage_changed_at, Case.id).offset(offset).limit(limit + 1))),
+        limit, offset)
     # Item names in one query, not one per case: a long queue stays quick.
     codes = {case.service_code for case in cases}
     names = dict(session.execute(select(ServiceItem.code, ServiceItem.name)
@@ -52,7 +58,7 @@ def review_queue(session: Session, principal: Principal, town_code: str, now: dt
                     "waiting_since": as_utc(case.stage_changed_at).isoformat(),
                     "age_hours": round(waited.total_seconds() / 3600, 1),
                     "expected_completion_date": case.expected_completion_date.isoformat()})
-    return out
+    return out, total, next_offset
 
 
 def may_decide(case: Case, principal: Principal) -> bool:

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from erma.bounds import MAX_LIST_ITEMS, MAX_MATERIAL_NAME, MAX_NOTE
+from erma.bounds import MAX_DB_INT, MAX_LIST_ITEMS, MAX_MATERIAL_NAME, MAX_NOTE, PAGE_DEFAULT, PAGE_MAX
 from erma.cases.lifecycle import get_case
 from erma.unit_of_work import SESSION
 from erma.review.case_file import review_file
@@ -52,11 +52,15 @@ class MaterialsIn(BaseModel):
 
 @router.get("/towns/{town_code}/review-queue")
 def town_queue(town_code: str,
+               limit: int = Query(default=PAGE_DEFAULT, ge=1, le=PAGE_MAX),
+               offset: int = Query(default=0, ge=0, le=MAX_DB_INT),
                principal: Principal = Depends(require(Permission.LIST_CASES)),
                session: Session = SESSION) -> dict:
     """Staff of the town (county-wide roles: any town). Not the assistant's service token: it never
-    reads the queue, and the queue names every applicant of the town."""
-    return {"town_code": town_code, "items": review_queue(session, principal, town_code)}
+    reads the queue, and the queue names every applicant of the town. One page, longest waiting
+    first, and the queue's length (`total`); `next_offset` asks for the next page (null: the last)."""
+    items, total, next_offset = review_queue(session, principal, town_code, limit=limit, offset=offset)
+    return {"town_code": town_code, "total": total, "items": items, "next_offset": next_offset}
 
 
 @router.get("/cases/{case_no}/review")

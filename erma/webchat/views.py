@@ -31,7 +31,10 @@ PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' d
                                            "base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
                 "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
                 "Cache-Control": "no-cache"}
-# New conversations per client address and window (kept per process; a cheap brake on scripts).
+# New conversations per client address and window (a cheap brake on scripts). Kept per process on
+# purpose: storing residents' addresses to count them across processes is personal data we do not keep,
+# and the brake needs no exactness — with N web processes an address may open up to N × this many.
+# What must hold exactly is in the database: messages per conversation (limits.py), sign-in failures.
 # Generous: many phones share one carrier address, and a resident's page keeps its conversation.
 CONVERSATIONS_PER_WINDOW = 120
 CONVERSATION_WINDOW_SECONDS = 600
@@ -113,22 +116,31 @@ def chat_transcript(after_seq: int = Query(default=0, ge=0, le=MAX_DB_INT),
 
 
 @router.post("/chat/api/messages")
-def chat_message(body: MessageIn, authorization: str | None = Header(default=None),
-                 session: Session = SESSION) -> dict:
+async def chat_message(body: MessageIn, authorization: str | None = Header(default=None),
+                       session: Session = SESSION) -> dict:
     """The resident's message (or tapped button). Re-sending the same `client_msg_id` stores nothing
-    new and returns the first answer, so the page may retry after any network error."""
-    conversation = _conversation(session, body.token or _bearer(authorization))
-    limits.limit_messages(session, conversation.id, body.client_msg_id)
+    new and returns the first answer, so the page may retry after any network error.
+    Async: the database steps run in the threadpool, Rasa is awaited (service.answer_resident_message)."""
+    token = body.token or _bearer(authorization)
+
+    def find(session: Session):
+        conversation = _conversation(session, token)
+        limits.limit_messages(session, conversation.id, body.client_msg_id)
+        return conversation
+
     if body.payload is not None:
-        result = service.receive_resident_message(session, conversation, body.payload, body.client_msg_id,
-                                                  display_text=body.text)
+        result = await service.answer_resident_message(session, find, body.payload, body.client_msg_id,
+                                                       display_text=body.text)
     else:
-        result = service.receive_resident_message(session, conversation, body.text, body.client_msg_id)
-    response = {"entry": presenter.entry_view(session, result["entry"]),
-                "replies": presenter.entries_view(session, result["replies"]),
-                "duplicate": result["duplicate"],
-                "conversation": presenter.conversation_view(session, result["conversation"])}
-    return response
+        result = await service.answer_resident_message(session, find, body.text, body.client_msg_id)
+    return await run_in_threadpool(_message_view, session, result)
+
+
+def _message_view(session: Session, result: dict) -> dict:
+    return {"entry": presenter.entry_view(session, result["entry"]),
+            "replies": presenter.entries_view(session, result["replies"]),
+            "duplicate": result["duplicate"],
+            "conversation": presenter.conversation_view(session, result["conversation"])}
 
 
 @router.get("/chat/api/events")

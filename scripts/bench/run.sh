@@ -5,11 +5,11 @@
 #    Rasa) starts as `make test` starts it, unless it already answers on the bench's ports.
 # 3. scripts/bench/chat.py drives all three targets and writes the result (docs/benchmarks.md).
 # Everything started here is stopped on exit. Ports: BENCH_ERMA_PORT (8400), BENCH_RASA_PORT (5400),
-# BENCH_ACTIONS_PORT (5450), BENCH_STOCK_PORT (5401).
+# BENCH_ACTIONS_PORT (5450), BENCH_STOCK_PORT (5401); the folder: BENCH_DIR (var/bench).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export RASA_TELEMETRY_ENABLED=false
-BENCH=var/bench
+BENCH=${BENCH_DIR:-var/bench}  # another folder two levels down (var/bench-2) lets two benches run side by side
 STOCK=$BENCH/stock
 export LOG_DIR=$BENCH/logs
 export ERMA_PORT=${BENCH_ERMA_PORT:-8400} RASA_PORT=${BENCH_RASA_PORT:-5400} ACTIONS_PORT=${BENCH_ACTIONS_PORT:-5450}

@@ -14,7 +14,10 @@ import re
 
 import pytest
 import yaml
+from sqlalchemy import update
 
+from erma.catalog.models import ServiceItem
+from erma.db import utcnow
 from erma.followup.levels import LEVELS, read_level
 from tests.platform.conftest import ROOT, SERVICE
 
@@ -53,6 +56,29 @@ def test_an_item_code_is_that_item_and_nothing_is_nothing(client):
     assert resolve(client, "", "mx-013")["item"] == "MX-013"
     assert resolve(client, "", "MX-999") == {"item": None, "name": None, "choices": [], "source": None}
     assert resolve(client, "你好") == {"item": None, "name": None, "choices": [], "source": None}
+
+
+def test_a_found_item_comes_with_its_one_time_answer_in_the_same_call(client):
+    r = client.post(RESOLVE, json={"text": "高龄津贴好久能办好", "answer": True, "town": "赤不苏镇", "fact": "time"},
+                    headers=SERVICE)
+    assert r.status_code == 200, r.text
+    got = r.json()
+    alone = client.get("/api/v1/services/MX-013/answer", params={"town": "赤不苏镇", "fact": "time"}, headers=SERVICE)
+    assert got["item"] == "MX-013" and got["answer"] == alone.json()  # the very answer of the answer endpoint
+    assert got["answer"]["lead"] and "赤不苏镇" in got["answer"]["message"]
+    # A close call or nothing found: no answer; without `answer` the reply is as before.
+    assert "answer" not in client.post(RESOLVE, json={"text": "残疾证", "answer": True}, headers=SERVICE).json()
+    assert "answer" not in resolve(client, "高龄津贴要带啥")
+
+
+def test_catalog_answers_name_a_version_that_changes_with_the_catalog(client, db):
+    tags = {client.get("/api/v1/services/MX-013").headers["X-Erma-Catalog-Version"],
+            client.post(RESOLVE, json={"text": "低保"}, headers=SERVICE).headers["X-Erma-Catalog-Version"]}
+    assert len(tags) == 1 and "sqlite" not in tags.copy().pop() and "postgres" not in tags.copy().pop()
+    with db() as session:  # an admin's edit stamps the item
+        session.execute(update(ServiceItem).where(ServiceItem.code == "MX-013").values(updated_at=utcnow()))
+        session.commit()
+    assert client.get("/api/v1/services/MX-013").headers["X-Erma-Catalog-Version"] not in tags
 
 
 def test_resolving_answers_the_assistant_only_and_bounds_its_input(client, login):

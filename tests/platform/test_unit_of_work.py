@@ -211,7 +211,7 @@ def test_the_assistant_is_asked_with_no_transaction_open(client, db, monkeypatch
     another unit of work (Rasa's action calling back into the platform) can write meanwhile."""
     seen: list[int] = []
 
-    def send(conversation_id: str, text: str, metadata: dict) -> list[dict]:
+    async def send(conversation_id: str, text: str, metadata: dict) -> list[dict]:  # the gateway awaits Rasa
         with unit_of_work(db) as other:  # would wait on a held SQLite lock / see nothing uncommitted
             seen.append(other.scalar(select(func.count()).select_from(WechatNonce)))
             other.add(WechatNonce(nonce="uow-during-rasa", seen_at=utcnow()))

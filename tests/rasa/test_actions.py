@@ -94,6 +94,7 @@ class FakePlatform:
         self.validation_answers: Dict[str, Dict[str, Any]] = {}
         self.handoff_message = "已为您转接人工客服，前面还有0位，请稍等。"
         self.open_case: Optional[Dict[str, Any]] = None  # the applicant's open case for the item (repeat)
+        self.catalog_version = "v1"  # X-Erma-Catalog-Version on catalog answers
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -147,19 +148,28 @@ class FakePlatform:
         """The platform's decision (erma/understanding/resolve.py) over the word-matching stand-in:
         an item code is that item; the whole message first; the phrase alone only when the message
         names nothing."""
+        resolved = self._resolve(body)
+        if body.get("answer") and resolved["item"]:  # the item's one-time answer in the same call
+            resolved["answer"] = self._answer(resolved["item"], body.get("town"), body.get("fact"))
+        return web.json_response(resolved, headers=self.version_header())
+
+    def version_header(self) -> Dict[str, str]:
+        return {"X-Erma-Catalog-Version": self.catalog_version}
+
+    def _resolve(self, body) -> Dict[str, Any]:
         text, phrase = (body.get("text") or "").strip(), (body.get("phrase") or "").strip()
         if phrase.upper() in CATALOG:
-            return web.json_response(self._resolved(phrase.upper(), source="code"))
+            return self._resolved(phrase.upper(), source="code")
         text = text or phrase
         for words, source in ((text, "message"), (phrase, "phrase")):
             if not words or words.startswith("/") or (source == "phrase" and words == text):
                 continue
             found = self._found(words)
             if found["ambiguous"] and found["choices"]:
-                return web.json_response(self._resolved(choices=found["choices"], source=source))
+                return self._resolved(choices=found["choices"], source=source)
             if found["items"]:
-                return web.json_response(self._resolved(found["items"][0]["code"], source=source))
-        return web.json_response(self._resolved())
+                return self._resolved(found["items"][0]["code"], source=source)
+        return self._resolved()
 
     @staticmethod
     def _resolved(code: Optional[str] = None, choices: Optional[List[Dict[str, Any]]] = None,
@@ -172,22 +182,26 @@ class FakePlatform:
         code = request.match_info["code"]
         if code not in CATALOG:
             return self.error(404, "service_unknown", "没有这个事项")
-        return web.json_response(ITEM if code == "MX-013" else {**ITEM, "code": code, "name": CATALOG[code][0]})
+        return web.json_response(ITEM if code == "MX-013" else {**ITEM, "code": code, "name": CATALOG[code][0]},
+                                 headers=self.version_header())
 
     async def answer(self, request, body):
         """The platform's one-time answer (worded by erma/catalog/answer.py; a stand-in text here)."""
         code = request.match_info["code"]
         if code not in CATALOG:
             return self.error(404, "service_not_found", "没有找到编号为 %s 的办事事项，请核对编号。" % code)
-        lead = {"time": "办理时间：承诺20个工作日内办好。"}.get(request.query.get("fact", ""))
-        town = request.query.get("town")
+        return web.json_response(self._answer(code, request.query.get("town"), request.query.get("fact")),
+                                 headers=self.version_header())
+
+    @staticmethod
+    def _answer(code: str, town: Optional[str], fact: Optional[str]) -> Dict[str, Any]:
+        lead = {"time": "办理时间：承诺20个工作日内办好。"}.get(fact or "")
         text = "\n".join([f"办“{CATALOG[code][0]}”要带这些材料（一次说全）：",
                           *(f"{i}. {m['name']}" for i, m in enumerate(ITEM["materials"], start=1)),
                           f"交到哪里：……（找{town or '您户口所在镇的'}窗口）"])
         url = f"https://erma.example.cn/services/{code}"
-        return web.json_response({"code": code, "name": CATALOG[code][0], "text": text, "lead": lead,
-                                  "guide_url": url,
-                                  "message": "\n".join([*([lead] if lead else []), text, f"办事指南：{url}"])})
+        return {"code": code, "name": CATALOG[code][0], "text": text, "lead": lead, "guide_url": url,
+                "message": "\n".join([*([lead] if lead else []), text, f"办事指南：{url}"])}
 
     async def checklist(self, request, body):
         text = body.get("text", "")
@@ -195,7 +209,11 @@ class FakePlatform:
         if "身份证" in text:
             have.append("申请人居民身份证")
         missing = [m for m in ITEM["materials"] if m["name"] not in have]
-        return web.json_response({"have": sorted(set(have)), "missing": missing})
+        code = request.match_info["code"]
+        if code not in CATALOG:
+            return self.error(404, "service_not_found", "没有找到编号为 %s 的办事事项，请核对编号。" % code)
+        return web.json_response({"code": code, "name": CATALOG[code][0], "rongque_listed": ITEM["rongque_listed"],
+                                  "have": sorted(set(have)), "missing": missing}, headers=self.version_header())
 
     async def validation(self, request, body):
         field, value = body["field"], body["value"]
@@ -432,9 +450,10 @@ async def test_requirements_lists_everything_in_one_message(platform):
     msgs, events = await run(ActionRequirements(), make_tracker(
         "高龄津贴要带啥子", "ask_requirements", [{"entity": "service", "value": "高龄津贴"}]))
     first = msgs[0]["text"]
-    # The platform's words as they are (the guide page shows the same), ending with the guide's link.
-    answer = [r for r in platform.requests if r["route"] == "answer"]
-    assert len(answer) == 1 and answer[0]["path"] == "/api/v1/services/MX-013/answer"
+    # The platform's words as they are (the guide page shows the same), ending with the guide's link;
+    # one platform call: the item found comes with its answer.
+    assert [(r["route"], r["body"]) for r in platform.requests] == [
+        ("resolve", {"text": "高龄津贴要带啥子", "phrase": "高龄津贴", "answer": True})]
     for material in ITEM["materials"]:
         assert material["name"] in first
     assert first.splitlines()[-1].endswith("https://erma.example.cn/services/MX-013")
@@ -496,7 +515,7 @@ async def test_the_whole_message_settles_what_the_phrase_left_open(platform):
         "残疾证搞丢了", "ask_requirements", [{"entity": "service", "value": "残疾证"}]))
     # One platform call with the message and the phrase; the platform read the whole message.
     assert [r["body"] for r in platform.requests if r["route"] == "resolve"] == [
-        {"text": "残疾证搞丢了", "phrase": "残疾证"}]
+        {"text": "残疾证搞丢了", "phrase": "残疾证", "answer": True}]
     assert slot_events(events)["service_code"] == "MX-020"
     assert "buttons" not in msgs[0] or not msgs[0]["buttons"]
 
@@ -1056,6 +1075,38 @@ async def test_the_requirement_answer_names_the_residents_town_and_links_the_gui
     lines = msgs[0]["text"].splitlines()
     assert "找赤不苏镇窗口" in msgs[0]["text"] and lines[-1] == "办事指南：https://erma.example.cn/services/MX-013"
     assert not [r for r in platform.requests if r["route"] == "service"]  # one call: the platform's answer
+
+
+@pytest.mark.asyncio
+async def test_a_found_items_answer_comes_with_the_town_and_detail_in_the_same_call(platform):
+    msgs, _ = await run(ActionRequirements(), make_tracker(
+        "高龄津贴好久能办好", "ask_requirements",
+        [{"entity": "service", "value": "高龄津贴"}, {"entity": "asked_fact", "value": "time"}],
+        slots={"hukou_town": "赤不苏镇"}))
+    assert [(r["route"], r["body"]) for r in platform.requests] == [
+        ("resolve", {"text": "高龄津贴好久能办好", "phrase": "高龄津贴", "answer": True, "town": "赤不苏镇",
+                     "fact": "time"})]
+    assert msgs[0]["text"].splitlines()[0] == "办理时间：承诺20个工作日内办好。" and "找赤不苏镇窗口" in msgs[0]["text"]
+
+
+@pytest.mark.asyncio
+async def test_the_checklist_is_one_call_that_names_its_item(platform):
+    msgs, events = await run(ActionChecklist(), make_tracker(
+        "我有身份证和户口本", "inform", slots={"service_code": "MX-013"}))
+    assert [r["route"] for r in platform.requests] == ["checklist"]
+    assert ITEM["name"] in msgs[0]["text"] and slot_events(events)["service_name"] == ITEM["name"]
+
+
+@pytest.mark.asyncio
+async def test_items_are_kept_until_the_platform_names_another_catalog_version(platform):
+    client = platform_client.get_client()
+    assert (await client.get_service("MX-013"))["name"] == ITEM["name"]
+    await client.get_service("MX-013")
+    assert [r["route"] for r in platform.requests] == ["service"]  # the second read is the kept copy
+    platform.catalog_version = "v2"  # an admin edited the catalog
+    await client.resolve_item("低保要带啥")  # any catalog answer names the new version
+    await client.get_service("MX-013")
+    assert [r["route"] for r in platform.requests] == ["service", "resolve", "service"]
 
 
 @pytest.mark.asyncio

@@ -117,5 +117,36 @@ window.Erma = (function () {
     return chinaTime(iso, "iso-date") === chinaTime(new Date(), "iso-date") ? p.time : chinaTime(iso, "short");
   }
 
-  return { api, errorMessage, newId, el, duration, clock, chinaTime, cookie, toLogin };
+  // The platform's lists come a page at a time (`limit`, `offset`, `next_offset`). pages(path, shown)
+  // reads pages from the first until at least `shown` rows (or the list's end): a page that refreshes
+  // keeps what "更多" had opened. Returns api()'s answer for the first page with every row read in
+  // data.items, and data.next_offset of the last page read (null: nothing more).
+  const PAGE = 100;
+
+  async function pages(path, shown) {
+    const sep = path.includes("?") ? "&" : "?";
+    let first = null;
+    const items = [];
+    let offset = 0;
+    while (true) {
+      const r = await api("GET", path + sep + "limit=" + PAGE + "&offset=" + offset);
+      if (!r.ok) return r;
+      if (!first) first = r;
+      items.push(...r.data.items);
+      offset = r.data.next_offset;
+      if (offset === null || offset === undefined || items.length >= (shown || PAGE)) break;
+    }
+    first.data = Object.assign({}, first.data, { items, next_offset: offset === undefined ? null : offset });
+    return first;
+  }
+
+  // The "更多" control under a paged list: shown only while the platform says there is more.
+  function moreButton(nextOffset, onClick) {
+    if (nextOffset === null || nextOffset === undefined) return null;
+    const button = el("button", { type: "button", class: "more" }, "更多");
+    button.addEventListener("click", onClick);
+    return el("li", { class: "more-row" }, button);
+  }
+
+  return { api, errorMessage, newId, el, duration, clock, chinaTime, cookie, toLogin, pages, moreButton, PAGE };
 })();

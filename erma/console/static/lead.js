@@ -14,6 +14,8 @@
   };
   // What the lead typed or opened survives any re-rendering of the lists: task id → {open, text}.
   const drafts = new Map();
+  // Rows shown per list: "更多" opens the next page, and a refresh keeps what is open.
+  const shown = { deferrals: 100, followups: 100, cases: 100 };
   let today = "";
   let loading = 0;
 
@@ -169,7 +171,7 @@
   async function load(name) {
     const spec = LISTS[name];
     const slot = document.querySelector(`[data-list-error="${name}"]`);
-    const r = await api("GET", spec.path + query());
+    const r = await window.Erma.pages(spec.path + query(), shown[name]);
     if (!r.ok) {
       slot.textContent = errorMessage(r);  // the last list shown stays in place
       return;
@@ -178,7 +180,9 @@
     today = r.data.today;
     $("lead-today").textContent = "今天是 " + today.replace(/^(\d+)-0?(\d+)-0?(\d+)$/, "$1年$2月$3日");
     const items = r.data.items;
-    $("list-" + name).replaceChildren(...(items.length ? items.map(RENDER[name]) : [el("li", { class: "empty" }, spec.empty)]));
+    const more = window.Erma.moreButton(r.data.next_offset, () => { shown[name] = items.length + window.Erma.PAGE; load(name); });
+    $("list-" + name).replaceChildren(...(items.length ? items.map(RENDER[name]) : [el("li", { class: "empty" }, spec.empty)]),
+                                      ...(more ? [more] : []));
     for (const count of document.querySelectorAll(`[data-count="${name}"]`)) count.textContent = String(r.data.total);
     document.querySelector(`[data-more="${name}"]`).textContent =
       r.data.total > items.length ? `共 ${r.data.total} 件，这里列出最早的 ${items.length} 件` : "";

@@ -5,6 +5,7 @@
 
 (function () {
   const { api, errorMessage, el, chinaTime } = window.Erma;
+  const Erma = window.Erma;
   const $ = (id) => document.getElementById(id);
   const DONE_KEY = "erma-review-done";
   const QUEUE_EVERY_MS = 30000;
@@ -53,10 +54,12 @@
       return el("li", {}, link);
     }
 
+    let shown = Erma.PAGE;  // "更多" opens the next page; a refresh keeps what is open
+
     async function refresh() {
       const button = $("refresh");
       button.disabled = true;
-      const r = await api("GET", "/api/v1/towns/" + encodeURIComponent(town) + "/review-queue");
+      const r = await Erma.pages("/api/v1/towns/" + encodeURIComponent(town) + "/review-queue", shown);
       button.disabled = false;
       if (!r.ok) {
         $("queue-error").textContent = errorMessage(r);
@@ -65,10 +68,11 @@
       }
       $("queue-error").textContent = "";
       const items = r.data.items;
-      $("queue-summary").replaceChildren("待审核 ", el("strong", { id: "queue-count" }, String(items.length)),
+      $("queue-summary").replaceChildren("待审核 ", el("strong", { id: "queue-count" }, String(r.data.total)),
                                          " 件，最早提交的排在最前");
+      const more = Erma.moreButton(r.data.next_offset, () => { shown = items.length + Erma.PAGE; refresh(); });
       $("queue").replaceChildren(...(items.length ? items.map(queueItem)
-        : [el("li", { class: "empty" }, "现在没有待审核的办件")]));
+        : [el("li", { class: "empty" }, "现在没有待审核的办件")]), ...(more ? [more] : []));
     }
 
     const picker = $("town");

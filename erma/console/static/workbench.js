@@ -5,6 +5,7 @@
 
 (function () {
   const { api, errorMessage, el, chinaTime } = window.Erma;
+  const Erma = window.Erma;
   const $ = (id) => document.getElementById(id);
   const root = $("workbench");
   // From the page (erma/permissions.py): an agent carries cases and takes them; county-wide roles do not.
@@ -45,27 +46,36 @@
     return li;
   }
 
-  function render(listId, items, kind, emptyText) {
+  // Rows shown per list; "更多" opens the next page and a refresh keeps what is open.
+  const shown = { waiting: 100, mine: 200 };
+
+  function render(listId, items, kind, emptyText, nextOffset) {
+    const more = kind in shown ? Erma.moreButton(nextOffset, () => { shown[kind] = items.length + Erma.PAGE; refresh(); })
+      : null;
     $(listId).replaceChildren(...(items.length ? items.map((c) => caseCard(c, kind))
-      : [el("li", { class: "empty" }, emptyText)]));
+      : [el("li", { class: "empty" }, emptyText)]), ...(more ? [more] : []));
+  }
+
+  function count(r) {
+    return String(r.data.items.length) + (r.data.next_offset === null ? "" : "+");
   }
 
   async function refresh() {
-    const requests = [api("GET", "/api/v1/cases?assigned=none&open=true&order=oldest&masked=true&limit=100")];
+    const requests = [Erma.pages("/api/v1/cases?assigned=none&open=true&order=oldest&masked=true", shown.waiting)];
     if (carriesCases) {
-      requests.push(api("GET", "/api/v1/cases?assigned=me&open=true&order=due&masked=true&limit=200"),
+      requests.push(Erma.pages("/api/v1/cases?assigned=me&open=true&order=due&masked=true", shown.mine),
                     api("GET", "/api/v1/cases?assigned=me&open=false&order=newest&masked=true&limit=20"));
     }
     const [waiting, mine, done] = await Promise.all(requests);
     const failed = [waiting, mine, done].find((r) => r && !r.ok);
     $("wb-error").textContent = failed ? errorMessage(failed) : "";
     if (waiting.ok) {
-      render("waiting-list", waiting.data.items, "waiting", "本镇现在没有待认领的办件");
-      $("waiting-count").textContent = String(waiting.data.items.length);
+      render("waiting-list", waiting.data.items, "waiting", "本镇现在没有待认领的办件", waiting.data.next_offset);
+      $("waiting-count").textContent = count(waiting);
     }
     if (mine && mine.ok) {
-      render("mine-list", mine.data.items, "mine", "您现在没有正在办理的办件");
-      $("mine-count").textContent = String(mine.data.items.length);
+      render("mine-list", mine.data.items, "mine", "您现在没有正在办理的办件", mine.data.next_offset);
+      $("mine-count").textContent = count(mine);
     }
     if (done && done.ok) render("done-list", done.data.items, "done", "还没有已结束的办件");
   }
