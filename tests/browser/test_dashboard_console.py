@@ -47,6 +47,8 @@ STAGES = ["received", "town_review", "returned_for_correction", "rejected", "app
 OPEN = {"received", "town_review", "returned_for_correction", "approved", "deferral_accepted", "at_department"}
 # 退回补正 pauses the promised-date clock (domain-notes §2.6): such a case waits for the resident, never overdue.
 CLOCK_RUNNING = OPEN - {"returned_for_correction"}
+# Ended without a result: the case owes no deferred materials any more (erma/cases/stages.py).
+ENDED_WITHOUT_RESULT = {"rejected", "withdrawn", "terminated"}
 AGE_BUCKETS = [("0-3", 0, 3), ("3-7", 3, 7), ("7-15", 7, 15), ("15-30", 15, 30), ("30+", 30, None)]
 LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 
@@ -191,8 +193,11 @@ def figures(rec: SimpleNamespace, group: list[dict], now: dt.datetime) -> dict:
     ages = [(now - c["created_at"]).total_seconds() / 86400 for c in opened]
     done = [c for c in group if c["id"] in rec.completed]
     on_time = [c for c in done if _china_date(rec.completed[c["id"]]) <= c["expected_completion_date"]]
-    deferred = [rec.deferrals[c["id"]] for c in group if c["id"] in rec.deferrals]
-    due = [(deadline, supplied) for deadline, supplied in deferred if supplied is not None or deadline < today]
+    deferred = [(*rec.deferrals[c["id"]], c["stage"]) for c in group if c["id"] in rec.deferrals]
+    # Due: supplied (on time or late), or overdue — nothing arrived, the deadline has passed, and the case has
+    # not ended without a result (a terminated case owes nothing more: erma/deferral/overdue.py).
+    due = [(deadline, supplied) for deadline, supplied, stage in deferred
+           if supplied is not None or (deadline < today and stage not in ENDED_WITHOUT_RESULT)]
     supplied_on_time = [1 for deadline, supplied in due if supplied is not None and _china_date(supplied) <= deadline]
     levels = Counter(rec.ratings[c["id"]] for c in group if c["id"] in rec.ratings)
     chat = [c for c in group if c["conversation_id"]]
