@@ -18,7 +18,6 @@ import argparse
 import os
 import random
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -30,7 +29,7 @@ from sqlalchemy import bindparam, create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_pages import free_port  # noqa: E402
+from bench_pages import free_port, platform_server  # noqa: E402
 from seed_bench import id_number  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,55 +71,42 @@ def main(argv: list[str] | None = None) -> int:
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    (ROOT / "var").mkdir(exist_ok=True)
-    log = open(ROOT / "var" / "bench-cases-server.log", "w")
-    server = subprocess.Popen([sys.executable, "-m", "erma", "serve", "--port", str(port)], cwd=ROOT,
-                              env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        with httpx.Client(base_url=base, timeout=60) as client:
-            for _ in range(240):
-                try:
-                    if client.get("/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.5)
-            else:
-                print("the platform did not start; see var/bench-cases-server.log", file=sys.stderr)
+    with platform_server(port, "bench-cases-server.log", timeout=60, tries=240) as (client, _pid):
+        if client is None:
+            return 1
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
+        towns = [t["name"] for t in client.get("/api/v1/towns").json()["items"]]
+
+        # 1. opening cases
+        times = []
+        for i in range(args.open + 3):
+            body = {"service_code": "MX-001", "applicant_name": "杨子妹", "id_number": id_number(rng, "513223"),
+                    "phone": f"139{rng.randrange(10 ** 8):08d}", "hukou_town": towns[i % len(towns)],
+                    "intake_point": "online", "channel": "web_chat", "conversation_id": "bench-" + uuid.uuid4().hex,
+                    "materials_have": [], "repeat_confirmed": True}
+            t0 = time.perf_counter()
+            r = client.post("/api/v1/cases", json=body, headers={**SERVICE, "Idempotency-Key": uuid.uuid4().hex})
+            elapsed = (time.perf_counter() - t0) * 1000
+            if r.status_code != 201:
+                print(f"opening a case: {r.status_code} {r.text[:300]}", file=sys.stderr)
                 return 1
-            print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
-            towns = [t["name"] for t in client.get("/api/v1/towns").json()["items"]]
+            if i >= 3:  # the first few warm the process up
+                times.append(elapsed)
+        line("open a case (POST /api/v1/cases)", times)
 
-            # 1. opening cases
-            times = []
-            for i in range(args.open + 3):
-                body = {"service_code": "MX-001", "applicant_name": "杨子妹", "id_number": id_number(rng, "513223"),
-                        "phone": f"139{rng.randrange(10 ** 8):08d}", "hukou_town": towns[i % len(towns)],
-                        "intake_point": "online", "channel": "web_chat", "conversation_id": "bench-" + uuid.uuid4().hex,
-                        "materials_have": [], "repeat_confirmed": True}
-                t0 = time.perf_counter()
-                r = client.post("/api/v1/cases", json=body, headers={**SERVICE, "Idempotency-Key": uuid.uuid4().hex})
-                elapsed = (time.perf_counter() - t0) * 1000
-                if r.status_code != 201:
-                    print(f"opening a case: {r.status_code} {r.text[:300]}", file=sys.stderr)
-                    return 1
-                if i >= 3:  # the first few warm the process up
-                    times.append(elapsed)
-            line("open a case (POST /api/v1/cases)", times)
+        # 2. status lookups, one at a time
+        cases = sample_cases(url, max(args.lookups, 500), rng)
 
-            # 2. status lookups, one at a time
-            cases = sample_cases(url, max(args.lookups, 500), rng)
+        def lookup(c: httpx.Client, case: tuple[str, str]) -> float:
+            t0 = time.perf_counter()
+            r = c.get(f"/api/v1/cases/{case[0]}/status", params={"last4": case[1]})
+            if r.status_code != 200:
+                raise RuntimeError(f"status lookup {case[0]}: {r.status_code} {r.text[:200]}")
+            return (time.perf_counter() - t0) * 1000
 
-            def lookup(c: httpx.Client, case: tuple[str, str]) -> float:
-                t0 = time.perf_counter()
-                r = c.get(f"/api/v1/cases/{case[0]}/status", params={"last4": case[1]})
-                if r.status_code != 200:
-                    raise RuntimeError(f"status lookup {case[0]}: {r.status_code} {r.text[:200]}")
-                return (time.perf_counter() - t0) * 1000
-
-            for case in cases[:3]:
-                lookup(client, case)
-            line("status lookup, sequential", [lookup(client, rng.choice(cases)) for _ in range(args.lookups)])
+        for case in cases[:3]:
+            lookup(client, case)
+        line("status lookup, sequential", [lookup(client, rng.choice(cases)) for _ in range(args.lookups)])
 
         # 3. status lookups from N clients
         results: list[list[float]] = [[] for _ in range(args.clients)]
@@ -150,13 +136,6 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"load average after: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         return 0
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -33,6 +35,35 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextmanager
+def platform_server(port: int, log_name: str, timeout: float = 120,
+                    tries: int = 120) -> Iterator[tuple[httpx.Client | None, int]]:
+    """`python -m erma serve` on `port`, logging to var/<log_name>; yields (a client once /healthz answers,
+    or None when it never did; the server's pid). Stops the server either way."""
+    (ROOT / "var").mkdir(exist_ok=True)  # absent on a fresh clone
+    with open(ROOT / "var" / log_name, "w") as log:
+        server = subprocess.Popen([sys.executable, "-m", "erma", "serve", "--port", str(port)], cwd=ROOT,
+                                  env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=timeout) as client:
+                for _ in range(tries):
+                    try:
+                        if client.get("/healthz").status_code == 200:
+                            yield client, server.pid
+                            return
+                    except httpx.TransportError:
+                        pass
+                    time.sleep(0.5)
+                print(f"the platform did not start; see var/{log_name}", file=sys.stderr)
+                yield None, server.pid
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
 
 
 class CpuMeter:
@@ -90,114 +121,92 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     port = args.port or free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    (ROOT / "var").mkdir(exist_ok=True)  # absent on a fresh clone
-    log = open(ROOT / "var" / "bench-server.log", "w")
-    server = subprocess.Popen([sys.executable, "-m", "erma", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                              stdout=log, stderr=subprocess.STDOUT)
-    try:
-        with httpx.Client(base_url=base, timeout=120) as client:
-            for _ in range(120):
-                try:
-                    if client.get("/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.5)
+    with platform_server(port, "bench-server.log", timeout=120, tries=120) as (client, server_pid):
+        if client is None:
+            return 1
+        tokens: dict[str, str] = {}
+        cookies: dict[str, httpx.Cookies] = {}
+
+        def token(user: str) -> str:
+            if user not in tokens:
+                r = client.post("/api/v1/auth/login", json={"username": user, "password": PASSWORD})
+                r.raise_for_status()
+                tokens[user] = r.json()["access_token"]
+            return tokens[user]
+
+        def cookie(user: str) -> httpx.Cookies:
+            # The page session cookie carries the same signed staff token as the API sign-in.
+            if user not in cookies:
+                cookies[user] = httpx.Cookies({"erma_session": token(user)})
+            return cookies[user]
+
+        towns = [t["code"] for t in client.get("/api/v1/towns").json()["items"]]
+        queue_town = busiest(client, token("admin"), "/api/v1/towns/{town}/review-queue", towns)
+        year_ago = (dt.date.today() - dt.timedelta(days=364)).isoformat()
+        staff = yaml.safe_load((ROOT / "catalog" / "demo_staff.yaml").read_text(encoding="utf-8"))["staff"]
+        queue_user = next(s["username"] for s in staff if s["role"] == "town_reviewer" and queue_town in s["towns"])
+        agent = next(s for s in staff if s["role"] == "agent")
+        agent_user, agent_town = agent["username"], agent["town_code"]
+        targets = [
+            ("dashboard JSON, county, last 90 days", "lead-1", "/api/v1/dashboard"),
+            ("dashboard JSON, county, last 365 days", "lead-1", f"/api/v1/dashboard?from={year_ago}"),
+            ("dashboard JSON, one town (reviewer)", queue_user, "/api/v1/dashboard"),
+            ("dashboard CSV, county, last 90 days", "lead-1", "/api/v1/dashboard.csv"),
+            ("dashboard CSV, county, last 365 days", "lead-1", f"/api/v1/dashboard.csv?from={year_ago}"),
+            (f"town review queue ({queue_town}, longest)", queue_user, f"/api/v1/towns/{queue_town}/review-queue"),
+            ("agent's case list (GET /cases)", agent_user, "/api/v1/cases"),
+            ("agent's case list, town + stage", agent_user, f"/api/v1/cases?town={agent_town}&stage=at_department"),
+            ("agent inbox (queued conversations)", agent_user, "/api/v1/agent/inbox"),
+            ("duty lead follow-up tasks", "lead-1", "/api/v1/followup-tasks"),
+            ("duty lead: overdue deferrals (lead page)", "lead-1", "/api/v1/lead/overdue-deferrals"),
+            ("duty lead: poor-rating follow-ups (lead page)", "lead-1", "/api/v1/lead/followups"),
+            ("duty lead: overdue cases (lead page)", "lead-1", "/api/v1/lead/overdue-cases"),
+            ("staff page /staff/inbox (HTML)", "cookie:" + agent_user, "/staff/inbox"),
+            ("page /staff/dashboard (figures via JSON)", "cookie:lead-1", "/staff/dashboard"),
+        ]
+        for extra in args.extra:
+            user, _, path = extra.partition(":")
+            targets.append((f"{path} ({user})", user, path))
+
+        cpu = CpuMeter(server_pid, os.environ.get("DATABASE_URL", ""))
+        print(f"{args.repeat} requests each, one at a time, after 2 warm-up requests; budget {BUDGET_MS} ms; "
+              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        print("cpu = CPU time per request of the platform process and its PostgreSQL connections (wall time "
+              "on a busy machine includes waiting for a core; parallel query workers are not counted)")
+        print(f"{'endpoint':48} {'status':>6} {'median':>8} {'p95':>8} {'max':>8} {'cpu':>8} {'size':>9}")
+        over = 0
+        for label, user, path in targets:
+            if user.startswith("cookie:"):
+                kwargs = {"cookies": cookie(user.removeprefix("cookie:"))}
             else:
-                print("the platform did not start; see var/bench-server.log", file=sys.stderr)
-                return 1
-            tokens: dict[str, str] = {}
-            cookies: dict[str, httpx.Cookies] = {}
-
-            def token(user: str) -> str:
-                if user not in tokens:
-                    r = client.post("/api/v1/auth/login", json={"username": user, "password": PASSWORD})
-                    r.raise_for_status()
-                    tokens[user] = r.json()["access_token"]
-                return tokens[user]
-
-            def cookie(user: str) -> httpx.Cookies:
-                # The page session cookie carries the same signed staff token as the API sign-in.
-                if user not in cookies:
-                    cookies[user] = httpx.Cookies({"erma_session": token(user)})
-                return cookies[user]
-
-            towns = [t["code"] for t in client.get("/api/v1/towns").json()["items"]]
-            queue_town = busiest(client, token("admin"), "/api/v1/towns/{town}/review-queue", towns)
-            year_ago = (dt.date.today() - dt.timedelta(days=364)).isoformat()
-            staff = yaml.safe_load((ROOT / "catalog" / "demo_staff.yaml").read_text(encoding="utf-8"))["staff"]
-            queue_user = next(s["username"] for s in staff if s["role"] == "town_reviewer" and queue_town in s["towns"])
-            agent = next(s for s in staff if s["role"] == "agent")
-            agent_user, agent_town = agent["username"], agent["town_code"]
-            targets = [
-                ("dashboard JSON, county, last 90 days", "lead-1", "/api/v1/dashboard"),
-                ("dashboard JSON, county, last 365 days", "lead-1", f"/api/v1/dashboard?from={year_ago}"),
-                ("dashboard JSON, one town (reviewer)", queue_user, "/api/v1/dashboard"),
-                ("dashboard CSV, county, last 90 days", "lead-1", "/api/v1/dashboard.csv"),
-                ("dashboard CSV, county, last 365 days", "lead-1", f"/api/v1/dashboard.csv?from={year_ago}"),
-                (f"town review queue ({queue_town}, longest)", queue_user, f"/api/v1/towns/{queue_town}/review-queue"),
-                ("agent's case list (GET /cases)", agent_user, "/api/v1/cases"),
-                ("agent's case list, town + stage", agent_user, f"/api/v1/cases?town={agent_town}&stage=at_department"),
-                ("agent inbox (queued conversations)", agent_user, "/api/v1/agent/inbox"),
-                ("duty lead follow-up tasks", "lead-1", "/api/v1/followup-tasks"),
-                ("duty lead: overdue deferrals (lead page)", "lead-1", "/api/v1/lead/overdue-deferrals"),
-                ("duty lead: poor-rating follow-ups (lead page)", "lead-1", "/api/v1/lead/followups"),
-                ("duty lead: overdue cases (lead page)", "lead-1", "/api/v1/lead/overdue-cases"),
-                ("staff page /staff/inbox (HTML)", "cookie:" + agent_user, "/staff/inbox"),
-                ("page /staff/dashboard (figures via JSON)", "cookie:lead-1", "/staff/dashboard"),
-            ]
-            for extra in args.extra:
-                user, _, path = extra.partition(":")
-                targets.append((f"{path} ({user})", user, path))
-
-            cpu = CpuMeter(server.pid, os.environ.get("DATABASE_URL", ""))
-            print(f"{args.repeat} requests each, one at a time, after 2 warm-up requests; budget {BUDGET_MS} ms; "
-                  f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-            print("cpu = CPU time per request of the platform process and its PostgreSQL connections (wall time "
-                  "on a busy machine includes waiting for a core; parallel query workers are not counted)")
-            print(f"{'endpoint':48} {'status':>6} {'median':>8} {'p95':>8} {'max':>8} {'cpu':>8} {'size':>9}")
-            over = 0
-            for label, user, path in targets:
-                if user.startswith("cookie:"):
-                    kwargs = {"cookies": cookie(user.removeprefix("cookie:"))}
-                else:
-                    kwargs = {"headers": {"Authorization": f"Bearer {token(user)}"}}
-                try:
-                    for _ in range(2):
-                        r = client.get(path, **kwargs)
-                except httpx.HTTPError as exc:
-                    print(f"{label:48} failed: {exc!r} (see var/bench-server.log)", flush=True)
-                    over += 1
-                    continue
-                if r.status_code != 200:  # a broken page is no figure; say so and go on
-                    print(f"{label:48} {r.status_code:>6} (not timed)", flush=True)
-                    over += 1
-                    continue
-                times = []
-                cpu0 = cpu.total()
-                for _ in range(args.repeat):
-                    t0 = time.perf_counter()
+                kwargs = {"headers": {"Authorization": f"Bearer {token(user)}"}}
+            try:
+                for _ in range(2):
                     r = client.get(path, **kwargs)
-                    times.append((time.perf_counter() - t0) * 1000)
-                cpu_ms = (cpu.total() - cpu0) / args.repeat if cpu0 is not None else None
-                times.sort()
-                med = statistics.median(times)
-                p95 = times[min(len(times) - 1, max(0, round(0.95 * len(times)) - 1))]
-                flag = "  <-- over budget" if p95 > BUDGET_MS else ""
-                over += bool(flag)
-                print(f"{label:48} {r.status_code:>6} {med:8.1f} {p95:8.1f} {times[-1]:8.1f} "
-                      f"{'' if cpu_ms is None else f'{cpu_ms:.0f}':>8} {len(r.content):>9}{flag}", flush=True)
-            print(f"load average after: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-            return 1 if over else 0
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+            except httpx.HTTPError as exc:
+                print(f"{label:48} failed: {exc!r} (see var/bench-server.log)", flush=True)
+                over += 1
+                continue
+            if r.status_code != 200:  # a broken page is no figure; say so and go on
+                print(f"{label:48} {r.status_code:>6} (not timed)", flush=True)
+                over += 1
+                continue
+            times = []
+            cpu0 = cpu.total()
+            for _ in range(args.repeat):
+                t0 = time.perf_counter()
+                r = client.get(path, **kwargs)
+                times.append((time.perf_counter() - t0) * 1000)
+            cpu_ms = (cpu.total() - cpu0) / args.repeat if cpu0 is not None else None
+            times.sort()
+            med = statistics.median(times)
+            p95 = times[min(len(times) - 1, max(0, round(0.95 * len(times)) - 1))]
+            flag = "  <-- over budget" if p95 > BUDGET_MS else ""
+            over += bool(flag)
+            print(f"{label:48} {r.status_code:>6} {med:8.1f} {p95:8.1f} {times[-1]:8.1f} "
+                  f"{'' if cpu_ms is None else f'{cpu_ms:.0f}':>8} {len(r.content):>9}{flag}", flush=True)
+        print(f"load average after: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        return 1 if over else 0
 
 
 if __name__ == "__main__":
