@@ -9,15 +9,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 from erma.db import Base
 
 
-class CaseCounts:
-    """Additive counts of a group of cases, per household town, item and current stage.
+class CountColumns:
+    """Additive counts of a group of cases.
 
     Only counts that follow from the stored records alone; the ones that move with the clock are
     counted live (erma/dashboard/metrics.py)."""
 
-    town_code: Mapped[str] = mapped_column(String(16), primary_key=True)
-    service_code: Mapped[str] = mapped_column(String(16), primary_key=True)
-    stage: Mapped[str] = mapped_column(String(32), primary_key=True)
     cases: Mapped[int]
     completed: Mapped[int]
     completed_on_time: Mapped[int]
@@ -40,6 +37,17 @@ class CaseCounts:
     # Cases with at least one recorded trip (erma/cases/models.py CaseVisit); 最多跑一次 is measured
     # over these only, the rest are 未记录 (migration 0015).
     visits_recorded: Mapped[int] = mapped_column(server_default="0")
+    # Deferrals whose materials are still owed (erma.deferral.overdue.deferral_owed), whatever the
+    # deadline: the dashboard subtracts the ones still in time, counted live (migration 0018).
+    deferrals_owed: Mapped[int] = mapped_column(server_default="0")
+
+
+class CaseCounts(CountColumns):
+    """The counts per household town, item and current stage."""
+
+    town_code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    service_code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(32), primary_key=True)
 
 
 class DayCounts(CaseCounts, Base):
@@ -51,13 +59,33 @@ class DayCounts(CaseCounts, Base):
     day: Mapped[dt.date] = mapped_column(primary_key=True, sort_order=-1)  # first: ranges of days
 
 
-class MonthCounts(CaseCounts, Base):
-    """The cases opened in one calendar month (China dates): the sum of its days' rows, so that a
-    long range reads a row per month for its whole months instead of one per day."""
+class SpanCounts(CountColumns, Base):
+    """The cases opened in one span of China dates — a day, a dekad (the 1st–10th, 11th–20th, 21st–end
+    of a month), a month, a quarter or a year — per household town and item, with the current stages
+    as columns: the sums of the day rows below it (erma/dashboard/summary.py). A range of dates is read
+    as the fewest whole spans that tile it, so a year's view sums about 20 spans × (towns × items)
+    rows whatever the number of cases, where day and month rows per stage grew with them (migration 0018)."""
 
-    __tablename__ = "dashboard_month_counts"
+    __tablename__ = "dashboard_span_counts"
 
-    month: Mapped[dt.date] = mapped_column(primary_key=True, sort_order=-1)  # its first day
+    span: Mapped[str] = mapped_column(String(8), primary_key=True, sort_order=-2)  # summary.SPANS
+    first_day: Mapped[dt.date] = mapped_column(primary_key=True, sort_order=-1)
+    town_code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    service_code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    # Cases by current stage (erma.cases.stages.Stage; summary.STAGE_COLUMNS checks every stage has one).
+    stage_received: Mapped[int]
+    stage_town_review: Mapped[int]
+    stage_returned_for_correction: Mapped[int]
+    stage_rejected: Mapped[int]
+    stage_approved: Mapped[int]
+    stage_deferral_accepted: Mapped[int]
+    stage_at_department: Mapped[int]
+    stage_completed: Mapped[int]
+    stage_delivered: Mapped[int]
+    stage_rated: Mapped[int]
+    stage_followed_up: Mapped[int]
+    stage_withdrawn: Mapped[int]
+    stage_terminated: Mapped[int]
 
 
 class ConversationDay(Base):

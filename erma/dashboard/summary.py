@@ -1,19 +1,22 @@
 """The dashboard's daily summary: additive counts of the cases opened on each China date, per household
 town, item and current stage (erma/dashboard/models.DayCounts), and how it is kept true.
 
-Why: the dashboard describes the cases *opened* in a date range. Summing summary rows — a row per
-month for the range's whole months, per day for the days at its ends — instead of joining every case
-with its completion event, deferral, rating and handoffs keeps a year's view with 100,000 cases
-inside the page budget. Only counts that follow from the stored records alone are kept; what moves
-with the clock (open cases' age and lateness, deferrals past their deadline) is counted live by
-metrics.py over the small sets it concerns. Gateway conversations (the county-wide handoff rate)
-are counted per day the same way (ConversationDay).
+Why: the dashboard describes the cases *opened* in a date range. Summing summary rows instead of
+joining every case with its completion event, deferral, rating and handoffs keeps a year's view
+inside the page budget. The day rows per stage are rolled up into spans (SpanCounts: days, dekads,
+months, quarters, years, per town and item with the stages as columns), and a range is read as the
+fewest whole spans that tile it: at most about 20 spans × (towns × items) rows for a year, however
+many cases the county has (day and month rows per stage grew to ~10^5 for a year at a million cases).
+Only counts that follow from the stored records alone are kept; what moves with the clock (open
+cases' age and lateness, owed deferrals still inside their deadline) is counted live by metrics.py
+over the small sets it concerns, each read from an index of its own. Gateway conversations (the
+county-wide handoff rate) are counted per day the same way (ConversationDay).
 
 Freshness: every ORM flush that adds or changes a case, a case event, a trip, a deferral, a rating,
 a conversation or a handoff request marks the China dates concerned stale (dashboard_stale_days), in
 the same transaction, so a change and its mark commit together. The outbox worker refreshes every
-minute and the dashboard before reading: it recomputes the stale days and their months and deletes
-exactly the marks it saw. SQL written past the ORM (bulk loads such as scripts/seed_bench.py) must
+minute and the dashboard before reading: it recomputes the stale days and the spans holding them, and
+deletes exactly the marks it saw. SQL written past the ORM (bulk loads such as scripts/seed_bench.py) must
 call `mark_all` — `python -m erma dashboard-rebuild`.
 """
 from __future__ import annotations
@@ -21,22 +24,24 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from sqlalchemy import Date, and_, cast, delete, event, func, insert, literal, literal_column, select, text, union_all
+from sqlalchemy import Date, and_, case, cast, delete, event, func, insert, literal, literal_column, or_, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from erma.cases.models import Case, CaseEvent, CaseVisit
 from erma.cases.stages import Stage
 from erma.clock import local_midnight_utc, local_zone, today_local
 from erma.conversations.models import Conversation, HandoffRequest
-from erma.dashboard.models import ConversationDay, DayCounts, MonthCounts, StaleDay
+from erma.dashboard.models import ConversationDay, DayCounts, SpanCounts, StaleDay
 from erma.db import utcnow
 from erma.deferral.models import Deferral
+from erma.deferral.overdue import deferral_owed
 from erma.followup.models import Rating
 from erma.followup.service import BAD_LEVELS, LEVELS
 
 COMPLETED_STAGE = Stage.COMPLETED.value
 # Summary column → the dashboard's count it adds to (metrics.COUNT_KEYS). Supplied deferrals are
-# "due" whatever the date; the unsupplied ones past their deadline are added live.
+# "due" whatever the date; so are the owed ones past their deadline: metrics adds the owed ones less
+# those still in time, a small set counted live.
 COLUMN_KEYS = {
     "cases": "cases", "completed": "completed", "completed_on_time": "completed_on_time",
     "visits": "visits", "visits_le1": "visits_le1", "deferrals": "deferrals",
@@ -44,8 +49,13 @@ COLUMN_KEYS = {
     **{f"rating_{level}": f"rating:{level}" for level in sorted(LEVELS)},
     "chat_cases": "chat_cases", "handed_off": "handed_off",
     "rating_comments": "rating_comments", "poor_rating_comments": "poor_rating_comments",
-    "visits_recorded": "visits_recorded",
+    "visits_recorded": "visits_recorded", "deferrals_owed": "deferrals_owed",
 }
+# Span columns holding the cases by current stage, and the spans from the finest up: each is a whole
+# number of the one before it (a dekad is the 1st–10th, 11th–20th or 21st–end of a month).
+STAGE_COLUMNS = {s.value: f"stage_{s.value}" for s in Stage}
+assert all(hasattr(SpanCounts, c) for c in STAGE_COLUMNS.values()), "a stage without its SpanCounts column"
+SPANS = ("day", "dekad", "month", "quarter", "year")
 # Any key will do: it only has to be the same in every process of this platform.
 _PG_LOCK_KEY = 0x45524D41  # "ERMA"
 
@@ -109,6 +119,7 @@ def _day_counts_query(first: dt.date, last: dt.date, dialect: str):
         "rating_comments": _count(has_words),
         "poor_rating_comments": _count(and_(has_words, Rating.level.in_(sorted(BAD_LEVELS)))),
         "visits_recorded": _count(Case.visits >= 1),
+        "deferrals_owed": _count(and_(Deferral.id.is_not(None), deferral_owed())),
     }
     # In INSERT_COLUMNS order: the rows are inserted by position.
     return (select(day.label("day"), Case.hukou_town_code, Case.service_code, Case.stage,
@@ -122,15 +133,69 @@ def _day_counts_query(first: dt.date, last: dt.date, dialect: str):
 
 
 INSERT_COLUMNS = ["day", "town_code", "service_code", "stage", *COLUMN_KEYS]
-GROUP_COLUMNS = ["town_code", "service_code", "stage"]
 
 
-def _month_counts_query(month: dt.date):
-    """A month's rows: the sums of its days' rows."""
-    return (select(literal(month, Date).label("month"), *[getattr(DayCounts, c) for c in GROUP_COLUMNS],
-                   *[func.sum(getattr(DayCounts, c)).label(c) for c in COLUMN_KEYS])
-            .where(DayCounts.day >= month, DayCounts.day < _next_month(month))
-            .group_by(*[getattr(DayCounts, c) for c in GROUP_COLUMNS]))
+def _span_first(span: str, day: dt.date) -> dt.date:
+    """The first day of the `span` holding `day`."""
+    if span == "day":
+        return day
+    if span == "dekad":
+        return day.replace(day=min((day.day - 1) // 10 * 10 + 1, 21))
+    if span == "month":
+        return day.replace(day=1)
+    if span == "quarter":
+        return day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
+    return day.replace(month=1, day=1)
+
+
+def _span_after(span: str, first: dt.date) -> dt.date:
+    """The day after the `span` starting on `first`."""
+    if span == "day":
+        return first + dt.timedelta(days=1)
+    if span == "dekad" and first.day < 21:
+        return first + dt.timedelta(days=10)
+    if span in ("dekad", "month"):
+        return _next_month(first)
+    if span == "quarter":
+        return _next_month(_next_month(_next_month(first)))
+    return first.replace(year=first.year + 1)
+
+
+def spans_of(start: dt.date, end: dt.date) -> list[tuple[str, dt.date]]:
+    """The fewest whole spans that tile `start`..`end` (inclusive): from each day, the largest span that
+    starts there and ends inside the range (the spans nest, so taking the largest first is optimal)."""
+    tiles = []
+    day = start
+    while day <= end:
+        span = next(span for span in reversed(SPANS)
+                    if _span_first(span, day) == day and _span_after(span, day) <= end + dt.timedelta(days=1))
+        tiles.append((span, day))
+        day = _span_after(span, day)
+    return tiles
+
+
+SPAN_COLUMNS = [*COLUMN_KEYS, *STAGE_COLUMNS.values()]
+
+
+def _day_spans_query(first: dt.date, last: dt.date):
+    """The day spans from `first` to `last`: the day rows with their stages turned into columns."""
+    return (select(literal("day").label("span"), DayCounts.day, DayCounts.town_code, DayCounts.service_code,
+                   *[func.sum(getattr(DayCounts, c)).label(c) for c in COLUMN_KEYS],
+                   *[func.sum(case((DayCounts.stage == stage, DayCounts.cases), else_=0)).label(column)
+                     for stage, column in STAGE_COLUMNS.items()])
+            .where(DayCounts.day >= first, DayCounts.day <= last)
+            .group_by(DayCounts.day, DayCounts.town_code, DayCounts.service_code))
+
+
+def _span_query(span: str, first: dt.date):
+    """A span's rows: the sums of the spans one size down inside it."""
+    child = SPANS[SPANS.index(span) - 1]
+    return (select(literal(span).label("span"), literal(first, Date).label("first_day"),
+                   SpanCounts.town_code, SpanCounts.service_code,
+                   *[func.sum(getattr(SpanCounts, c)).label(c) for c in SPAN_COLUMNS])
+            .where(SpanCounts.span == child, SpanCounts.first_day >= first,
+                   SpanCounts.first_day < _span_after(span, first))
+            .group_by(SpanCounts.town_code, SpanCounts.service_code))
 
 
 def _conversation_days_query(first: dt.date, last: dt.date, dialect: str):
@@ -142,44 +207,21 @@ def _conversation_days_query(first: dt.date, last: dt.date, dialect: str):
             .group_by(day))
 
 
-def _month_of(day: dt.date) -> dt.date:
-    return day.replace(day=1)
-
-
 def _next_month(month: dt.date) -> dt.date:
     return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
 
 
 def counts_in_range(start: dt.date, end: dt.date, towns: tuple[str, ...] | None):
-    """(town, item, stage, *COLUMN_KEYS sums) over the cases opened from `start` to `end` (inclusive):
-    month rows for the whole months inside the range, day rows for the rest."""
-    first_month = start if start.day == 1 else _next_month(start)
-    months = []
-    month = first_month
-    while _next_month(month) - dt.timedelta(days=1) <= end:
-        months.append(month)
-        month = _next_month(month)
-    parts = []
-
-    def rows(table, key, low, high):
-        conditions = [key >= low, key <= high]
-        if towns is not None:
-            conditions.append(table.town_code.in_(towns))
-        return select(*[getattr(table, c) for c in GROUP_COLUMNS], *[getattr(table, c) for c in COLUMN_KEYS]) \
+    """(town, item, *COLUMN_KEYS sums, *STAGE_COLUMNS sums) over the cases opened from `start` to `end`
+    (inclusive), a row per town and item: the sums of the spans that tile the range."""
+    tiles = spans_of(start, end)
+    conditions = [or_(*[and_(SpanCounts.span == span, SpanCounts.first_day == first) for span, first in tiles])]
+    if towns is not None:
+        conditions.append(SpanCounts.town_code.in_(towns))
+    return (select(SpanCounts.town_code, SpanCounts.service_code,
+                   *[func.sum(getattr(SpanCounts, c)) for c in SPAN_COLUMNS])
             .where(*conditions)
-
-    if months:
-        parts.append(rows(MonthCounts, MonthCounts.month, months[0], months[-1]))
-        if start < months[0]:
-            parts.append(rows(DayCounts, DayCounts.day, start, months[0] - dt.timedelta(days=1)))
-        after = _next_month(months[-1])
-        if after <= end:
-            parts.append(rows(DayCounts, DayCounts.day, after, end))
-    else:
-        parts.append(rows(DayCounts, DayCounts.day, start, end))
-    both = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("counts")
-    return (select(*[both.c[c] for c in GROUP_COLUMNS], *[func.sum(both.c[c]) for c in COLUMN_KEYS])
-            .group_by(*[both.c[c] for c in GROUP_COLUMNS]))
+            .group_by(SpanCounts.town_code, SpanCounts.service_code))
 
 
 def conversations_in_range(start: dt.date, end: dt.date):
@@ -221,14 +263,24 @@ def refresh(session: Session) -> int:
         session.execute(delete(ConversationDay.__table__).where(ConversationDay.day >= first, ConversationDay.day <= last))
         session.execute(insert(ConversationDay.__table__).from_select(
             ["day", "conversations", "handed_off"], _conversation_days_query(first, last, dialect)))
-    for month in sorted({_month_of(day) for _, day in marks}):
-        session.execute(delete(MonthCounts.__table__).where(MonthCounts.month == month))
-        session.execute(insert(MonthCounts.__table__).from_select(["month", *GROUP_COLUMNS, *COLUMN_KEYS],
-                                                                  _month_counts_query(month)))
+    span_insert = ["span", "first_day", "town_code", "service_code", *SPAN_COLUMNS]
+    for first, last in runs:
+        session.execute(delete(SpanCounts.__table__).where(
+            SpanCounts.span == "day", SpanCounts.first_day >= first, SpanCounts.first_day <= last))
+        session.execute(insert(SpanCounts.__table__).from_select(span_insert, _day_spans_query(first, last)))
+    for span in SPANS[1:]:  # each from the one below, already recomputed
+        for first in sorted({_span_first(span, day) for _, day in marks}):
+            session.execute(delete(SpanCounts.__table__).where(SpanCounts.span == span, SpanCounts.first_day == first))
+            session.execute(insert(SpanCounts.__table__).from_select(span_insert, _span_query(span, first)))
     ids = [mark_id for mark_id, _ in marks]
     for i in range(0, len(ids), 500):
         session.execute(delete(StaleDay.__table__).where(StaleDay.id.in_(ids[i:i + 500])))
-    return sum((last - first).days + 1 for first, last in runs)
+    days = sum((last - first).days + 1 for first, last in runs)
+    if dialect == "postgresql" and days > 31:
+        # A bulk recompute (a rebuild, a migration): fresh statistics at once, not when autovacuum comes
+        # round, or PostgreSQL plans the range sums for a near-empty table (a sort where a hash does).
+        session.execute(text("ANALYZE dashboard_day_counts, dashboard_span_counts, dashboard_conversation_days"))
+    return days
 
 
 def mark_days(session: Session, days: Iterable[dt.date]) -> None:
@@ -246,7 +298,7 @@ def mark_all(session: Session) -> int:
         for d in session.scalars(select(local_date(column, dialect)).distinct()):
             if d is not None:
                 days.add(d if isinstance(d, dt.date) else dt.date.fromisoformat(d))  # SQLite: text
-    for table in (DayCounts, MonthCounts, ConversationDay):
+    for table in (DayCounts, SpanCounts, ConversationDay):
         session.execute(delete(table.__table__))
     mark_days(session, days)
     return len(days)

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from erma.cases.stages import STAGE_TEXT, Stage
 from erma.clock import today_local
-from erma.dashboard.metrics import (AGE_BUCKETS, AGE_TEXT, Counts, Dashboard, as_json, compute, group_sums, mean,
-                                    percent_text, resolve_filters)
+from erma.dashboard.metrics import (AGE_BUCKETS, AGE_TEXT, IDX, Counts, Dashboard, as_json, compute, group_sums,
+                                    mean, percent_text, resolve_filters)
 from erma.db import utcnow
 from erma.unit_of_work import SESSION
 from erma.followup.service import BAD_LEVELS, LEVELS
@@ -62,21 +62,30 @@ BAD_KEYS = [f"rating:{level}" for level in BAD_LEVELS]
 
 
 ALL_ITEMS, ALL_TOWNS, ALL = "（全部事项）", "（全部镇）", "（合计）"
+_STAGES, _AGES, _LEVELS, _BAD = ([IDX[k] for k in keys] for keys in (STAGE_KEYS, AGE_KEYS, LEVEL_KEYS, BAD_KEYS))
+(_CASES, _RECORDED, _VISITS, _COMPLETED, _ON_TIME, _LE1, _DEFERRALS, _DUE, _SUPPLIED, _CHAT, _HANDED, _OPEN,
+ _OVERDUE) = (IDX[k] for k in ("cases", "visits_recorded", "visits", "completed", "completed_on_time", "visits_le1",
+                                "deferrals", "deferrals_due", "supplied_on_time", "chat_cases", "handed_off", "open",
+                                "open_overdue"))
 
 
 def _row(board: Dashboard, town: str, town_name: str, item: str, item_name: str, c: Counts) -> list:
-    cases, oldest = c["cases"], c.oldest
-    recorded = c["visits_recorded"]  # trips are measured over these cases only; the rest are 未记录
+    v, oldest = c.values, c.oldest  # positions, not keys: this runs for every town × item
+    # Trips are measured over the cases with a recorded trip only; the rest are 未记录.
+    cases, recorded = v[_CASES], v[_RECORDED]
+    visits, completed, on_time, le1 = v[_VISITS], v[_COMPLETED], v[_ON_TIME], v[_LE1]
+    deferrals, due, supplied = v[_DEFERRALS], v[_DUE], v[_SUPPLIED]
+    chat, handed = v[_CHAT], v[_HANDED]
+    levels = [v[i] for i in _LEVELS]
     return [town, _text(town_name), item, _text(item_name),
-            cases, *[c[k] for k in STAGE_KEYS], c["open"], c["open_overdue"], *[c[k] for k in AGE_KEYS],
+            cases, *[v[i] for i in _STAGES], v[_OPEN], v[_OVERDUE], *[v[i] for i in _AGES],
             "" if oldest is None else (board.now - oldest).days,
-            c["completed"], c["completed_on_time"], percent_text(c["completed_on_time"], c["completed"]),
-            c["visits"], recorded, cases - recorded, f"{mean(c['visits'], recorded):.2f}" if recorded else "",
-            c["visits_le1"], percent_text(c["visits_le1"], recorded),
-            c["deferrals"], percent_text(c["deferrals"], cases), c["deferrals_due"], c["supplied_on_time"],
-            percent_text(c["supplied_on_time"], c["deferrals_due"]),
-            sum(c[k] for k in LEVEL_KEYS), *[c[k] for k in LEVEL_KEYS], sum(c[k] for k in BAD_KEYS),
-            c["chat_cases"], c["handed_off"], percent_text(c["handed_off"], c["chat_cases"])]
+            completed, on_time, percent_text(on_time, completed),
+            visits, recorded, cases - recorded, f"{mean(visits, recorded):.2f}" if recorded else "",
+            le1, percent_text(le1, recorded),
+            deferrals, percent_text(deferrals, cases), due, supplied, percent_text(supplied, due),
+            sum(levels), *levels, sum(v[i] for i in _BAD),
+            chat, handed, percent_text(handed, chat)]
 
 
 def csv_rows(board: Dashboard) -> list[list]:

@@ -33,10 +33,22 @@ ENDED_WITHOUT_RESULT_VALUES = tuple(sorted(s.value for s in ENDED_WITHOUT_RESULT
 CLOCK_RUNNING_VALUES = tuple(sorted(s.value for s in CLOCK_RUNNING_STAGES))
 
 
+def deferral_owed() -> ColumnElement[bool]:
+    """The deferred materials are still owed (the part of the rule that does not move with the clock):
+    not supplied, and the case has not ended without a result. For a Deferral row joined with its Case."""
+    return and_(Deferral.supplied_at.is_(None), Case.stage.not_in(ENDED_WITHOUT_RESULT_VALUES))
+
+
 def deferral_overdue(today: dt.date) -> ColumnElement[bool]:
-    """The overdue rule for a Deferral row joined with its Case."""
-    return and_(Deferral.supplied_at.is_(None), Deferral.deadline < today,
-                Case.stage.not_in(ENDED_WITHOUT_RESULT_VALUES))
+    """The overdue rule for a Deferral row joined with its Case: owed, and the deadline before today."""
+    return and_(deferral_owed(), Deferral.deadline < today)
+
+
+def deferral_owed_in_time(today: dt.date) -> ColumnElement[bool]:
+    """Owed but not overdue yet (the deadline is today or later): so overdue = owed − owed in time. The
+    dashboard keeps the owed ones in its summary and counts only these few live (erma.dashboard.metrics),
+    instead of every overdue deferral of years past."""
+    return and_(deferral_owed(), Deferral.deadline >= today)
 
 
 def case_overdue(today: dt.date) -> ColumnElement[bool]:

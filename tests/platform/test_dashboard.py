@@ -494,3 +494,22 @@ def test_rates_and_means_round_halves_up():
     assert percent_text(1, 8) == "12.5" and percent_text(2, 3) == "66.7" and percent_text(0, 5) == "0.0"
     assert mean(1, 8) == 0.13 and mean(5, 2) == 2.5
     assert percent_text(1, 0) == "" and rate(1, 0) is None and mean(3, 0) is None
+
+
+def test_rounding_in_whole_numbers_gives_what_decimal_half_up_gives():
+    """The figures are rounded with integer arithmetic (fast over a CSV's thousands of rates); they are
+    the plain definition's: Decimal division rounded ROUND_HALF_UP, shown as Decimal prints it."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    from erma.dashboard.metrics import mean, percent_text, rate
+
+    def plain(part: int, whole: int, places: int) -> Decimal:
+        return (Decimal(part) / Decimal(whole)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+    pairs = [(p, w) for w in range(1, 401) for p in range(0, w + 1)]
+    pairs += [(p, w) for w in (999_983, 1_000_000, 2_718_281) for p in (0, 1, 7, 5_000, w // 3, w // 2, w - 1, w)]
+    pairs += [(visits, cases) for cases in (1, 3, 7, 16, 1_000_003) for visits in (cases, 2 * cases + 1, 5 * cases - 2)]
+    for part, whole in pairs:
+        assert percent_text(part, whole) == str(plain(100 * part, whole, 1)), (part, whole)
+        assert rate(part, whole) == float(plain(part, whole, 4)), (part, whole)
+        assert mean(part, whole) == float(plain(part, whole, 2)), (part, whole)

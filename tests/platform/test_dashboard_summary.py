@@ -16,8 +16,8 @@ from erma.conversations.handoff import request_handoff
 from erma.conversations.models import Conversation, HandoffRequest
 from erma.conversations.service import open_conversation
 from erma.clock import today_local
-from erma.dashboard.models import DayCounts, StaleDay
-from erma.dashboard.summary import mark_all, refresh
+from erma.dashboard.models import DayCounts, SpanCounts, StaleDay
+from erma.dashboard.summary import SPANS, _span_after, mark_all, refresh, spans_of
 from erma.db import utcnow
 from erma.deferral.models import Deferral
 from erma.deferral.service import record_supplement
@@ -81,14 +81,37 @@ def test_ranges_cut_anywhere_in_a_month_give_the_same_figures(client, login, db)
         (this_month - dt.timedelta(days=1), this_month),  # across a month's end only
         (_month_start(today, 2) + dt.timedelta(days=3), _month_start(today, 2) + dt.timedelta(days=20)),
         (today - dt.timedelta(days=3 * 365), today),  # the longest range allowed
+        # Read through dekads, quarters and a whole year (summary.spans_of); the seed spans 200 days.
+        (today.replace(month=1, day=1), today),
+        (today.replace(year=today.year - 1, month=1, day=1), today),
+        (_month_start(today, 6) + dt.timedelta(days=10), _month_start(today, 1) + dt.timedelta(days=19)),
+        (_month_start(today, 5) + dt.timedelta(days=20), today - dt.timedelta(days=11)),
     ]
+    tiled = set()
     for start, end in ranges:
         _assert_true(client, login, db, start, end)
+        tiled |= {span for span, _ in spans_of(start, end)}
+    assert tiled == set(SPANS)  # every kind of span was read at least once
+
+
+def test_the_spans_tile_any_range_exactly_once():
+    """Every day of a range lies in exactly one of its spans, and no span reaches outside it."""
+    day = dt.date(2023, 12, 17)
+    for start in [day + dt.timedelta(days=k) for k in range(0, 800, 13)]:
+        for length in (1, 2, 9, 10, 11, 29, 31, 45, 90, 92, 365, 366, 400, 3 * 366 - 1):
+            end = start + dt.timedelta(days=length - 1)
+            covered = []
+            for span, first in spans_of(start, end):
+                after = _span_after(span, first)
+                covered += [first + dt.timedelta(days=k) for k in range((after - first).days)]
+            assert covered == [start + dt.timedelta(days=k) for k in range(length)], (start, end)
 
 
 def _summary_rows(s) -> list[tuple]:
     return [tuple(r) for r in s.execute(select(DayCounts.__table__).order_by(
-        DayCounts.day, DayCounts.town_code, DayCounts.service_code, DayCounts.stage))]
+        DayCounts.day, DayCounts.town_code, DayCounts.service_code, DayCounts.stage))] + \
+        [tuple(r) for r in s.execute(select(SpanCounts.__table__).order_by(
+            SpanCounts.span, SpanCounts.first_day, SpanCounts.town_code, SpanCounts.service_code))]
 
 
 def _case(s, town: str, code: str, stage: str) -> Case:
@@ -175,7 +198,7 @@ def test_cases_written_past_the_platform_count_after_a_rebuild(client, login, db
         seed(s, utcnow())
     seeded = _look(client, login)["totals"]["cases"]
     with db() as s, s.begin():  # the summary knows nothing of them, as after a bulk load (COPY)
-        for table in ("dashboard_day_counts", "dashboard_month_counts", "dashboard_conversation_days"):
+        for table in ("dashboard_day_counts", "dashboard_span_counts", "dashboard_conversation_days"):
             s.execute(text(f"DELETE FROM {table}"))
     body = _look(client, login)
     assert body["totals"]["cases"] == 0 and body["conversations"]["conversations"] == 0
