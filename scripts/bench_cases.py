@@ -3,7 +3,7 @@
     DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/erma_bench .venv/bin/python scripts/bench_cases.py
     .venv/bin/python scripts/bench_cases.py --open 200 --lookups 300 --clients 8 --seconds 20
 
-Starts `python -m erma serve` on a free port (one process, as scripts/bench_pages.py does), then:
+Starts `python -m erma serve` on a free port or `--port` (one process, or `--workers N`), then:
 1. opens `--open` cases one after another as the assistant does (`POST /api/v1/cases`, service token,
    a new applicant each time, towns in turn): the least-loaded agent is chosen for each;
 2. looks up `--lookups` existing cases' status one after another (`GET /api/v1/cases/{no}/status` with
@@ -65,16 +65,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument("--port", type=int, default=0, help="the server's port (default: a free one)")
+    parser.add_argument("--workers", type=int, default=1, help="platform processes (`erma serve --workers`)")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     url = os.environ.get("DATABASE_URL", "")
 
-    port = free_port()
+    port = args.port or free_port()
     base = f"http://127.0.0.1:{port}"
-    with platform_server(port, "bench-cases-server.log", timeout=60, tries=240) as (client, _pid):
+    with platform_server(port, "bench-cases-server.log", timeout=60, tries=240,
+                         workers=args.workers) as (client, _pid):
         if client is None:
             return 1
-        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; {args.workers} platform "
+              f"process(es)", flush=True)
         towns = [t["name"] for t in client.get("/api/v1/towns").json()["items"]]
 
         # 1. opening cases

@@ -38,13 +38,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def platform_server(port: int, log_name: str, timeout: float = 120,
-                    tries: int = 120) -> Iterator[tuple[httpx.Client | None, int]]:
-    """`python -m erma serve` on `port`, logging to var/<log_name>; yields (a client once /healthz answers,
-    or None when it never did; the server's pid). Stops the server either way."""
+def platform_server(port: int, log_name: str, timeout: float = 120, tries: int = 120,
+                    workers: int = 1) -> Iterator[tuple[httpx.Client | None, int]]:
+    """`python -m erma serve` on `port` (`--workers`), logging to var/<log_name>; yields (a client once
+    /healthz answers, or None when it never did; the server's pid). Stops the server either way."""
     (ROOT / "var").mkdir(exist_ok=True)  # absent on a fresh clone
     with open(ROOT / "var" / log_name, "w") as log:
-        server = subprocess.Popen([sys.executable, "-m", "erma", "serve", "--port", str(port)], cwd=ROOT,
+        server = subprocess.Popen([sys.executable, "-m", "erma", "serve", "--port", str(port),
+                                   "--workers", str(workers)], cwd=ROOT,
                                   env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=log, stderr=subprocess.STDOUT)
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=timeout) as client:

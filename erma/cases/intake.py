@@ -149,17 +149,18 @@ def create_case(session: Session, body: CaseCreate, principal: Principal,
         return _same_request(existing, fingerprint), False
 
     if body.conversation_id:
-        bind(session, case, body.conversation_id, OPENED, now or case.created_at)
+        bind(session, case, body.conversation_id, OPENED, now or case.created_at, new_case=True)
     _intake_records(session, case, body, principal, point, now or case.created_at)
     point_text = f"{point.name}（{CHANNELS[channel]}）"
     # The resident is told by the answer (and the receipt), not by a push per move.
+    # Announced to nobody: the two moves and the assignment are written by the one flush below.
     transition(session, case, Stage.RECEIVED, principal, f"收件：{point_text}", now=now or case.created_at,
-               announce=False, opened=True)
+               announce=False, opened=True, flush=False)
     transition(session, case, Stage.TOWN_REVIEW, SYSTEM, f"转入{place.town.name}审核队列",
-               now=now or case.created_at, announce=False)
+               now=now or case.created_at, announce=False, flush=False)
     if agent:
-        session.add(CaseEvent(case_id=case.id, kind="assigned", actor=SYSTEM.actor, actor_role=SYSTEM.role,
-                              note=f"分派代办员 {agent.display_name}（{agent.credential_no}）",
+        session.add(CaseEvent(case_id=case.id, case=case, kind="assigned", actor=SYSTEM.actor,
+                              actor_role=SYSTEM.role, note=f"分派代办员 {agent.display_name}（{agent.credential_no}）",
                               at=now or case.created_at))
     session.flush()
     return case, True

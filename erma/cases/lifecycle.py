@@ -63,7 +63,7 @@ NOTE_REQUIRED = {Stage.COMPLETED: "办结时请写明办理结果"}
 
 def transition(session: Session, case: Case, target: Stage, principal: Principal, note: str | None = None,
                *, flow: bool = False, now: dt.datetime | None = None, announce: bool = True,
-               opened: bool = False) -> CaseEvent:
+               opened: bool = False, flush: bool = True) -> CaseEvent:
     """Change the stage or raise: 409 for a move the lifecycle does not allow, 403 for a role
     that may not make it. Does not commit: the caller's flow commits with its own records.
 
@@ -72,7 +72,12 @@ def transition(session: Session, case: Case, target: Stage, principal: Principal
     a review decision, or its own answer).
 
     `opened`: the case was just created (erma/cases/intake.py) and this records its first move, from
-    no stage, checked against the table's opening move like any other."""
+    no stage, checked against the table's opening move like any other.
+
+    `flush=False` (only with `announce=False`): the event gets its id at the caller's next flush, so
+    intake writes its moves in one flush; nothing that follows from an unannounced move names it."""
+    if not flush and announce:
+        raise ValueError("an announced move is flushed: what follows from it names the event")
     current = None if opened else Stage(case.stage)
     roles = allowed_roles(current, target)
     if roles is None and current is None:
@@ -99,11 +104,14 @@ def transition(session: Session, case: Case, target: Stage, principal: Principal
             case.expected_completion_date, today_local(as_utc(case.stage_changed_at)), today_local(now))
     if target == Stage.COMPLETED:
         case.result = note.strip()
-    event = CaseEvent(case_id=case.id, kind="transition", actor=principal.actor, actor_role=principal.role,
-                      from_stage=current.value if current else None, to_stage=target.value, note=note, at=now)
+    # `case=`: the dashboard's watcher finds the case's day on the event without reading the case again.
+    event = CaseEvent(case_id=case.id, case=case, kind="transition", actor=principal.actor,
+                      actor_role=principal.role, from_stage=current.value if current else None,
+                      to_stage=target.value, note=note, at=now)
     session.add(event)
     case.stage = target.value
     case.stage_changed_at = now
-    session.flush()  # the event's id names what follows from it (e.g. the push)
+    if flush:
+        session.flush()  # the event's id names what follows from it (e.g. the push)
     publish(session, StageChanged(case=case, event=event, now=now, announce=announce))
     return event

@@ -29,17 +29,22 @@ from erma.staff.auth import Principal
 OPENED, PROVED = "opened", "proved"
 
 
-def bind(session: Session, case: Case, conversation_id: str, how: str, now: dt.datetime | None = None) -> None:
+def bind(session: Session, case: Case, conversation_id: str, how: str, now: dt.datetime | None = None, *,
+         new_case: bool = False) -> None:
     """Binds the case to the conversation (once; a second binding of the same pair changes nothing).
-    Does not commit."""
-    if session.scalar(select(CaseBinding.id).where(CaseBinding.case_id == case.id,
-                                                   CaseBinding.conversation_id == conversation_id)) is not None:
+    `new_case`: the case was inserted in this transaction, so no binding of it exists nor can race
+    (intake binds its opener without looking first). Does not commit."""
+    if not new_case and session.scalar(select(CaseBinding.id).where(
+            CaseBinding.case_id == case.id, CaseBinding.conversation_id == conversation_id)) is not None:
         return
     conversation = session.get(Conversation, conversation_id)
     binding = CaseBinding(case_id=case.id, conversation_id=conversation_id,
                           channel=conversation.channel if conversation else case.channel,
                           external_user_id=conversation.external_user_id if conversation else None,
                           how=how, at=now or utcnow())
+    if new_case:
+        session.add(binding)
+        return
     try:
         with session.begin_nested():  # two lookups of the same pair at once: one binding
             session.add(binding)

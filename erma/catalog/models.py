@@ -7,6 +7,7 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from erma.db import Base, utcnow
+from erma.kept_rows import keep_loaded
 
 
 class ServiceItem(Base):
@@ -20,3 +21,7 @@ class ServiceItem(Base):
     # The full validated item (ServiceItemSpec as JSON): materials, phrasings, guide …
     data: Mapped[dict]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# Read by key many times in one request (erma/catalog/service.py get_item): kept once loaded.
+keep_loaded(ServiceItem)

@@ -5,6 +5,7 @@ from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from erma.db import Base
+from erma.kept_rows import keep_loaded
 
 
 class Town(Base):
@@ -42,3 +43,8 @@ class IntakePoint(Base):
     name: Mapped[str] = mapped_column(String(64))
     town_code: Mapped[str | None] = mapped_column(ForeignKey("towns.code"), nullable=True)
     window_for: Mapped[str | None] = mapped_column(ForeignKey("towns.code"), nullable=True)
+
+
+# Read by key many times in one request (a case's town and intake point): kept once loaded.
+keep_loaded(Town)
+keep_loaded(IntakePoint)

@@ -8,6 +8,7 @@ from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from erma.db import Base
+from erma.kept_rows import keep_loaded
 
 
 class Staff(Base):
@@ -28,6 +29,10 @@ class Staff(Base):
     phone_enc: Mapped[str | None] = mapped_column(String(255), nullable=True)
     phone_masked: Mapped[str | None] = mapped_column(String(16), nullable=True)
     active: Mapped[bool] = mapped_column(default=True)
+
+
+# A case's agent is read by key several times in one request (assignment, the views): kept once loaded.
+keep_loaded(Staff)
 
 
 class DutyRota(Base):

@@ -21,6 +21,7 @@ from erma.cases.ownership import PROVED, bind, is_bound
 from erma.cases.presenter import agent_contact, stage_words
 from erma.cases.stages import Stage
 from erma.cases.timing import promise_is_provisional
+from erma.catalog.models import ServiceItem
 from erma.catalog.service import get_item
 from erma.clock import today_local
 from erma.db import as_utc, utcnow
@@ -45,14 +46,24 @@ PERSON_NOT_FOUND = "没有查到办件。请核对身份证号后六位和手机
 MAX_FOUND = 5
 
 
-def _day_reached(session: Session, case: Case, stage: Stage) -> str | None:
-    """The China date the case first reached `stage` (from its event log)."""
-    at = session.scalar(select(func.min(CaseEvent.at)).where(CaseEvent.case_id == case.id,
-                                                             CaseEvent.to_stage == stage.value))
+def _first_reached(stage):
+    """When the case (the query's `cases` row) first reached `stage`: a correlated scalar subquery."""
+    return (select(func.min(CaseEvent.at)).where(CaseEvent.case_id == Case.id, CaseEvent.to_stage == stage)
+            .correlate(Case).scalar_subquery())
+
+
+def _day_reached(session: Session, case: Case, stage: Stage, reached: dict | None = None) -> str | None:
+    """The China date the case first reached `stage` (from its event log; `reached`: read already)."""
+    if reached is not None and stage.value in reached:
+        at = reached[stage.value]
+    else:
+        at = session.scalar(select(func.min(CaseEvent.at)).where(CaseEvent.case_id == case.id,
+                                                                 CaseEvent.to_stage == stage.value))
     return today_local(as_utc(at)).isoformat() if at is not None else None
 
 
-def status_view(session: Session, case: Case) -> dict:
+def status_view(session: Session, case: Case, reached: dict | None = None) -> dict:
+    """`reached`: when the case first reached stages (stage value → moment or None), if read with it."""
     stage_text, next_step = stage_words(session, case)
     item = get_item(session, case.service_code)
     town = session.get(Town, case.hukou_town_code)
@@ -69,8 +80,8 @@ def status_view(session: Session, case: Case) -> dict:
             "holder": holder, "agent": agent_contact(agent),
             "expected_completion_date": case.expected_completion_date.isoformat(),
             "expected_completion_provisional": stage not in FINISHED | ENDED and promise_is_provisional(case, item),
-            "finished_on": _day_reached(session, case, Stage.COMPLETED) if stage in FINISHED else None,
-            "ended_on": _day_reached(session, case, stage) if stage in ENDED else None,
+            "finished_on": _day_reached(session, case, Stage.COMPLETED, reached) if stage in FINISHED else None,
+            "ended_on": _day_reached(session, case, stage, reached) if stage in ENDED else None,
             "materials_missing": case.materials_missing}
 
 
@@ -87,14 +98,41 @@ def throttle_keys(case_no: str, client: str, conversation_id: str | None) -> lis
     return [_key("case", case_no), who]
 
 
-def _refuse_if_locked(session: Session, keys: list[str], since: dt.datetime) -> None:
+def _most_failures(keys: list[str], since: dt.datetime):
+    """The most failures any one of `keys` counts since `since` (a scalar subquery; NULL: none)."""
+    return (select(func.count(StatusLookupFailure.id))
+            .where(StatusLookupFailure.key.in_(keys), StatusLookupFailure.at >= since)
+            .group_by(StatusLookupFailure.key).order_by(func.count(StatusLookupFailure.id).desc())
+            .limit(1).scalar_subquery())
+
+
+def _refuse_if_over(failures: int | None) -> None:
     settings = get_settings()
-    per_key = session.execute(select(StatusLookupFailure.key, func.count(StatusLookupFailure.id))
-                              .where(StatusLookupFailure.key.in_(keys), StatusLookupFailure.at >= since)
-                              .group_by(StatusLookupFailure.key)).all()
-    if max((n for _, n in per_key), default=0) >= settings.status_max_failures:
+    if (failures or 0) >= settings.status_max_failures:
         raise TooManyRequests("status_too_many_failures", "查询失败次数太多，请过15分钟再试，或联系代办员",
                               retry_after=settings.status_failure_window_seconds)
+
+
+def _refuse_if_locked(session: Session, keys: list[str], since: dt.datetime) -> None:
+    _refuse_if_over(session.scalar(select(_most_failures(keys, since))))
+
+
+def _case_and_failures(session: Session, case_no: str, keys: list[str],
+                       since: dt.datetime) -> tuple[Case | None, int | None, dict]:
+    """In one statement: the case with its town, item and agent (kept in the session, so status_view
+    reads them without a query), when it was completed and when it entered its present stage (what
+    status_view tells of a finished or ended case), and the failures counted against `keys`.
+    (None, None, {}) for no such case."""
+    row = session.execute(select(Case, Town, ServiceItem, Staff, _first_reached(Stage.COMPLETED.value),
+                                 _first_reached(Case.stage), _most_failures(keys, since))
+                          .outerjoin(Town, Town.code == Case.hukou_town_code)
+                          .outerjoin(ServiceItem, ServiceItem.code == Case.service_code)
+                          .outerjoin(Staff, Staff.id == Case.agent_id)
+                          .where(Case.case_no == case_no)).first()
+    if row is None:
+        return None, None, {}
+    case, completed_at, entered_at, failures = row[0], row[4], row[5], row[6]
+    return case, failures, {Stage.COMPLETED.value: completed_at, case.stage: entered_at}
 
 
 def _record_failure(session: Session, keys: list[str], now: dt.datetime, since: dt.datetime,
@@ -115,19 +153,22 @@ def lookup_status(session: Session, case_no: str, last4: str, client: str, conve
     A conversation bound to the case needs no digits; a right answer binds the case to it."""
     now = now or utcnow()
     case_no = (case_no or "").strip().upper()
-    case = session.scalar(select(Case).where(Case.case_no == case_no))
-    if case is not None and conversation_id and is_bound(session, case, conversation_id):
-        return status_view(session, case)
     keys = throttle_keys(case_no, client, conversation_id)
     since = now - dt.timedelta(seconds=get_settings().status_failure_window_seconds)
-    _refuse_if_locked(session, keys, since)
+    case, failures, reached = _case_and_failures(session, case_no, keys, since)
+    if case is not None and conversation_id and is_bound(session, case, conversation_id):
+        return status_view(session, case, reached)
+    if case is None:
+        _refuse_if_locked(session, keys, since)
+    else:
+        _refuse_if_over(failures)
     last4 = (last4 or "").strip().upper()
     if case is None or len(last4) != 4 or last4 not in (case.id_last4.upper(), case.phone_last4):
         raise _record_failure(session, keys, now, since)
     if conversation_id:
         bind(session, case, conversation_id, PROVED, now)
         session.flush()
-    return status_view(session, case)
+    return status_view(session, case, reached)
 
 
 def find_cases(session: Session, id_last6: str, phone_last4: str | None, applicant_name: str | None, client: str,
