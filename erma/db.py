@@ -56,6 +56,10 @@ def _ensure_sqlite_folder(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
+# The execution option that marks a read-only unit of work's connections (read_only_engine).
+READ_ONLY = "erma_read_only"
+
+
 def make_engine(url: str) -> Engine:
     # hide_parameters: a failed statement's message (and so any traceback that is logged) never
     # carries the values — applicants' names, villages, encrypted numbers.
@@ -79,11 +83,38 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # noqa: ANN001
-            # One writer at a time, decided at BEGIN: no lock-upgrade failures mid-transaction.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            read_only = bool(conn.get_execution_options().get(READ_ONLY))
+            record = conn.connection.info  # the pooled DBAPI connection's: the pragma stays set on it
+            if record.get(READ_ONLY, False) != read_only:
+                # A read-only unit's write fails at once ("attempt to write a readonly database").
+                conn.exec_driver_sql(f"PRAGMA query_only={'ON' if read_only else 'OFF'}")
+                record[READ_ONLY] = read_only
+            # A writer: one at a time, decided at BEGIN, so no lock-upgrade failure mid-transaction. A
+            # reader (which never upgrades) begins DEFERRED: in WAL it reads a snapshot beside the writer
+            # instead of queueing behind it and holding every other writer back while it reads.
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    # A web process runs up to 40 requests at once in its threadpool: 5 kept connections (the default)
+    # made 8 clients open and close a PostgreSQL session for most requests, and a process that took over
+    # a dead one's load ran out of connections (pool timeout). Two processes + the worker stay well
+    # under PostgreSQL's 100.
+    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True)
+
+    @event.listens_for(engine, "begin")
+    def _read_only_begin(conn):  # noqa: ANN001
+        if conn.get_execution_options().get(READ_ONLY):
+            # The transaction's first statement (psycopg begins it implicitly): a write in it fails.
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+
+    return engine
+
+
+@lru_cache(maxsize=8)
+def read_only_engine(engine: Engine) -> Engine:
+    """The same engine and pool, for a unit of work that only reads (unit_of_work(read_only=True)):
+    its transactions begin DEFERRED on SQLite and READ ONLY on PostgreSQL; a write in them fails."""
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 @lru_cache

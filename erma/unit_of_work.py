@@ -22,15 +22,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from erma.db import get_sessionmaker
+from erma.db import get_sessionmaker, read_only_engine
 from erma.errors import DomainError
 
 _KEEP_ON_REFUSAL = "erma_keep_on_refusal"
 _AFTER_COMMIT = "erma_after_commit"
+_READS_ONLY = "erma_reads_only"
 
 
 def keep_on_refusal(session: Session) -> None:
@@ -61,10 +62,31 @@ def end_step(session: Session) -> None:
 
 
 @contextmanager
-def unit_of_work(factory: sessionmaker[Session] | None = None) -> Iterator[Session]:
+def reading_step(session: Session) -> Iterator[Session]:
+    """A step of a unit of work that only reads (e.g. the gateway reading a message between storing it
+    and asking Rasa): the step so far is committed, the block reads in a read-only transaction (see
+    `unit_of_work(read_only=True)`) that ends with it, and the unit's next step writes as before."""
+    end_step(session)
+    bind = session.bind
+    session.bind = read_only_engine(bind)
+    try:
+        yield session
+        end_step(session)
+    finally:
+        session.bind = bind
+
+
+@contextmanager
+def unit_of_work(factory: sessionmaker[Session] | None = None, *, read_only: bool = False) -> Iterator[Session]:
     """One transaction: committed when the block ends normally, rolled back on an exception (a
-    DomainError after `keep_on_refusal` commits the counted attempt first), closed either way."""
+    DomainError after `keep_on_refusal` commits the counted attempt first), closed either way.
+
+    `read_only=True` for work that never writes: on SQLite its transactions begin DEFERRED, so they
+    read beside the one writer instead of taking the write lock (BEGIN IMMEDIATE) for a read; on
+    PostgreSQL they are READ ONLY. Any write in it fails (a database error)."""
     session = (factory or get_sessionmaker())()
+    if read_only:
+        session.bind = read_only_engine(session.bind)
     try:
         yield session
     except DomainError:
@@ -88,9 +110,16 @@ def database_answers() -> None:
         session.execute(text("SELECT 1"))
 
 
-def request_session() -> Iterator[Session]:
-    """FastAPI dependency behind `SESSION`: the request's unit of work."""
-    with unit_of_work() as session:
+def reads_only(endpoint: Callable) -> Callable:
+    """Marks a route whose request only reads (it and every dependency): its unit of work is read-only
+    (`unit_of_work(read_only=True)`). Put it below the router's decorator."""
+    setattr(endpoint, _READS_ONLY, True)
+    return endpoint
+
+
+def request_session(request: Request) -> Iterator[Session]:
+    """FastAPI dependency behind `SESSION`: the request's unit of work (read-only for a `reads_only` route)."""
+    with unit_of_work(read_only=getattr(request.scope.get("endpoint"), _READS_ONLY, False)) as session:
         yield session
 
 

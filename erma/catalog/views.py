@@ -9,7 +9,7 @@ from erma.catalog.answer import one_time_answer
 from erma.catalog.checklist import match_materials, match_named_materials
 from erma.catalog.schema import Material
 from erma.catalog.service import catalog_tag, get_search, list_items, require_item
-from erma.unit_of_work import SESSION
+from erma.unit_of_work import SESSION, reads_only
 from erma.errors import ValidationFailed
 from erma.places.where import submission_places
 from erma.public_url import public_url
@@ -33,6 +33,7 @@ class ChecklistRequest(BaseModel):
 
 
 @router.get("")
+@reads_only
 def list_services(
     q: str | None = Query(default=None, max_length=500, description="群众的说法，按相关度排序"),
     limit: int = Query(default=5, ge=1, le=20),
@@ -70,11 +71,13 @@ def list_services(
 
 
 @router.get("/{code}")
+@reads_only
 def service_detail(code: str, session: Session = SESSION) -> dict:
     return require_item(session, code).model_dump(mode="json")
 
 
 @router.get("/{code}/answer")
+@reads_only
 def service_answer(
     code: str, request: Request,
     town: str | None = Query(default=None, max_length=32, description="居民的户籍镇，如“赤不苏镇”"),
@@ -96,6 +99,7 @@ def item_answer(session: Session, request: Request, code: str, town: str | None,
 
 
 @router.post("/{code}/checklist")
+@reads_only
 def service_checklist(code: str, body: ChecklistRequest, session: Session = SESSION) -> dict:
     item = require_item(session, code)
     if body.have is not None:

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from erma.bounds import MAX_MESSAGE
 from erma.catalog.views import item_answer, mark_catalog_version
-from erma.unit_of_work import SESSION
+from erma.unit_of_work import SESSION, reads_only
 from erma.permissions import Permission
 from erma.staff.auth import Principal, require
 from erma.understanding.resolve import resolve
@@ -31,6 +31,7 @@ class ResolveIn(BaseModel):
 
 
 @router.post("")
+@reads_only
 def understand_message(body: UnderstandIn, _: Principal = Depends(require(Permission.CONVERSATIONS_CHANNEL)),
                        session: Session = SESSION) -> dict:
     """Which item and which behaviour the message means: `behaviour` requirements | apply | status |
@@ -40,6 +41,7 @@ def understand_message(body: UnderstandIn, _: Principal = Depends(require(Permis
 
 
 @router.post("/resolve")
+@reads_only
 def resolve_item(body: ResolveIn, request: Request,
                  _: Principal = Depends(require(Permission.CONVERSATIONS_CHANNEL)),
                  session: Session = SESSION) -> dict:

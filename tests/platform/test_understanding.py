@@ -5,12 +5,13 @@ evaluation of the running assistant is scripts/eval_blind.py on tests/nlu_blind/
 """
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from erma.understanding import cues
 from erma.understanding.corpus import build_corpus
-from erma.understanding.model import Models, models_for
-from erma.understanding.service import understand
+from erma.understanding.model import Models, decision_values, models_for
+from erma.understanding.service import _models, understand
 from tests.platform.conftest import SERVICE
 
 
@@ -129,3 +130,13 @@ def test_coming_back_to_an_unfinished_application_is_applying_without_a_new_item
 
 def test_coming_back_does_not_hide_a_named_item(read):
     assert read("继续申请低保").item == "MX-001"
+
+
+@pytest.mark.parametrize("text", ["我妈满80了，高龄津贴要带啥子", "dibao咋办", "我的申请办到哪了", "你好", "",
+                                  "身份证号是〔身份证#K7Q2M〕"])
+def test_the_quick_reading_gives_the_models_own_scores(db, text):
+    """decision_values skips scikit-learn's per-call checks: the scores stay exactly the pipeline's."""
+    with db() as session:
+        models, _ = _models(session)
+    for pipeline in (models.item, models.behaviour):
+        assert np.array_equal(decision_values(pipeline, text), pipeline.decision_function([text])[0])

@@ -10,6 +10,7 @@ import pytest
 from fastapi import Depends
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from erma.app import create_app
@@ -223,3 +224,32 @@ def test_the_assistant_is_asked_with_no_transaction_open(client, db, monkeypatch
                     headers=SERVICE)
     assert r.status_code == 200 and [e["text"] for e in r.json()["replies"]] == ["好的"]
     assert seen == [0] and _nonces(db, "uow-during-rasa") == 1
+
+
+# ---------------------------------------------------------------- read-only units
+
+def test_a_read_only_unit_cannot_write(db):
+    with pytest.raises(DBAPIError), unit_of_work(db, read_only=True) as session:
+        session.add(WechatNonce(nonce="uow-read-only", seen_at=utcnow()))
+        session.flush()
+    assert _nonces(db, "uow-read-only") == 0
+    # The connection it used writes again in the next ordinary unit.
+    with unit_of_work(db) as session:
+        session.add(WechatNonce(nonce="uow-after-read-only", seen_at=utcnow()))
+    assert _nonces(db, "uow-after-read-only") == 1
+
+
+def test_readers_do_not_wait_for_a_writer(client, db):
+    """While a unit of work holds the write lock (SQLite: BEGIN IMMEDIATE), a read-only unit and a
+    read-only route (the catalog answer the assistant asks for) answer from what is committed instead
+    of waiting for it (SQLite's busy timeout is 30 s)."""
+    with unit_of_work(db) as writer:
+        writer.add(WechatNonce(nonce="uow-being-written", seen_at=utcnow()))
+        writer.flush()
+        with unit_of_work(db, read_only=True) as reader:
+            assert reader.scalar(select(func.count()).select_from(WechatNonce)
+                                 .where(WechatNonce.nonce == "uow-being-written")) == 0
+        code = client.get("/api/v1/services").json()["items"][0]["code"]
+        r = client.get(f"/api/v1/services/{code}/answer")
+        assert r.status_code == 200 and r.json()["code"] == code
+    assert _nonces(db, "uow-being-written") == 1
