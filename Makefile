@@ -8,13 +8,21 @@ RASA_VENV := .venv-rasa
 PY := $(VENV)/bin/python
 RASA := $(RASA_VENV)/bin/rasa
 
-.PHONY: run test setup setup-platform setup-rasa setup-system setup-system-test db train test-platform test-platform-sqlite test-platform-postgres test-rasa bench clean
+.PHONY: run run-scaled test test-scaled setup setup-platform setup-rasa setup-system setup-system-test setup-system-scaled db train test-platform test-platform-sqlite test-platform-postgres test-rasa bench clean
 
 run: setup db train
 	@scripts/run.sh
 
 test: setup setup-system-test
 	@scripts/test.sh
+
+# The scaled set-up (issue 15): PostgreSQL, Redis, two of each process, HAProxy in front (scripts/scaled/).
+run-scaled: setup setup-system-scaled train
+	@scripts/scaled/run.sh
+
+# Only the replica-kill test against the scaled set-up (also part of `make test`).
+test-scaled: setup setup-system-scaled train
+	@scripts/test.sh scaled
 
 setup: setup-platform setup-rasa setup-system
 
@@ -26,6 +34,9 @@ setup-system:
 
 setup-system-test:
 	@scripts/setup_system.sh --test
+
+setup-system-scaled:
+	@scripts/setup_system.sh --scaled
 
 $(VENV)/.installed: requirements/platform.lock
 	@echo "==> Creating the platform environment ($(VENV)) with $$(scripts/find_python311.sh)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: every test. Platform tests on SQLite and on PostgreSQL; the assistant's data
-# validation, test stories, held-out NLU evaluation, and end-to-end tests against real processes.
-# `scripts/test.sh platform` or `scripts/test.sh rasa` runs one half.
+# validation, test stories, held-out NLU evaluation, and end-to-end tests against real processes; the
+# scaled set-up's replica-kill test. `scripts/test.sh platform|rasa|scaled` runs one part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export RASA_TELEMETRY_ENABLED=false
@@ -59,5 +59,26 @@ if [ "$what" = all ] || [ "$what" = rasa ]; then
   echo "    out of scope abstained ≥ 0.95, a wrong list or application ≤ 2 % of messages)"
   .venv/bin/python scripts/eval_blind.py --platform "http://127.0.0.1:$ERMA_PORT" --rasa "http://127.0.0.1:$RASA_PORT" \
     --gate --report test-artifacts/blind-eval.json
+fi
+if [ "$what" = all ] || [ "$what" = scaled ]; then
+  # The scaled set-up (scripts/scaled/stack.sh) on fresh databases of its own, on spare ports, and the
+  # replica-kill test against it (tests/scaled). In a subshell: its processes stop when it ends.
+  [ -f models/current.tar.gz ] || scripts/train.sh
+  (
+    echo "==> Scaled set-up: PostgreSQL, Redis, two platform processes, two Rasa replicas, two action servers, HAProxy"
+    export LOG_DIR=test-artifacts/logs/scaled; rm -rf "$LOG_DIR"; mkdir -p "$LOG_DIR"
+    export SCALED_PORT=${TEST_SCALED_PORT:-8500} SCALED_DB=erma_scaled_test SCALED_REDIS_DB=2 SCALED_DIR=var/scaled-test
+    PIDS=()
+    source scripts/services.sh   # wait_for
+    source scripts/scaled/stack.sh
+    trap stop_scaled EXIT
+    scaled_databases --fresh
+    start_scaled
+    echo "==> Replica-kill test: 50 conversations; one Rasa replica and one platform process killed mid-way"
+    SCALED_URL="http://127.0.0.1:$LB_PLATFORM_PORT" SCALED_DATABASE_URL="$DATABASE_URL" \
+      SCALED_TRACKER_URL="postgresql+psycopg://$SCALED_PG/${SCALED_DB}_tracker" \
+      SCALED_KILL="rasa1=$(scaled_pid rasa1),platform1=$(scaled_pid platform1)" \
+      .venv/bin/python -m pytest tests/scaled -q -s -p no:cacheprovider
+  )
 fi
 echo "==> All tests passed"

@@ -47,6 +47,11 @@ def rasa_url() -> str:
     return (os.environ.get("RASA_URL") or get_settings().rasa_url).rstrip("/")
 
 
+def timeout_seconds() -> float:
+    """How long the gateway waits for Rasa's answer to one message."""
+    return _timeout()
+
+
 def _timeout() -> float:
     try:
         return float(os.environ.get("RASA_TIMEOUT_SECONDS") or DEFAULT_TIMEOUT_SECONDS)
@@ -130,6 +135,40 @@ def _webhook_body(sender: str, message: str, metadata: dict | None) -> dict:
 async def send_message(sender: str, message: str, metadata: dict | None = None) -> list[dict]:
     """Rasa's replies (each `{"recipient_id", "text"?, "buttons"?, ...}`), in order."""
     return _messages(await _post("/webhooks/rest/webhook", _webhook_body(sender, message, metadata)))
+
+
+async def _get(path: str, params: dict | None = None):
+    url, query, timeout = _request(path, params)
+    try:
+        response = await _client().get(url, params=query, timeout=timeout)
+    except httpx.TimeoutException:
+        raise RasaUnavailable("timeout", "智能助手响应超时") from None
+    except httpx.HTTPError:
+        raise RasaUnavailable("unreachable", "连不上智能助手") from None
+    return _answer(response)
+
+
+async def saved_answer(sender: str, seq: int) -> list[dict] | None:
+    """The assistant's messages of the turn Rasa saved for the resident's message `seq` (sent with
+    metadata `erma_seq`), in send_message's shape; None when Rasa has no such turn."""
+    data = await _get(f"/conversations/{quote(sender, safe='')}/tracker", {"include_events": "AFTER_RESTART"})
+    events = data.get("events") if isinstance(data, dict) else None
+    if not isinstance(events, list):
+        raise RasaUnavailable("bad_response", "智能助手的回复无法识别")
+    answer: list[dict] | None = None
+    for event in events:
+        if not isinstance(event, dict):
+            continue
+        if event.get("event") == "user":
+            if answer is not None:
+                break  # the next message's turn
+            if (event.get("metadata") or {}).get("erma_seq") == seq:
+                answer = []
+        elif event.get("event") == "bot" and answer is not None:
+            data = event.get("data") or {}
+            answer.append({"recipient_id": sender, "text": event.get("text"),
+                           **({"buttons": data["buttons"]} if data.get("buttons") else {})})
+    return answer
 
 
 def send_message_blocking(sender: str, message: str, metadata: dict | None = None) -> list[dict]:

@@ -11,6 +11,7 @@ Concurrency rules (several platform processes, SQLite or PostgreSQL):
 """
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import unicodedata
 import uuid
@@ -35,7 +36,7 @@ from erma.permissions import Permission, Role, may
 from erma.pii_refs import service as references
 from erma.staff.auth import Principal
 from erma.understanding.service import understand
-from erma.unit_of_work import end_step
+from erma.unit_of_work import end_step, reading_step
 
 HANDOFF_PAYLOAD = "/request_human"
 # What a resident sends to ask for a person when the assistant cannot understand them.
@@ -368,13 +369,18 @@ def store_resident_message(session: Session, conversation: Conversation, text: s
     if state != "bot":  # queued / agent: the message waits for the agent; Rasa is not asked
         return {"entry": entry, "replies": [], "duplicate": False, "forwarded": False,
                 "conversation": _refresh(session, conversation)}
-    metadata: dict = {"channel": conversation.channel}
+    return _forward(session, conversation, entry, forward)
+
+
+def _forward(session: Session, conversation: Conversation, entry: TranscriptEntry, forward: str) -> Forward:
+    # erma_seq names the message in Rasa's tracker, so that a retry can tell whether Rasa saved its turn.
+    metadata: dict = {"channel": conversation.channel, "erma_seq": entry.seq}
     if not forward.startswith("/"):
         # What typed text means is the platform's rule (item first); Rasa receives it with the text.
         # A pressed button (an offered "/…" payload) already says what it means. Read after the
-        # message is stored, so no write transaction waits on it.
-        metadata["understanding"] = understand(session, forward).as_dict()
-        end_step(session)  # ends the read (nothing written): no transaction is open while Rasa answers
+        # message is stored, in a read-only step that takes no write lock and ends before Rasa is asked.
+        with reading_step(session):
+            metadata["understanding"] = understand(session, forward).as_dict()
     return Forward(conversation, entry, forward, metadata)
 
 
@@ -417,15 +423,71 @@ def receive_resident_message(session: Session, conversation: Conversation, text:
     return record_answer(session, step, answer)
 
 
+# A repeated message still without an answer: how often to look for the first attempt's replies.
+UNANSWERED_POLL_SECONDS = 0.25
+# After the first attempt's own deadline (Rasa's timeout) and this margin, it can no longer answer.
+UNANSWERED_GRACE_SECONDS = 2.0
+
+
+def still_unanswered(session: Session, repeated: dict) -> dict | Forward | None:
+    """A repeated `client_msg_id` whose first attempt has no answer yet (`repeated` is what
+    store_resident_message returned for it). Its replies when they have arrived; the repeat as it is
+    when Rasa is not to be asked (an agent has the conversation, or it moved on); None while the first
+    attempt may still answer (its deadline is Rasa's timeout); else a Forward to ask Rasa again: the
+    process of the first attempt died (a replica restarted, a load balancer resent the request)."""
+    end_step(session)  # a fresh read: the first attempt commits its replies in another transaction
+    conversation, entry = repeated["conversation"], repeated["entry"]
+    replies = _replies_to(session, conversation.id, entry.seq)
+    if replies:
+        return {**repeated, "replies": replies}
+    later = session.scalar(select(TranscriptEntry.seq).where(TranscriptEntry.conversation_id == conversation.id,
+                                                             TranscriptEntry.seq > entry.seq).limit(1))
+    if later is not None or current_state(session, conversation.id) != "bot" or entry.author != "resident":
+        return repeated
+    deadline = as_utc(entry.at) + dt.timedelta(seconds=rasa_client.timeout_seconds() + UNANSWERED_GRACE_SECONDS)
+    if utcnow() < deadline:
+        end_step(session)  # nothing held while waiting: the connection goes back to the pool
+        return None
+    meta = entry.meta or {}
+    if "payload" in meta:
+        forward = meta["payload"]
+    elif entry.text.startswith("/") and _offered(session, conversation.id, entry.text, None):
+        forward = entry.text
+    else:
+        forward = as_plain_text(entry.text)
+    return _forward(session, conversation, entry, forward)
+
+
+async def _answer_of_repeat(session: Session, repeated: dict) -> dict | Forward:
+    while True:
+        step = await run_in_threadpool(still_unanswered, session, repeated)
+        if step is not None:
+            return step
+        await asyncio.sleep(UNANSWERED_POLL_SECONDS)
+
+
 async def answer_resident_message(session: Session, find: Callable[[Session], Conversation], text: str,
                                   client_msg_id: str | None, display_text: str | None = None) -> dict:
     """`receive_resident_message` for the async routes (the web chat, the channel API): the database
     steps run in the threadpool (sync SQLAlchemy, the request's unit of work), Rasa is awaited on the
-    kept client with no transaction open. `find` reads the conversation (and may refuse) in the first step."""
+    kept client with no transaction open. `find` reads the conversation (and may refuse) in the first step.
+
+    A repeated message that has no answer yet waits for the first attempt's answer, and when that
+    attempt can no longer come (its process died), asks again: Rasa's saved turn if it has one (the
+    tracker names the message by `erma_seq`), else Rasa itself. Nothing is answered twice."""
     def first_step() -> dict | Forward:
         return store_resident_message(session, find(session), text, client_msg_id, display_text)
 
     step = await run_in_threadpool(first_step)
+    if isinstance(step, dict) and step["duplicate"] and not step["replies"]:
+        step = await _answer_of_repeat(session, step)
+        if isinstance(step, Forward):
+            try:
+                saved = await rasa_client.saved_answer(step.conversation.id, step.entry.seq)
+            except rasa_client.RasaUnavailable:
+                saved = None  # then Rasa itself is asked (and its failure recorded, as for any message)
+            if saved is not None:  # Rasa saved the turn: its answer, without asking twice
+                return await run_in_threadpool(record_answer, session, step, saved)
     if not isinstance(step, Forward):
         return step
     try:

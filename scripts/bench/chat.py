@@ -36,6 +36,7 @@ STOCK_MESSAGES = ["hello", "I am sad", "yes", "are you a bot?", "I am great", "b
 # A resident asks what to bring for an item (the platform's catalog through the action server), says what
 # they hold (the checklist, a second action), asks whether the service costs anything, asks about a second
 # item, thanks: three custom-action turns and three response turns, as in tests/stories (no form is opened).
+SCALED_LABEL = "Erma scaled set-up, residents' path through HAProxy"
 ERMA_MESSAGES = ["你好", "我妈满80了，高龄津贴要带啥子", "我有身份证和户口本", "代办要不要钱哦", "低保要些啥子资料", "谢谢"]
 
 
@@ -165,6 +166,9 @@ def section(args, table: str, load_before: str) -> str:
         f"sample conversation per target; concurrent: {args.concurrency} conversations at a time, {args.each} after another "
         f"in each ({args.concurrency * args.each * 6} messages); one kept HTTP client per target; "
         "ratios are to the stock bot in the same run",
+        *([f"- scaled set-up (`make run-scaled`, scripts/scaled/): HAProxy in front of two platform processes on "
+            f"PostgreSQL, two Rasa replicas (trackers in PostgreSQL, locks in Redis) and two action servers; the same "
+            f"messages through its web chat"] if args.scaled else []),
         "- Erma's sample conversation: " + ("the same answers through Rasa directly and through the web chat"
                                             if args.same_answers else "**different answers through Rasa directly "
                                             "and through the web chat: a path measured a failure**"),
@@ -178,6 +182,8 @@ async def main(args) -> int:
     targets = [RasaWebhook("stock `rasa init` bot, Rasa webhook", args.stock, STOCK_MESSAGES),
                RasaWebhook("Erma, Rasa webhook directly", args.rasa, ERMA_MESSAGES, {"channel": "web_chat"}),
                WebChat("Erma, residents' path `POST /chat/api/messages`", args.platform, ERMA_MESSAGES)]
+    if args.scaled:
+        targets.append(WebChat(SCALED_LABEL, args.scaled, ERMA_MESSAGES))
     try:
         print("==> Warm-up: one conversation per target", flush=True)
         for target in targets:  # the first answers after a start are slow (models and caches load)
@@ -207,6 +213,11 @@ async def main(args) -> int:
         for target in targets:
             await target.client.aclose()
     table = report.render_table(rows, args.concurrency)
+    if args.scaled:
+        single, scaled = rows[2].concurrent, rows[3].concurrent
+        table += (f"\n\nThe scaled set-up against the single instance (residents' path, {args.concurrency} concurrent): "
+                  f"{scaled.throughput:.1f} ÷ {single.throughput:.1f} msg/s = "
+                  f"**{scaled.throughput / single.throughput:.2f}×** (target ≥ 1.3×).")
     print()
     print(table)
     text = section(args, table, load_before)
@@ -229,6 +240,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--platform", default="http://127.0.0.1:8400", help="Erma's platform (web chat)")
     parser.add_argument("--rasa", default="http://127.0.0.1:5400", help="Erma's Rasa")
     parser.add_argument("--stock", default="http://127.0.0.1:5401", help="the stock rasa init bot")
+    parser.add_argument("--scaled", help="the scaled set-up's platform (its load balancer), a fourth target")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 2 conversations sequential, 4 concurrent × 1; docs left alone")
     parser.add_argument("--sequential", type=int, help="conversations one after another (10; quick 2)")

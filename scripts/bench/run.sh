@@ -3,7 +3,7 @@
 # 1. The stock bot is created and trained once under var/bench/stock (again only if its model is missing).
 # 2. The project's stack (platform on a fresh SQLite database var/bench/erma.db, worker, action server,
 #    Rasa) starts as `make test` starts it, unless it already answers on the bench's ports.
-# 3. scripts/bench/chat.py drives all three targets and writes the result (docs/benchmarks.md).
+# 3. scripts/bench/chat.py drives every target and writes the result (docs/benchmarks.md).
 # Everything started here is stopped on exit. Ports: BENCH_ERMA_PORT (8400), BENCH_RASA_PORT (5400),
 # BENCH_ACTIONS_PORT (5450), BENCH_STOCK_PORT (5401); the folder: BENCH_DIR (var/bench).
 set -euo pipefail
@@ -72,5 +72,19 @@ else
 fi
 wait_for "http://127.0.0.1:$STOCK_PORT/status" "stock bot" 300
 
+# 4. The scaled set-up (scripts/scaled/stack.sh) on a fresh PostgreSQL database of its own, a fourth target
+#    (BENCH_SCALED=0 leaves it out; ports from BENCH_SCALED_PORT, 8600).
+SCALED_ARGS=()
+if [ "${BENCH_SCALED:-1}" = 1 ]; then
+  export SCALED_PORT=${BENCH_SCALED_PORT:-8600} SCALED_DB=erma_scaled_bench SCALED_REDIS_DB=3 SCALED_DIR=$BENCH/scaled \
+    SCALED_LOGS=$LOG_DIR/scaled
+  source scripts/scaled/stack.sh   # after the single instance started: it exports the scaled set-up's URLs
+  trap 'stop_scaled; stop_bench' EXIT
+  echo "==> Starting the scaled set-up (logs in $SCALED_LOGS)"
+  scaled_databases --fresh
+  start_scaled
+  SCALED_ARGS=(--scaled "http://127.0.0.1:$LB_PLATFORM_PORT")
+fi
+
 .venv/bin/python -m scripts.bench.chat --platform "http://127.0.0.1:$ERMA_PORT" --rasa "http://127.0.0.1:$RASA_PORT" \
-  --stock "http://127.0.0.1:$STOCK_PORT" --command "make bench${*:+ BENCH_ARGS=\"$*\"}" "$@"
+  --stock "http://127.0.0.1:$STOCK_PORT" "${SCALED_ARGS[@]}" --command "make bench${*:+ BENCH_ARGS=\"$*\"}" "$@"

@@ -36,6 +36,7 @@ class FakeRasa:
         self.received: list[dict] = []
         self.status = 200
         self.on_message = None  # optional hook(body) -> list of replies
+        self.trackers: dict[str, list[dict]] = {}  # sender → events, for GET /conversations/{sender}/tracker
 
     def messages(self) -> list[str]:
         return [r["body"]["message"] for r in self.received]
@@ -62,6 +63,19 @@ def fake_rasa(monkeypatch):
                 self.end_headers()
                 return
             payload = json.dumps(rasa.answer(body), ensure_ascii=False).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def do_GET(self):
+            parts = urlsplit(self.path).path.strip("/").split("/")
+            if len(parts) != 3 or parts[0] != "conversations" or parts[2] != "tracker":
+                self.send_response(404)
+                self.end_headers()
+                return
+            payload = json.dumps({"sender_id": parts[1], "events": rasa.trackers.get(parts[1], [])}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
