@@ -57,7 +57,7 @@ scaled_databases() {  # [--fresh]: drop them first (the tests start from nothing
     fi
   done
   if [ "${1:-}" = --fresh ]; then
-    redis-cli -n "$SCALED_REDIS_DB" --scan --pattern "${SCALED_DB}:*" | xargs -r redis-cli -n "$SCALED_REDIS_DB" DEL >/dev/null
+    redis-cli -n "$SCALED_REDIS_DB" --scan --pattern "${SCALED_DB//_/}:*" | xargs -r redis-cli -n "$SCALED_REDIS_DB" DEL >/dev/null
   fi
   .venv/bin/python -m erma setup >"$SCALED_LOGS/setup.log" 2>&1 || { cat "$SCALED_LOGS/setup.log" >&2; return 1; }
 }
@@ -83,7 +83,7 @@ lock_store:
   url: 127.0.0.1
   port: 6379
   db: $SCALED_REDIS_DB
-  key_prefix: "$SCALED_DB"
+  key_prefix: "${SCALED_DB//_/}"  # Rasa takes letters and digits only (else its default, shared by all)
 YAML
 }
 
