@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import quote
 
 import httpx
@@ -49,10 +51,6 @@ def rasa_url() -> str:
 
 def timeout_seconds() -> float:
     """How long the gateway waits for Rasa's answer to one message."""
-    return _timeout()
-
-
-def _timeout() -> float:
     try:
         return float(os.environ.get("RASA_TIMEOUT_SECONDS") or DEFAULT_TIMEOUT_SECONDS)
     except ValueError:
@@ -61,7 +59,7 @@ def _timeout() -> float:
 
 def _request(path: str, params: dict | None) -> tuple[str, dict, httpx.Timeout]:
     token = os.environ.get("RASA_AUTH_TOKEN")
-    timeout = _timeout()
+    timeout = timeout_seconds()
     return (f"{rasa_url()}{path}", {**(params or {}), **({"token": token} if token else {})},
             httpx.Timeout(timeout, connect=min(3.0, timeout)))
 
@@ -100,25 +98,27 @@ async def aclose() -> None:
         await kept[1].aclose()
 
 
-async def _post(path: str, body: dict, params: dict | None = None):
-    url, query, timeout = _request(path, params)
+@contextmanager
+def _unavailable_on_failure() -> Iterator[None]:
     try:
-        response = await _client().post(url, params=query, json=body, timeout=timeout)
+        yield
     except httpx.TimeoutException:
         raise RasaUnavailable("timeout", "智能助手响应超时") from None
     except httpx.HTTPError:
         raise RasaUnavailable("unreachable", "连不上智能助手") from None
+
+
+async def _send(method: str, path: str, body: dict | None = None, params: dict | None = None):
+    url, query, timeout = _request(path, params)
+    with _unavailable_on_failure():
+        response = await _client().request(method, url, params=query, json=body, timeout=timeout)
     return _answer(response)
 
 
 def _post_blocking(path: str, body: dict, params: dict | None = None):
     url, query, timeout = _request(path, params)
-    try:
+    with _unavailable_on_failure():
         response = _blocking().post(url, params=query, json=body, timeout=timeout)
-    except httpx.TimeoutException:
-        raise RasaUnavailable("timeout", "智能助手响应超时") from None
-    except httpx.HTTPError:
-        raise RasaUnavailable("unreachable", "连不上智能助手") from None
     return _answer(response)
 
 
@@ -134,24 +134,14 @@ def _webhook_body(sender: str, message: str, metadata: dict | None) -> dict:
 
 async def send_message(sender: str, message: str, metadata: dict | None = None) -> list[dict]:
     """Rasa's replies (each `{"recipient_id", "text"?, "buttons"?, ...}`), in order."""
-    return _messages(await _post("/webhooks/rest/webhook", _webhook_body(sender, message, metadata)))
-
-
-async def _get(path: str, params: dict | None = None):
-    url, query, timeout = _request(path, params)
-    try:
-        response = await _client().get(url, params=query, timeout=timeout)
-    except httpx.TimeoutException:
-        raise RasaUnavailable("timeout", "智能助手响应超时") from None
-    except httpx.HTTPError:
-        raise RasaUnavailable("unreachable", "连不上智能助手") from None
-    return _answer(response)
+    return _messages(await _send("POST", "/webhooks/rest/webhook", _webhook_body(sender, message, metadata)))
 
 
 async def saved_answer(sender: str, seq: int) -> list[dict] | None:
     """The assistant's messages of the turn Rasa saved for the resident's message `seq` (sent with
     metadata `erma_seq`), in send_message's shape; None when Rasa has no such turn."""
-    data = await _get(f"/conversations/{quote(sender, safe='')}/tracker", {"include_events": "AFTER_RESTART"})
+    data = await _send("GET", f"/conversations/{quote(sender, safe='')}/tracker",
+                       params={"include_events": "AFTER_RESTART"})
     events = data.get("events") if isinstance(data, dict) else None
     if not isinstance(events, list):
         raise RasaUnavailable("bad_response", "智能助手的回复无法识别")

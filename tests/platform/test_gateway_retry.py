@@ -12,7 +12,7 @@ import time
 import pytest
 from sqlalchemy import select, update
 
-from erma.conversations import rasa_client, service
+from erma.conversations import service
 from erma.conversations.models import Conversation, TranscriptEntry
 from erma.unit_of_work import unit_of_work
 from tests.platform.test_conversations import fake_rasa  # noqa: F401  (the fixture)
@@ -113,11 +113,6 @@ def test_a_message_the_assistant_could_not_answer_is_not_asked_again(client, fak
     again = send(client, token, "你好", "fail-0001")
     assert again.json()["duplicate"] is True
     assert fake_rasa.messages() == ["你好"], "the failure was told to the resident; a resend does not ask again"
-
-
-def test_the_timeout_the_gateway_waits_for_rasa_is_read_from_the_environment(monkeypatch):
-    monkeypatch.setenv("RASA_TIMEOUT_SECONDS", "7")
-    assert rasa_client.timeout_seconds() == 7.0
 
 
 def test_a_resend_waiting_for_the_first_attempt_holds_no_database_connection(client, fake_rasa, db):
