@@ -137,9 +137,12 @@ def create_app() -> FastAPI:
         database_answers()
         return {"status": "ok"}
 
-    for router in (catalog_router, cases_router, review_router, deferral_router, followup_router,
-                   places_router, validation_router, staff_router, handoff_router, conversations_router, wechat_router,
-                   understanding_router):
+    # Routes are matched in the order they are included, one by one: the residents' messages (the web
+    # chat) and the assistant's reading of them (understanding) are the busiest, so they are tried first.
+    # No other router has their paths, so the order decides nothing else.
+    app.include_router(webchat_router)  # the residents' page /chat and its API
+    for router in (understanding_router, catalog_router, cases_router, review_router, deferral_router, followup_router,
+                   places_router, validation_router, staff_router, handoff_router, conversations_router, wechat_router):
         app.include_router(router)
     app.include_router(dashboard_router)  # county dashboard figures and CSV export
     app.include_router(dashboard_page_router)  # /staff/dashboard: the county dashboard page
@@ -153,7 +156,6 @@ def create_app() -> FastAPI:
     app.include_router(admin_router)  # county admins: catalog items, staff, town aliases, audit
     app.include_router(calendar_admin_router)  # county admins: holiday overrides (节假日调整)
     app.include_router(admin_page_router)  # /staff/admin: the county admin's page
-    app.include_router(webchat_router)  # the residents' page /chat and its API
     app.include_router(guide_router)  # /services: the public service guide (no sign-in)
     app.include_router(open311_router)  # /open311/v2: read-only Open311 GeoReport v2 façade
     return app

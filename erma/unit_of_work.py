@@ -19,9 +19,11 @@ the step then ends in a `DomainError`, the unit of work commits instead of rolli
 exception still rolls back."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 
+import anyio
+from anyio import CancelScope, CapacityLimiter
 from fastapi import Depends, Request
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
@@ -117,10 +119,39 @@ def reads_only(endpoint: Callable) -> Callable:
     return endpoint
 
 
-def request_session(request: Request) -> Iterator[Session]:
-    """FastAPI dependency behind `SESSION`: the request's unit of work (read-only for a `reads_only` route)."""
-    with unit_of_work(read_only=getattr(request.scope.get("endpoint"), _READS_ONLY, False)) as session:
+def _nothing_to_end(session: Session) -> bool:
+    """No transaction, nothing pending and no callback waiting: ending the unit is closing the session,
+    which touches no database (e.g. the gateway, which ends its last step itself)."""
+    return (not session.in_transaction() and not session.info.get(_AFTER_COMMIT)
+            and not (session.new or session.dirty or session.deleted))
+
+
+async def request_session(request: Request) -> AsyncIterator[Session]:
+    """FastAPI dependency behind `SESSION`: the request's unit of work (read-only for a `reads_only` route),
+    the same `unit_of_work`. Async so that a request does not pay two trips to the threadpool for it:
+    opening the session touches no database and runs here, and so does the end when there is nothing to
+    end (`_nothing_to_end`); a commit or a rollback runs in the threadpool, after the route returns and
+    before the response is sent."""
+    unit = unit_of_work(read_only=getattr(request.scope.get("endpoint"), _READS_ONLY, False))
+    session = unit.__enter__()  # makes the session; no connection is taken until a statement needs one
+    try:
         yield session
+    except BaseException as exc:
+        if not await _end_in_threadpool(unit, exc):
+            raise
+    else:
+        if _nothing_to_end(session):
+            unit.__exit__(None, None, None)
+        else:
+            await _end_in_threadpool(unit, None)
+
+
+async def _end_in_threadpool(unit: AbstractContextManager, exc: BaseException | None) -> bool:
+    # As FastAPI ends a sync dependency: shielded from the request's cancellation, and on a limiter of its
+    # own, so that ending a unit never waits for a free worker thread while holding a pooled connection.
+    with CancelScope(shield=True):
+        return bool(await anyio.to_thread.run_sync(unit.__exit__, type(exc) if exc else None, exc,
+                                                   exc.__traceback__ if exc else None, limiter=CapacityLimiter(1)))
 
 
 # Every route and dependency takes its session as `session: Session = SESSION`: the same definition (and so

@@ -106,9 +106,10 @@ _search_lock = threading.Lock()
 _search_cache: dict[str, object] = {}
 
 
-def get_search(session: Session) -> CatalogSearch:
-    """The search index for the catalog in the database, rebuilt only when the catalog changes."""
-    version = catalog_version(session)
+def get_search(session: Session, version: str | None = None) -> CatalogSearch:
+    """The search index for the catalog in the database, rebuilt only when the catalog changes.
+    `version`: the catalog_version the caller has just read in this session (one query, not two)."""
+    version = version or catalog_version(session)
     with _search_lock:  # one build at a time; the others wait for it rather than build again
         if _search_cache.get("version") != version:
             _search_cache["search"] = CatalogSearch(list_items(session))

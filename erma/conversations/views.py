@@ -8,7 +8,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from erma.bounds import MAX_DB_INT, MAX_MESSAGE, PAGE_DEFAULT, PAGE_MAX
 from erma.conversations import service
@@ -58,9 +57,9 @@ async def resident_message(conversation_id: str, body: MessageIn, _: Principal =
                            session: Session = SESSION) -> dict:
     """A resident's message, from the channel. Re-sending the same `client_msg_id` is harmless.
     Async: the database steps run in the threadpool, Rasa is awaited (service.answer_resident_message)."""
-    result = await service.answer_resident_message(
-        session, lambda session: service.get_conversation(session, conversation_id), body.text, body.client_msg_id)
-    return await run_in_threadpool(_message_view, session, result)
+    return await service.answer_resident_message(
+        session, lambda session: service.get_conversation(session, conversation_id), body.text, body.client_msg_id,
+        view=_message_view)
 
 
 def _message_view(session: Session, result: dict) -> dict:

@@ -60,9 +60,10 @@ _lock = threading.Lock()
 _by_version: dict[str, tuple[Models | None, dict[str, ServiceItemSpec]]] = {}
 
 
-def _models(session: Session) -> tuple[Models | None, dict[str, ServiceItemSpec]]:
-    """The models for the catalog in this database (None while the catalog is empty)."""
-    version = catalog_version(session)
+def _models(session: Session, version: str | None = None) -> tuple[Models | None, dict[str, ServiceItemSpec]]:
+    """The models for the catalog in this database (None while the catalog is empty); `version`: its
+    catalog_version, when the caller has read it."""
+    version = version or catalog_version(session)
     with _lock:
         if version not in _by_version:
             items = list_items(session)
@@ -78,8 +79,9 @@ def warm_up(session: Session) -> None:
 
 
 def understand(session: Session, text: str) -> Understanding:
-    models, items = _models(session)
-    return decide(models, items, get_search(session), text)
+    version = catalog_version(session)  # once: the models and the search index follow the same catalog
+    models, items = _models(session, version)
+    return decide(models, items, get_search(session, version), text)
 
 
 def decide(models: Models | None, items: dict[str, ServiceItemSpec], search: CatalogSearch,

@@ -129,11 +129,9 @@ async def chat_message(body: MessageIn, authorization: str | None = Header(defau
         return conversation
 
     if body.payload is not None:
-        result = await service.answer_resident_message(session, find, body.payload, body.client_msg_id,
-                                                       display_text=body.text)
-    else:
-        result = await service.answer_resident_message(session, find, body.text, body.client_msg_id)
-    return await run_in_threadpool(_message_view, session, result)
+        return await service.answer_resident_message(session, find, body.payload, body.client_msg_id,
+                                                     display_text=body.text, view=_message_view)
+    return await service.answer_resident_message(session, find, body.text, body.client_msg_id, view=_message_view)
 
 
 def _message_view(session: Session, result: dict) -> dict:
