@@ -79,7 +79,9 @@ tracker_store:
   db: "${SCALED_DB}_tracker"
   username: "$(_pg_user)"
 lock_store:
-  type: redis
+  # Rasa's Redis store, its waiting messages keeping their tickets (rasa_plugins/lock_store.py): with
+  # Rasa's own, a message resent the instant its replica died waited for ever.
+  type: rasa_plugins.lock_store.ErmaRedisLockStore
   url: 127.0.0.1
   port: 6379
   db: $SCALED_REDIS_DB

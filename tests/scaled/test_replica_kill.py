@@ -38,9 +38,9 @@ STEPS = [("我想申请个事", "您要办哪件事"), ("老年证", "申请人�
 # The messages after which the two processes are killed (of CONVERSATIONS × len(STEPS) in all).
 KILL_RASA_AT, KILL_PLATFORM_AT = 0.3, 0.5
 # What the gateway tells a resident whose message the assistant did not answer within Rasa's timeout (the
-# message is stored). Seen for one message in two runs of five, each time a message sent the moment the
-# Rasa replica was killed: the other replica had not answered it 60 s later (not understood yet; the other
-# in-flight messages were resent and answered at once). The resident then says it again; at most
+# message is stored). Seen for one message in two runs of six, a message sent the moment the Rasa replica was
+# killed, until rasa_plugins/lock_store.py kept a waiting message's lock ticket alive (Rasa let it expire beside
+# the dead replica's and then served neither); none since. A resident told so says it again; at most
 # MAX_SAID_AGAIN such messages of the 500, and none of them may be lost or answered twice.
 UNAVAILABLE = "智能助手暂时无法回复"
 MAX_SAID_AGAIN = 3
