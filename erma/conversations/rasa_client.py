@@ -57,11 +57,21 @@ def timeout_seconds() -> float:
         return DEFAULT_TIMEOUT_SECONDS
 
 
+# Names the conversation of every call to Rasa, so that a load balancer in front of several Rasa replicas
+# can keep a conversation on one replica (its tracker stays in that replica's memory; the scaled set-up's
+# HAProxy hashes on it, scripts/scaled/haproxy.cfg). Any replica can still answer any conversation.
+CONVERSATION_HEADER = "X-Erma-Conversation"
+
+
 def _request(path: str, params: dict | None) -> tuple[str, dict, httpx.Timeout]:
     token = os.environ.get("RASA_AUTH_TOKEN")
     timeout = timeout_seconds()
     return (f"{rasa_url()}{path}", {**(params or {}), **({"token": token} if token else {})},
             httpx.Timeout(timeout, connect=min(3.0, timeout)))
+
+
+def _headers(sender: str) -> dict:
+    return {CONVERSATION_HEADER: sender}
 
 
 def _answer(response: httpx.Response):
@@ -108,17 +118,18 @@ def _unavailable_on_failure() -> Iterator[None]:
         raise RasaUnavailable("unreachable", "连不上智能助手") from None
 
 
-async def _send(method: str, path: str, body: dict | None = None, params: dict | None = None):
+async def _send(sender: str, method: str, path: str, body: dict | None = None, params: dict | None = None):
     url, query, timeout = _request(path, params)
     with _unavailable_on_failure():
-        response = await _client().request(method, url, params=query, json=body, timeout=timeout)
+        response = await _client().request(method, url, params=query, json=body, timeout=timeout,
+                                           headers=_headers(sender))
     return _answer(response)
 
 
-def _post_blocking(path: str, body: dict, params: dict | None = None):
+def _post_blocking(sender: str, path: str, body: dict, params: dict | None = None):
     url, query, timeout = _request(path, params)
     with _unavailable_on_failure():
-        response = _blocking().post(url, params=query, json=body, timeout=timeout)
+        response = _blocking().post(url, params=query, json=body, timeout=timeout, headers=_headers(sender))
     return _answer(response)
 
 
@@ -134,13 +145,13 @@ def _webhook_body(sender: str, message: str, metadata: dict | None) -> dict:
 
 async def send_message(sender: str, message: str, metadata: dict | None = None) -> list[dict]:
     """Rasa's replies (each `{"recipient_id", "text"?, "buttons"?, ...}`), in order."""
-    return _messages(await _send("POST", "/webhooks/rest/webhook", _webhook_body(sender, message, metadata)))
+    return _messages(await _send(sender, "POST", "/webhooks/rest/webhook", _webhook_body(sender, message, metadata)))
 
 
 async def saved_answer(sender: str, seq: int) -> list[dict] | None:
     """The assistant's messages of the turn Rasa saved for the resident's message `seq` (sent with
     metadata `erma_seq`), in send_message's shape; None when Rasa has no such turn."""
-    data = await _send("GET", f"/conversations/{quote(sender, safe='')}/tracker",
+    data = await _send(sender, "GET", f"/conversations/{quote(sender, safe='')}/tracker",
                        params={"include_events": "AFTER_RESTART"})
     events = data.get("events") if isinstance(data, dict) else None
     if not isinstance(events, list):
@@ -163,14 +174,14 @@ async def saved_answer(sender: str, seq: int) -> list[dict] | None:
 
 def send_message_blocking(sender: str, message: str, metadata: dict | None = None) -> list[dict]:
     """`send_message` for a caller in a worker thread (the WeChat callback)."""
-    return _messages(_post_blocking("/webhooks/rest/webhook", _webhook_body(sender, message, metadata)))
+    return _messages(_post_blocking(sender, "/webhooks/rest/webhook", _webhook_body(sender, message, metadata)))
 
 
 def trigger_intent(sender: str, intent: str, entities: dict | None = None) -> list[dict]:
     """Injects an intent (e.g. EXTERNAL_ask_rating) into the conversation, as if the resident had said
     it; returns the assistant's messages. No `output_channel` is named, so Rasa collects the
     messages into its answer (rasa-notes §3) and the platform delivers them; events are not asked for."""
-    data = _post_blocking(f"/conversations/{quote(sender, safe='')}/trigger_intent",
+    data = _post_blocking(sender, f"/conversations/{quote(sender, safe='')}/trigger_intent",
                  {"name": intent, "entities": entities or {}}, params={"include_events": "NONE"})
     if not isinstance(data, dict):
         raise RasaUnavailable("bad_response", "智能助手的回复无法识别")

@@ -57,7 +57,8 @@ def fake_rasa(monkeypatch):
         def do_POST(self):
             body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))
             url = urlsplit(self.path)
-            rasa.received.append({"path": url.path, "query": parse_qs(url.query), "body": body})
+            rasa.received.append({"path": url.path, "query": parse_qs(url.query), "body": body,
+                                  "conversation": self.headers.get("X-Erma-Conversation")})
             if rasa.status != 200:
                 self.send_response(rasa.status)
                 self.end_headers()
@@ -138,6 +139,8 @@ def test_bot_state_forwards_to_rasa_and_stores_the_replies(client, fake_rasa):
     out = say(client, cid, "低保要带啥", "m1")
     assert [(r["path"], r["query"], r["body"]["sender"], r["body"]["message"], r["body"]["metadata"]["channel"])
             for r in fake_rasa.received] == [("/webhooks/rest/webhook", {}, cid, "低保要带啥", "wechat")]
+    # Named in a header too: a load balancer keeps the conversation on one Rasa replica (scaled set-up).
+    assert fake_rasa.received[0]["conversation"] == cid
     # The platform's reading of the message goes with it (item first: the platform owns that rule).
     understanding = fake_rasa.received[0]["body"]["metadata"]["understanding"]
     assert (understanding["behaviour"], understanding["item"]) == ("requirements", "MX-001")
