@@ -437,11 +437,13 @@ def still_unanswered(session: Session, repeated: dict) -> dict | Forward | None:
     process of the first attempt died (a replica restarted, a load balancer resent the request)."""
     end_step(session)  # a fresh read: the first attempt commits its replies in another transaction
     conversation, entry = repeated["conversation"], repeated["entry"]
+    # Later entries first, then the replies: each statement may see newer commits (PostgreSQL's READ
+    # COMMITTED), and replies committed before the first read are then found by the second.
+    later = session.scalar(select(TranscriptEntry.seq).where(TranscriptEntry.conversation_id == conversation.id,
+                                                             TranscriptEntry.seq > entry.seq).limit(1))
     replies = _replies_to(session, conversation.id, entry.seq)
     if replies:
         return {**repeated, "replies": replies}
-    later = session.scalar(select(TranscriptEntry.seq).where(TranscriptEntry.conversation_id == conversation.id,
-                                                             TranscriptEntry.seq > entry.seq).limit(1))
     if later is not None or current_state(session, conversation.id) != "bot" or entry.author != "resident":
         return repeated
     deadline = as_utc(entry.at) + dt.timedelta(seconds=rasa_client.timeout_seconds() + UNANSWERED_GRACE_SECONDS)
