@@ -20,15 +20,13 @@ saved (the message failed) is read from the table again.
 from __future__ import annotations
 
 import itertools
-import json
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, Iterator, Optional, Tuple
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
-from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy import event
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
@@ -60,6 +58,7 @@ class ErmaSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # creates the tables as Rasa does
         self._kept: "OrderedDict[str, _Kept]" = OrderedDict()
+        self._saving: Dict[str, _Kept] = {}  # lent trackers being saved, for _additional_events
         self._version_query = sa.select(sa.func.count(self.SQLEvent.id), sa.func.max(self.SQLEvent.id)).where(
             self.SQLEvent.sender_id == sa.bindparam("sender_id"))
         if self.engine.dialect.name != "sqlite":
@@ -92,31 +91,31 @@ class ErmaSQLTrackerStore(SQLTrackerStore):
         return tracker
 
     async def save(self, tracker: DialogueStateTracker) -> None:
+        """Rasa's save; a tracker lent by `retrieve` writes only what it added (`_additional_events`),
+        without counting the stored events again, and is kept."""
         sender_id = tracker.sender_id
         kept = self._kept.pop(sender_id, None)
-        if kept is None or not kept.lent or kept.tracker is not tracker:
-            await super().save(tracker)  # Rasa's way: counts what is stored; the tracker is not kept
-            return
-        await self.stream_events(tracker)
+        lent = kept is not None and kept.lent and kept.tracker is tracker
+        if lent:
+            self._saving[sender_id] = kept
+        try:
+            await super().save(tracker)
+        finally:
+            saving = self._saving.pop(sender_id, None)
+        if saving is None:
+            return  # not lent: not kept, the next message reads the table
         with self.session_scope() as session:
-            if self._version(session, sender_id) != kept.version:  # written meanwhile: Rasa's way
-                session.close()
-                await super().save(tracker)
-                return
-            rows = [self._row(sender_id, event)
-                    for event in itertools.islice(tracker.events, kept.stored, len(tracker.events))]
-            session.add_all(rows)
-            session.flush()  # assigns the ids (read before the commit expires them)
-            last = max((row.id for row in rows), default=kept.version[1])
-            session.commit()
-        self._keep(sender_id, _Kept(tracker, len(tracker.events), (kept.version[0] + len(rows), last)))
+            version = self._version(session, sender_id)
+        if version[0] == kept.version[0] + len(tracker.events) - kept.stored:  # nobody else wrote meanwhile
+            self._keep(sender_id, _Kept(tracker, len(tracker.events), version))
 
-    def _row(self, sender_id: str, event: Any) -> Any:
-        # As SQLTrackerStore.save writes an event.
-        data = event.as_dict()
-        return self.SQLEvent(sender_id=sender_id, type_name=event.type_name, timestamp=data.get("timestamp"),
-                             intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
-                             action_name=data.get("name"), data=json.dumps(data))
+    def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
+        # A lent tracker knows which of its events are stored; Rasa counts the stored events, which would
+        # skip this turn if another writer added some meanwhile.
+        saving = self._saving.get(tracker.sender_id)
+        if saving is None:
+            return super()._additional_events(session, tracker)
+        return itertools.islice(tracker.events, saving.stored, len(tracker.events))
 
     def _keep(self, sender_id: str, kept: _Kept) -> None:
         self._kept[sender_id] = kept

@@ -469,24 +469,21 @@ async def _answer_of_repeat(session: Session, repeated: dict) -> dict | Forward:
 
 
 async def answer_resident_message(session: Session, find: Callable[[Session], Conversation], text: str,
-                                  client_msg_id: str | None, display_text: str | None = None,
-                                  view: Callable[[Session, dict], dict] | None = None) -> dict:
+                                  client_msg_id: str | None, view: Callable[[Session, dict], dict],
+                                  display_text: str | None = None) -> dict:
     """`receive_resident_message` for the async routes (the web chat, the channel API): the database
     steps run in the threadpool (sync SQLAlchemy, the request's unit of work), Rasa is awaited on the
     kept client with no transaction open. `find` reads the conversation (and may refuse) in the first step.
-    `view` (the route's presenter) shapes the result in the step that wrote it, not in a step of its own;
-    without it the result comes back as it is.
+    `view` (the route's presenter) shapes the result in the step that wrote it, not in a step of its own.
 
     A repeated message that has no answer yet waits for the first attempt's answer, and when that
     attempt can no longer come (its process died), asks again: Rasa's saved turn if it has one (the
     tracker names the message by `erma_seq`), else Rasa itself. Nothing is answered twice."""
-    shape = view or _as_it_is
-
     def first_step() -> dict | Forward:
         return store_resident_message(session, find(session), text, client_msg_id, display_text)
 
     def present(result: dict) -> dict:
-        shaped = shape(session, result)
+        shaped = view(session, result)
         end_step(session)  # the last step ends with its work: the request's unit then has nothing left to end
         return shaped
 
@@ -504,17 +501,13 @@ async def answer_resident_message(session: Session, find: Callable[[Session], Co
             if saved is not None:  # Rasa saved the turn: its answer, without asking twice
                 return await run_in_threadpool(last_step, step, saved)
     if not isinstance(step, Forward):
-        return await run_in_threadpool(present, step) if view is not None else step
+        return await run_in_threadpool(present, step)
     try:
         answer: list[dict] | rasa_client.RasaUnavailable = await rasa_client.send_message(
             step.conversation.id, step.text, step.metadata)
     except rasa_client.RasaUnavailable as exc:
         answer = exc
     return await run_in_threadpool(last_step, step, answer)
-
-
-def _as_it_is(_session: Session, result: dict) -> dict:
-    return result
 
 
 def _assistant_unavailable(session: Session, conversation: Conversation, entry: TranscriptEntry, text: str,

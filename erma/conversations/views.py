@@ -59,7 +59,7 @@ async def resident_message(conversation_id: str, body: MessageIn, _: Principal =
     Async: the database steps run in the threadpool, Rasa is awaited (service.answer_resident_message)."""
     return await service.answer_resident_message(
         session, lambda session: service.get_conversation(session, conversation_id), body.text, body.client_msg_id,
-        view=_message_view)
+        _message_view)
 
 
 def _message_view(session: Session, result: dict) -> dict:

@@ -130,8 +130,8 @@ async def chat_message(body: MessageIn, authorization: str | None = Header(defau
 
     if body.payload is not None:
         return await service.answer_resident_message(session, find, body.payload, body.client_msg_id,
-                                                     display_text=body.text, view=_message_view)
-    return await service.answer_resident_message(session, find, body.text, body.client_msg_id, view=_message_view)
+                                                     _message_view, display_text=body.text)
+    return await service.answer_resident_message(session, find, body.text, body.client_msg_id, _message_view)
 
 
 def _message_view(session: Session, result: dict) -> dict:
