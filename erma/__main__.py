@@ -14,7 +14,7 @@ from erma import log_redaction
 from erma.admin.audit import admin_owned_keys
 from erma.catalog.loader import CatalogError, load_catalog
 from erma.catalog.service import sync_catalog
-from erma.conversations.trackers import purge_trackers, retention_days, tracker_db_path
+from erma.conversations.trackers import describe_url, purge_trackers, retention_days, tracker_db_path, tracker_db_url
 from erma.county_data import CountyDataError, load_places
 from erma.dashboard.summary import mark_all, refresh
 from erma.db import get_sessionmaker
@@ -69,6 +69,11 @@ def dashboard_rebuild() -> None:
 
 
 def purge_trackers_command(db: str | None, days: int | None) -> None:
+    url = None if db else tracker_db_url()
+    if url:
+        days = days or retention_days()
+        print(f"已删除 {purge_trackers(days=days, url=url)} 条超过 {days} 天的 Rasa 对话事件（{describe_url(url)}）")
+        return
     path = Path(db) if db else tracker_db_path()
     if path is None or not path.exists():
         print("没有找到 Rasa 的对话记录库（SQLite），无需清理")
@@ -93,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("dashboard-rebuild", help="recompute the dashboard's daily summary from every case")
     purge = sub.add_parser("purge-trackers", help="delete Rasa tracker events older than the retention period")
     purge.add_argument("--days", type=int, default=None, help="retention in days (default ERMA_TRACKER_RETENTION_DAYS or 30)")
-    purge.add_argument("--db", default=None, help="the tracker SQLite file (default ERMA_TRACKER_DB or endpoints.yml)")
+    purge.add_argument("--db", default=None, help="the tracker SQLite file (default ERMA_TRACKER_URL, else ERMA_TRACKER_DB or endpoints.yml)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Before any command touches the database: the listeners of the domain's events and the dashboard's

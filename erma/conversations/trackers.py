@@ -7,7 +7,8 @@ what residents wrote about their lives are in the events too. Rasa's SQLite trac
 `timestamp` in Unix seconds; events older than `ERMA_TRACKER_RETENTION_DAYS` (default 30) are
 deleted with SQLite's `secure_delete` on, so the freed pages are overwritten, not just unlinked.
 Run by the outbox worker every hour and by `python -m erma purge-trackers`. `ERMA_TRACKER_DB`
-names another file; a tracker store on another database is not purged here (see the README).
+names another file. `ERMA_TRACKER_URL` (a SQLAlchemy URL) names a tracker store on a database server
+instead (the scaled set-up's PostgreSQL): the same rows are deleted there and the table vacuumed.
 """
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ from contextlib import closing
 from pathlib import Path
 
 import yaml
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from erma.settings import ROOT
 
@@ -52,12 +56,27 @@ def tracker_db_path() -> Path | None:
     return path if path.is_absolute() else ROOT / path
 
 
-def purge_trackers(path: Path | None = None, days: int | None = None, now: dt.datetime | None = None) -> int:
-    """Deletes tracker events older than `days`; returns how many. A missing file or table is nothing to do."""
+def tracker_db_url() -> str | None:
+    """`ERMA_TRACKER_URL`: Rasa's tracker store on a database server (None: the SQLite file above)."""
+    return os.environ.get("ERMA_TRACKER_URL") or None
+
+
+def describe_url(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def purge_trackers(path: Path | None = None, days: int | None = None, now: dt.datetime | None = None,
+                   url: str | None = None) -> int:
+    """Deletes tracker events older than `days`; returns how many. A missing file or table is nothing to do.
+    With a `url` (or `ERMA_TRACKER_URL`, when no `path` is given) the store on that database is purged."""
+    cutoff = (now or dt.datetime.now(dt.timezone.utc)) - dt.timedelta(days=days or retention_days())
+    url = url or (tracker_db_url() if path is None else None)
+    if url:
+        return _purge_database(url, cutoff)
     path = path if path is not None else tracker_db_path()
     if path is None or not path.exists():
         return 0
-    cutoff = (now or dt.datetime.now(dt.timezone.utc)) - dt.timedelta(days=days or retention_days())
     try:
         # Rasa's own file, not the platform's database (so not erma.unit_of_work): the connection used as
         # a context manager is sqlite3's transaction — committed when the block ends, rolled back on error.
@@ -74,4 +93,26 @@ def purge_trackers(path: Path | None = None, days: int | None = None, now: dt.da
         with closing(sqlite3.connect(str(path), timeout=30)) as conn:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         log.info("purged %s tracker events older than %s", deleted, cutoff.date().isoformat())
+    return deleted
+
+
+def _purge_database(url: str, cutoff: dt.datetime) -> int:
+    # Rasa's database, not the platform's (so not erma.unit_of_work): one transaction for the delete.
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            if not inspect(conn).has_table("events"):  # Rasa has not created its table yet
+                return 0
+            deleted = conn.execute(text("DELETE FROM events WHERE timestamp < :cutoff"),
+                                   {"cutoff": cutoff.timestamp()}).rowcount
+        if deleted and engine.dialect.name == "postgresql":
+            # PostgreSQL has no secure_delete: VACUUM at least frees the deleted rows' space for new rows
+            # now, instead of leaving the old text in dead rows until autovacuum comes by.
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("VACUUM events"))
+    finally:
+        engine.dispose()
+    if deleted:
+        log.info("purged %s tracker events older than %s from %s", deleted, cutoff.date().isoformat(),
+                 describe_url(url))
     return deleted

@@ -24,6 +24,8 @@ export LB_PLATFORM_PORT=$SCALED_PORT PLATFORM1_PORT=$((SCALED_PORT + 1)) PLATFOR
 export LB_RASA_PORT=$((SCALED_PORT + 10)) RASA1_PORT=$((SCALED_PORT + 11)) RASA2_PORT=$((SCALED_PORT + 12))
 export LB_ACTIONS_PORT=$((SCALED_PORT + 20)) ACTIONS1_PORT=$((SCALED_PORT + 21)) ACTIONS2_PORT=$((SCALED_PORT + 22))
 export DATABASE_URL="postgresql+psycopg://$SCALED_PG/$SCALED_DB"
+# Rasa's trackers, which the outbox worker purges of events past the retention period (erma/conversations/trackers.py).
+export ERMA_TRACKER_URL="postgresql+psycopg://$SCALED_PG/${SCALED_DB}_tracker"
 export ACTIONS_TOKEN=${ACTIONS_TOKEN:-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')}
 # Every process reaches the others through their load balancer only.
 export RASA_URL="http://127.0.0.1:$LB_RASA_PORT"

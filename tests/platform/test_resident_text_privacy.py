@@ -310,3 +310,63 @@ def test_the_purge_command_uses_the_configured_file_and_retention(tmp_path, monk
     assert "已删除 1 条" in capsys.readouterr().out
     main(["purge-trackers", "--days", "3"])
     assert "已删除 1 条" in capsys.readouterr().out
+
+
+@pytest.fixture
+def tracker_server_url(tmp_path):
+    """A tracker store on a database server, as the scaled set-up has (ERMA_TRACKER_URL): a database of its
+    own on the PostgreSQL the platform tests use, else a SQLite URL."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    from erma.settings import get_settings
+
+    platform = make_url(get_settings().database_url)
+    if platform.get_backend_name() != "postgresql":
+        yield f"sqlite:///{tmp_path / 'tracker.db'}"
+        return
+    name = "erma_test_tracker_purge"
+    admin = create_engine(platform.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    try:
+        yield platform.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+def test_a_tracker_store_on_a_database_server_is_purged_too(tracker_server_url, monkeypatch, capsys):
+    from sqlalchemy import create_engine
+
+    from erma.__main__ import main
+
+    now = dt.datetime(2026, 12, 6, tzinfo=dt.timezone.utc)
+    # Before Rasa created its table there is nothing to purge (and no error in the worker's log).
+    assert purge_trackers(days=30, now=now, url=tracker_server_url) == 0
+    engine = create_engine(tracker_server_url)
+    with engine.begin() as conn:  # the table Rasa 3.6's SQLTrackerStore creates
+        conn.execute(text("CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id VARCHAR(255) NOT NULL, "
+                          "type_name VARCHAR(255) NOT NULL, timestamp FLOAT, intent_name VARCHAR(255), "
+                          "action_name VARCHAR(255), data TEXT)"))
+        for row, (sender, age_days) in enumerate((("old", 45), ("old", 31), ("edge", 29), ("new", 1))):
+            conn.execute(text("INSERT INTO events (id, sender_id, type_name, timestamp, data) "
+                              "VALUES (:i, :s, 'user', :t, :d)"),
+                         {"i": row + 1, "s": sender, "t": (now - dt.timedelta(days=age_days)).timestamp(),
+                          "d": json.dumps({"text": f"杨子妹 {sender}"}, ensure_ascii=False)})
+    assert purge_trackers(days=30, now=now, url=tracker_server_url) == 2
+    with engine.connect() as conn:
+        assert sorted(r[0] for r in conn.execute(text("SELECT sender_id FROM events"))) == ["edge", "new"]
+    assert purge_trackers(days=30, now=now, url=tracker_server_url) == 0
+
+    # The worker and the command find the store through ERMA_TRACKER_URL (the scaled set-up sets it).
+    monkeypatch.setenv("ERMA_TRACKER_URL", tracker_server_url)
+    monkeypatch.setenv("ERMA_TRACKER_RETENTION_DAYS", "2")
+    assert purge_trackers(now=now) == 1  # as the worker calls it: "edge"
+    main(["purge-trackers"])  # "new" is a day before `now`, more than 2 days before today
+    assert "已删除 1 条超过 2 天的 Rasa 对话事件" in capsys.readouterr().out
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM events")).scalar() == 0
+    engine.dispose()
