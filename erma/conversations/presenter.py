@@ -1,16 +1,13 @@
 """The gateway's conversations and transcript entries as the HTTP API shows them (channels, the agents'
-inbox and console), and the agents' list of conversations they are serving."""
+inbox and console)."""
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from erma.conversations import service
 from erma.conversations.handoff import REASON_TEXT
 from erma.conversations.models import Conversation, TranscriptEntry
 from erma.db import as_utc
 from erma.places.models import Town
-from erma.staff.auth import Principal
 from erma.staff.models import Staff
 
 
@@ -39,13 +36,3 @@ def conversation_view(session: Session, conversation: Conversation) -> dict:
             "last_seq": conversation.last_seq,
             "last_resident_message_at": _iso(conversation.last_resident_message_at),
             "created_at": _iso(conversation.created_at), "updated_at": _iso(conversation.updated_at)}
-
-
-def with_agents(session: Session, principal: Principal, mine: bool) -> list[Conversation]:
-    """Conversations with an agent now: the caller's own (`mine`), or all the caller may see, most
-    recently active first."""
-    query = select(Conversation).where(Conversation.state == "agent")
-    if mine:
-        query = query.where(Conversation.assigned_staff_id == (principal.staff.id if principal.staff else -1))
-    return [c for c in session.scalars(query.order_by(Conversation.updated_at.desc()))
-            if mine or service.can_see(principal, c)]

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, false, or_, select
+from sqlalchemy import and_, false, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -82,6 +82,18 @@ def can_see(principal: Principal, conversation: Conversation) -> bool:
     return conversation.town_code in principal.towns
 
 
+def visible_to(principal: Principal):
+    """`can_see` as a SQL condition on conversations, for lists that page in the database (the same rule:
+    tests/platform/test_conversation_lists.py checks that both agree for every role)."""
+    if may(principal.role, Permission.READ_ANY_CONVERSATION):
+        return true()
+    holder = Conversation.assigned_staff_id == principal.staff.id if principal.staff is not None else false()
+    if not may(principal.role, Permission.READ_TOWN_CONVERSATIONS):
+        return holder
+    return or_(holder, and_(Conversation.town_code.is_(None), Conversation.state == "queued"),
+               Conversation.town_code.in_(sorted(principal.towns)))
+
+
 def visible_conversation(session: Session, conversation_id: str, principal: Principal) -> Conversation:
     conversation = get_conversation(session, conversation_id)
     if not can_see(principal, conversation):
@@ -104,6 +116,19 @@ def inbox(session: Session, principal: Principal, limit: int = PAGE_DEFAULT,
     if not principal.county_wide:
         query = query.where(or_(Conversation.town_code.is_(None), Conversation.town_code.in_(sorted(principal.towns))))
     query = query.order_by(Conversation.queued_at, Conversation.created_at, Conversation.id)
+    return page_of(list(session.scalars(query.offset(offset).limit(limit + 1))), limit, offset)
+
+
+def with_agents(session: Session, principal: Principal, mine: bool, limit: int = PAGE_DEFAULT,
+                offset: int = 0) -> tuple[list[Conversation], int | None]:
+    """Conversations with an agent now: the caller's own (`mine`), or all the caller may see; most
+    recently active first. One page, and the next page's offset (None: the last page)."""
+    query = select(Conversation).where(Conversation.state == "agent")
+    if mine:
+        query = query.where(Conversation.assigned_staff_id == (principal.staff.id if principal.staff else -1))
+    else:
+        query = query.where(visible_to(principal))
+    query = query.order_by(Conversation.updated_at.desc(), Conversation.id.desc())
     return page_of(list(session.scalars(query.offset(offset).limit(limit + 1))), limit, offset)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from erma.bounds import MAX_DB_INT, MAX_MESSAGE, PAGE_DEFAULT, PAGE_MAX
 from erma.conversations import service
-from erma.conversations.presenter import conversation_view, entry_view, with_agents
+from erma.conversations.presenter import conversation_view, entry_view
 from erma.db import utcnow
 from erma.pii_refs.service import masker
 from erma.permissions import Permission
@@ -101,11 +101,14 @@ def agent_inbox(limit: int = Query(default=PAGE_DEFAULT, ge=1, le=PAGE_MAX),
 
 
 @router.get("/agent/conversations")
-def agent_conversations(mine: bool = Query(default=True), principal: Principal = Depends(STAFF),
-                        session: Session = SESSION) -> dict:
+def agent_conversations(mine: bool = Query(default=True),
+                        limit: int = Query(default=PAGE_DEFAULT, ge=1, le=PAGE_MAX),
+                        offset: int = Query(default=0, ge=0, le=MAX_DB_INT),
+                        principal: Principal = Depends(STAFF), session: Session = SESSION) -> dict:
     """Conversations with an agent now: the caller's own (`mine=1`), or all the caller may see (`mine=0`),
-    most recently active first."""
-    return {"items": [conversation_view(session, c) for c in with_agents(session, principal, mine)]}
+    most recently active first; one page, `next_offset` asks for the next (null: the last page)."""
+    page, next_offset = service.with_agents(session, principal, mine, limit, offset)
+    return {"items": [conversation_view(session, c) for c in page], "next_offset": next_offset}
 
 
 @router.post("/conversations/{conversation_id}/take")

@@ -64,24 +64,24 @@
     return el("li", {}, button);
   }
 
-  // The queue comes a page at a time: "更多" opens the next page, and a refresh keeps what is open.
-  let queueShown = window.Erma.PAGE;
+  // Both lists come a page at a time: "更多" opens the next page, and a refresh keeps what is open.
+  const shown = { queue: window.Erma.PAGE, mine: window.Erma.PAGE };
 
   function renderList(listId, countId, items, kind, emptyText, nextOffset) {
     const list = $(listId);
-    const more = window.Erma.moreButton(nextOffset, () => { queueShown = items.length + window.Erma.PAGE; refreshLists(); });
+    const more = window.Erma.moreButton(nextOffset, () => { shown[kind] = items.length + window.Erma.PAGE; refreshLists(); });
     list.replaceChildren(...(items.length ? items.map((c) => listItem(c, kind)) : [el("li", { class: "empty" }, emptyText)]),
                          ...(more ? [more] : []));
     $(countId).textContent = String(items.length) + (more ? "+" : "");
   }
 
   async function refreshLists() {
-    const [queue, mine] = await Promise.all([window.Erma.pages("/api/v1/agent/inbox", queueShown),
-                                             api("GET", "/api/v1/agent/conversations?mine=1")]);
+    const [queue, mine] = await Promise.all([window.Erma.pages("/api/v1/agent/inbox", shown.queue),
+                                             window.Erma.pages("/api/v1/agent/conversations?mine=1", shown.mine)]);
     listFetchedAt = Date.now();
     $("list-status").textContent = queue.ok && mine.ok ? "" : errorMessage(queue.ok ? mine : queue);
     if (queue.ok) renderList("queue-list", "queue-count", queue.data.items, "queue", "现在没有排队等待的会话", queue.data.next_offset);
-    if (mine.ok) renderList("mine-list", "mine-count", mine.data.items, "mine", "您现在没有正在服务的会话");
+    if (mine.ok) renderList("mine-list", "mine-count", mine.data.items, "mine", "您现在没有正在服务的会话", mine.data.next_offset);
   }
 
   function tickWaits() {
