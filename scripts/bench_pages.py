@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             ("agent's case list (GET /cases)", agent_user, "/api/v1/cases"),
             ("agent's case list, town + stage", agent_user, f"/api/v1/cases?town={agent_town}&stage=at_department"),
             ("agent inbox (queued conversations)", agent_user, "/api/v1/agent/inbox"),
+            ("conversations with an agent, all the admin sees", "admin", "/api/v1/agent/conversations?mine=0"),
             ("duty lead follow-up tasks", "lead-1", "/api/v1/followup-tasks"),
             ("duty lead: overdue deferrals (lead page)", "lead-1", "/api/v1/lead/overdue-deferrals"),
             ("duty lead: poor-rating follow-ups (lead page)", "lead-1", "/api/v1/lead/followups"),
