@@ -97,6 +97,8 @@ def test_an_agent_takes_replies_opens_a_case_and_hands_back(agent_page: Page):
     page.get_by_role("button", name="接入").click()
     expect(page.locator("#conv-state")).to_have_text("代办员服务中")
     expect(page.locator("#transcript")).to_contain_text("代办员余三郎（证号茂代字2026-019）已接入")
+    # The agent's own list (GET /agent/conversations, paged) now holds it.
+    expect(page.locator(f'#mine-list [data-id="{conversation_id}"]')).to_have_count(1)
     reply = f"您好，我是代办员余三郎，我来帮您办低保（{marker}）"
     page.fill("#reply-text", reply)
 
@@ -161,6 +163,7 @@ def test_an_agent_takes_replies_opens_a_case_and_hands_back(agent_page: Page):
     expect(page.locator("#conv-state")).to_have_text("智能助手服务中")
     expect(page.locator("#reply-text")).to_be_disabled()
     assert api("GET", f"/api/v1/conversations/{conversation_id}").json()["state"] == "bot"
+    expect(page.locator(f'#mine-list [data-id="{conversation_id}"]')).to_have_count(0)
     shot("08-handed-back")
 
     # Sign out: back to the sign-in page, and the inbox asks for it again.
