@@ -14,7 +14,7 @@ from erma import log_redaction
 from erma.admin.audit import admin_owned_keys
 from erma.catalog.loader import CatalogError, load_catalog
 from erma.catalog.service import sync_catalog
-from erma.conversations.trackers import describe_url, purge_trackers, retention_days, tracker_db_path, tracker_db_url
+from erma.conversations.trackers import describe_url, purge_trackers, retention_days, tracker_store_url
 from erma.county_data import CountyDataError, load_places
 from erma.dashboard.summary import mark_all, refresh
 from erma.db import get_sessionmaker
@@ -69,17 +69,12 @@ def dashboard_rebuild() -> None:
 
 
 def purge_trackers_command(db: str | None, days: int | None) -> None:
-    url = None if db else tracker_db_url()
-    if url:
-        days = days or retention_days()
-        print(f"已删除 {purge_trackers(days=days, url=url)} 条超过 {days} 天的 Rasa 对话事件（{describe_url(url)}）")
-        return
-    path = Path(db) if db else tracker_db_path()
-    if path is None or not path.exists():
-        print("没有找到 Rasa 的对话记录库（SQLite），无需清理")
+    url = tracker_store_url(Path(db) if db else None)
+    if url is None:
+        print("没有找到 Rasa 的对话记录库，无需清理")
         return
     days = days or retention_days()
-    print(f"已删除 {purge_trackers(path, days)} 条超过 {days} 天的 Rasa 对话事件（{path}）")
+    print(f"已删除 {purge_trackers(days=days, url=url)} 条超过 {days} 天的 Rasa 对话事件（{describe_url(url)}）")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -145,8 +145,8 @@ class WorkingCalendar:
                 return chinese_calendar.is_workday(day)
             except NotImplementedError:
                 pass
-        # Asked before, the library raised for every day past its last year: a 60-working-day promise made
-        # in December paid for ~40 exceptions (8 % of opening a case).
+        # Not asked past its last year: it raises for every such day, and a 60-working-day promise made in
+        # December counted ~40 of them (3.6 ms instead of 0.7 ms).
         if not self.is_covered(day.year):
             self._warn_once(day.year)
         return day.weekday() < 5

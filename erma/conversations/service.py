@@ -114,7 +114,7 @@ def inbox(session: Session, principal: Principal, limit: int = PAGE_DEFAULT,
     next page's offset (None: the last page)."""
     query = select(Conversation).where(Conversation.state == "queued")
     if not principal.county_wide:
-        query = query.where(or_(Conversation.town_code.is_(None), Conversation.town_code.in_(sorted(principal.towns))))
+        query = query.where(visible_to(principal))
     query = query.order_by(Conversation.queued_at, Conversation.created_at, Conversation.id)
     return page_of(list(session.scalars(query.offset(offset).limit(limit + 1))), limit, offset)
 

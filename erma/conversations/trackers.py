@@ -15,8 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import sqlite3
-from contextlib import closing
 from pathlib import Path
 
 import yaml
@@ -56,60 +54,46 @@ def tracker_db_path() -> Path | None:
     return path if path.is_absolute() else ROOT / path
 
 
-def tracker_db_url() -> str | None:
-    """`ERMA_TRACKER_URL`: Rasa's tracker store on a database server (None: the SQLite file above)."""
-    return os.environ.get("ERMA_TRACKER_URL") or None
+def tracker_store_url(path: Path | None = None) -> str | None:
+    """The store the purge works on, as a SQLAlchemy URL: `ERMA_TRACKER_URL` (a database server), else the
+    SQLite file (`path`, `ERMA_TRACKER_DB` or endpoints.yml) when it exists. None: nothing to purge."""
+    if path is None and os.environ.get("ERMA_TRACKER_URL"):
+        return os.environ["ERMA_TRACKER_URL"]
+    path = path if path is not None else tracker_db_path()
+    return f"sqlite:///{path}" if path is not None and path.exists() else None
 
 
 def describe_url(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    return make_url(url).render_as_string(hide_password=True)
+    """The store for messages and logs: a SQLite file's path, else the URL without its password."""
+    parsed = make_url(url)
+    return str(parsed.database) if parsed.get_backend_name() == "sqlite" else parsed.render_as_string(hide_password=True)
 
 
 def purge_trackers(path: Path | None = None, days: int | None = None, now: dt.datetime | None = None,
                    url: str | None = None) -> int:
-    """Deletes tracker events older than `days`; returns how many. A missing file or table is nothing to do.
-    With a `url` (or `ERMA_TRACKER_URL`, when no `path` is given) the store on that database is purged."""
-    cutoff = (now or dt.datetime.now(dt.timezone.utc)) - dt.timedelta(days=days or retention_days())
-    url = url or (tracker_db_url() if path is None else None)
-    if url:
-        return _purge_database(url, cutoff)
-    path = path if path is not None else tracker_db_path()
-    if path is None or not path.exists():
+    """Deletes tracker events older than `days` from `url` (else `tracker_store_url(path)`); returns how many.
+    A missing file or table is nothing to do."""
+    url = url or tracker_store_url(path)
+    if url is None:
         return 0
-    try:
-        # Rasa's own file, not the platform's database (so not erma.unit_of_work): the connection used as
-        # a context manager is sqlite3's transaction — committed when the block ends, rolled back on error.
-        with closing(sqlite3.connect(str(path), timeout=30)) as conn, conn:
-            conn.execute("PRAGMA secure_delete = ON")
-            deleted = conn.execute("DELETE FROM events WHERE timestamp < ?", (cutoff.timestamp(),)).rowcount
-    except sqlite3.OperationalError as exc:
-        if "no such table" in str(exc):
-            return 0
-        raise
-    if deleted:
-        # The store is in WAL (rasa_plugins/tracker_store.py): the zeroed pages reach the file itself at a
-        # checkpoint, so take one now rather than leave the old text there until Rasa's next one.
-        with closing(sqlite3.connect(str(path), timeout=30)) as conn:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        log.info("purged %s tracker events older than %s", deleted, cutoff.date().isoformat())
-    return deleted
-
-
-def _purge_database(url: str, cutoff: dt.datetime) -> int:
+    cutoff = (now or dt.datetime.now(dt.timezone.utc)) - dt.timedelta(days=days or retention_days())
+    sqlite = make_url(url).get_backend_name() == "sqlite"
     # Rasa's database, not the platform's (so not erma.unit_of_work): one transaction for the delete.
-    engine = create_engine(url, poolclass=NullPool)
+    engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30} if sqlite else {})
     try:
         with engine.begin() as conn:
             if not inspect(conn).has_table("events"):  # Rasa has not created its table yet
                 return 0
+            if sqlite:  # the deleted rows' pages are overwritten, not just unlinked
+                conn.exec_driver_sql("PRAGMA secure_delete = ON")
             deleted = conn.execute(text("DELETE FROM events WHERE timestamp < :cutoff"),
                                    {"cutoff": cutoff.timestamp()}).rowcount
-        if deleted and engine.dialect.name == "postgresql":
-            # PostgreSQL has no secure_delete: VACUUM at least frees the deleted rows' space for new rows
-            # now, instead of leaving the old text in dead rows until autovacuum comes by.
+        if deleted:
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(text("VACUUM events"))
+                # SQLite's store is in WAL (rasa_plugins/tracker_store.py): the zeroed pages reach the file at a
+                # checkpoint, so take one now. PostgreSQL has no secure_delete: VACUUM frees the dead rows'
+                # space for new rows now instead of when autovacuum comes by.
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)" if sqlite else "VACUUM events")
     finally:
         engine.dispose()
     if deleted:
