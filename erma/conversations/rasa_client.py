@@ -148,11 +148,14 @@ async def send_message(sender: str, message: str, metadata: dict | None = None) 
     return _messages(await _send(sender, "POST", "/webhooks/rest/webhook", _webhook_body(sender, message, metadata)))
 
 
-async def saved_answer(sender: str, seq: int) -> list[dict] | None:
-    """The assistant's messages of the turn Rasa saved for the resident's message `seq` (sent with
-    metadata `erma_seq`), in send_message's shape; None when Rasa has no such turn."""
-    data = await _send(sender, "GET", f"/conversations/{quote(sender, safe='')}/tracker",
-                       params={"include_events": "AFTER_RESTART"})
+def _tracker_path(sender: str) -> str:
+    return f"/conversations/{quote(sender, safe='')}/tracker"
+
+
+_TRACKER_PARAMS = {"include_events": "AFTER_RESTART"}
+
+
+def _turn(sender: str, data, seq: int) -> list[dict] | None:
     events = data.get("events") if isinstance(data, dict) else None
     if not isinstance(events, list):
         raise RasaUnavailable("bad_response", "智能助手的回复无法识别")
@@ -170,6 +173,20 @@ async def saved_answer(sender: str, seq: int) -> list[dict] | None:
             answer.append({"recipient_id": sender, "text": event.get("text"),
                            **({"buttons": data["buttons"]} if data.get("buttons") else {})})
     return answer
+
+
+async def saved_answer(sender: str, seq: int) -> list[dict] | None:
+    """The assistant's messages of the turn Rasa saved for the resident's message `seq` (sent with
+    metadata `erma_seq`), in send_message's shape; None when Rasa has no such turn."""
+    return _turn(sender, await _send(sender, "GET", _tracker_path(sender), params=_TRACKER_PARAMS), seq)
+
+
+def saved_answer_blocking(sender: str, seq: int) -> list[dict] | None:
+    """`saved_answer` for a caller in a worker thread (the WeChat callback)."""
+    url, query, timeout = _request(_tracker_path(sender), _TRACKER_PARAMS)
+    with _unavailable_on_failure():
+        response = _blocking().get(url, params=query, timeout=timeout, headers=_headers(sender))
+    return _turn(sender, _answer(response), seq)
 
 
 def send_message_blocking(sender: str, message: str, metadata: dict | None = None) -> list[dict]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import unicodedata
 import uuid
 from collections.abc import Callable
@@ -48,7 +49,7 @@ MAX_TEXT = 2000
 # A `/…` payload reaches Rasa only when a button with it is among the conversation's latest entries.
 OFFER_WINDOW = 20
 
-SendFn = Callable[[str, str, dict], list[dict]]
+logger = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------- reading
@@ -433,7 +434,7 @@ def record_answer(session: Session, forward: Forward, answer: list[dict] | rasa_
 
 
 def receive_resident_message(session: Session, conversation: Conversation, text: str, client_msg_id: str | None,
-                             send: SendFn | None = None, display_text: str | None = None) -> dict:
+                             display_text: str | None = None) -> dict:
     """Stores the resident's message once; in the bot state forwards it to Rasa and stores the replies
     (store_resident_message, Rasa, record_answer), blocking: for a caller in a worker thread (the
     WeChat callback). Returns {"entry", "replies", "duplicate", "forwarded", "conversation"}."""
@@ -441,11 +442,45 @@ def receive_resident_message(session: Session, conversation: Conversation, text:
     if not isinstance(step, Forward):
         return step
     try:
-        answer: list[dict] | rasa_client.RasaUnavailable = (send or rasa_client.send_message_blocking)(
+        answer: list[dict] | rasa_client.RasaUnavailable = rasa_client.send_message_blocking(
             conversation.id, step.text, step.metadata)
     except rasa_client.RasaUnavailable as exc:
         answer = exc
+        if exc.kind in LOST_IN_FLIGHT:
+            try:
+                saved = rasa_client.saved_answer_blocking(conversation.id, step.entry.seq)
+                _log_lost(conversation.id, step.entry.seq, saved)
+                answer = saved if saved is not None else rasa_client.send_message_blocking(
+                    conversation.id, step.text, step.metadata)
+            except rasa_client.RasaUnavailable as again:
+                answer = again
     return record_answer(session, step, answer)
+
+
+# Rasa's answer was lost after the message was sent: the replica died with it (the load balancer's 502) or
+# the connection broke. Rasa may have saved the turn before it died, so its saved turn is taken if there is
+# one, else it is asked once more; sending it again blindly would run a saved turn twice (a form filled twice).
+LOST_IN_FLIGHT = frozenset({"unreachable", "http_502"})
+
+
+async def _ask_rasa(step: Forward) -> list[dict] | rasa_client.RasaUnavailable:
+    sender = step.conversation.id
+    try:
+        return await rasa_client.send_message(sender, step.text, step.metadata)
+    except rasa_client.RasaUnavailable as exc:
+        if exc.kind not in LOST_IN_FLIGHT:
+            return exc
+    try:
+        saved = await rasa_client.saved_answer(sender, step.entry.seq)
+        _log_lost(sender, step.entry.seq, saved)
+        return saved if saved is not None else await rasa_client.send_message(sender, step.text, step.metadata)
+    except rasa_client.RasaUnavailable as exc:
+        return exc
+
+
+def _log_lost(sender: str, seq: int, saved: list[dict] | None) -> None:
+    logger.warning("Rasa's answer to message %s of conversation %s was lost in flight: %s", seq, sender,
+                   "its saved turn is taken" if saved is not None else "not saved, asked again")
 
 
 # A repeated message still without an answer: how often to look for the first attempt's replies.
@@ -527,12 +562,7 @@ async def answer_resident_message(session: Session, find: Callable[[Session], Co
                 return await run_in_threadpool(last_step, step, saved)
     if not isinstance(step, Forward):
         return await run_in_threadpool(present, step)
-    try:
-        answer: list[dict] | rasa_client.RasaUnavailable = await rasa_client.send_message(
-            step.conversation.id, step.text, step.metadata)
-    except rasa_client.RasaUnavailable as exc:
-        answer = exc
-    return await run_in_threadpool(last_step, step, answer)
+    return await run_in_threadpool(last_step, step, await _ask_rasa(step))
 
 
 def _assistant_unavailable(session: Session, conversation: Conversation, entry: TranscriptEntry, text: str,

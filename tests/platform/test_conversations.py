@@ -35,6 +35,7 @@ class FakeRasa:
     def __init__(self) -> None:
         self.received: list[dict] = []
         self.status = 200
+        self.fail_next: list[int] = []  # statuses for the next messages, before `status` applies again
         self.on_message = None  # optional hook(body) -> list of replies
         self.trackers: dict[str, list[dict]] = {}  # sender → events, for GET /conversations/{sender}/tracker
 
@@ -59,8 +60,9 @@ def fake_rasa(monkeypatch):
             url = urlsplit(self.path)
             rasa.received.append({"path": url.path, "query": parse_qs(url.query), "body": body,
                                   "conversation": self.headers.get("X-Erma-Conversation")})
-            if rasa.status != 200:
-                self.send_response(rasa.status)
+            status = rasa.fail_next.pop(0) if rasa.fail_next else rasa.status
+            if status != 200:
+                self.send_response(status)
                 self.end_headers()
                 return
             payload = json.dumps(rasa.answer(body), ensure_ascii=False).encode()

@@ -125,3 +125,57 @@ def test_a_resend_waiting_for_the_first_attempt_holds_no_database_connection(cli
         assert repeated["duplicate"] is True and repeated["replies"] == []
         assert service.still_unanswered(session, repeated) is None  # the first attempt may still answer
         assert not session.in_transaction()
+
+
+# A Rasa replica killed with the message in flight: the load balancer answers 502 and does not resend it
+# (scripts/scaled/haproxy.cfg), because the replica may have saved the turn before it died.
+
+def test_a_turn_rasa_saved_before_its_replica_died_is_taken_not_run_again(client, fake_rasa, db):
+    token = open_chat(client)
+    sender = conversation_id(token)
+
+    def saved_then_died(body):
+        fake_rasa.trackers[sender] = [
+            {"event": "user", "text": body["message"], "metadata": body["metadata"]},
+            {"event": "bot", "text": "身份证号是多少？", "data": {}},
+            {"event": "action", "name": "action_listen"}]
+        raise ConnectionResetError  # the replica died before it answered
+    fake_rasa.on_message = saved_then_died
+    r = send(client, token, "我叫李明", "lost-0001")
+    assert r.status_code == 200, r.text
+    assert [x["text"] for x in r.json()["replies"]] == ["身份证号是多少？"]
+    assert fake_rasa.messages() == ["我叫李明"], "the form took the name once; sending it again would take it twice"
+    assert texts(db, token) == [("resident", "我叫李明"), ("assistant", "身份证号是多少？")]
+
+
+def test_a_message_lost_before_rasa_saved_its_turn_is_asked_once_more(client, fake_rasa, db):
+    token = open_chat(client)
+    fake_rasa.fail_next = [502]  # the load balancer's answer for a replica that died with the message
+    r = send(client, token, "低保要带啥子", "lost-0002")
+    assert [x["text"] for x in r.json()["replies"]] == ["收到：低保要带啥子", "还需要什么帮助？"]
+    assert fake_rasa.messages() == ["低保要带啥子", "低保要带啥子"]
+    assert texts(db, token)[0] == ("resident", "低保要带啥子") and len(texts(db, token)) == 3
+
+
+def test_a_failure_that_is_not_a_lost_message_is_not_asked_again(client, fake_rasa, db):
+    token = open_chat(client)
+    fake_rasa.fail_next = [500]  # Rasa answered: it failed on this message
+    r = send(client, token, "低保要带啥子", "lost-0003")
+    assert r.status_code == 200
+    assert fake_rasa.messages() == ["低保要带啥子"]
+    assert r.json()["replies"][0]["author"] == "system"
+
+
+def test_the_blocking_path_of_wechat_takes_the_saved_turn_too(client, fake_rasa, db):
+    token = open_chat(client)
+    sender = conversation_id(token)
+
+    def saved_then_died(body):
+        fake_rasa.trackers[sender] = [{"event": "user", "text": body["message"], "metadata": body["metadata"]},
+                                      {"event": "bot", "text": "身份证号是多少？", "data": {}}]
+        raise ConnectionResetError
+    fake_rasa.on_message = saved_then_died
+    with unit_of_work() as session:
+        result = service.receive_resident_message(session, session.get(Conversation, sender), "我叫李明", "lost-0004")
+        assert [e.text for e in result["replies"]] == ["身份证号是多少？"]
+    assert fake_rasa.messages() == ["我叫李明"]
