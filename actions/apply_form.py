@@ -139,10 +139,11 @@ class ValidateApplyForm(FormValidationAction):
         if intent == "apply":
             if phrase:
                 return {"service_code": phrase}
-            if not tracker.get_slot("service_code") and text and not text.startswith("/"):
-                return {"service_code": text}
+            remembered = tracker.get_slot("service_code")
+            if text and not text.startswith("/") and (not remembered or await self._names_other_items(text, remembered)):
+                return {"service_code": text}  # the platform's reading decides (choices become buttons)
             # The item remembered from the question before: checked again, and named.
-            return {"service_code": tracker.get_slot("service_code")} if tracker.get_slot("service_code") else {}
+            return {"service_code": remembered} if remembered else {}
         if (phrase and not tracker.get_slot("service_code") and self._requested(tracker, "service_code")
                 and intent not in conversation.INTERRUPTION_INTENTS):
             return {"service_code": phrase}
@@ -151,6 +152,17 @@ class ValidateApplyForm(FormValidationAction):
             # "残疾证" answering "您要办哪件事？" is the item, though it reads like a material in hand.
             return {"service_code": text}
         return {}
+
+    @staticmethod
+    async def _names_other_items(text: str, remembered: str) -> bool:
+        """Whether "我要办…" names items other than the one remembered from the question before (a close
+        call the platform left to the resident, "办残疾证"): then the remembered item is not the one meant."""
+        try:
+            found = await resolve_text(get_client(), "", text)
+        except (PlatformUnavailable, PlatformError):
+            return False  # the remembered item is checked against the platform next, and its failure said there
+        codes = [found.code] if found.code else [c.get("code") for c in found.choices]
+        return bool(codes) and remembered not in codes
 
     async def validate_service_code(self, value: Any, dispatcher: CollectingDispatcher,
                                     tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:

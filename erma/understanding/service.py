@@ -5,7 +5,7 @@ the resident wants. Then, in this order:
 1. a case reference ("EM-20261103-0042", "受理号…") → a status question;
 2. the behaviour model says status → a status question (about the item, when one is clear);
 3. an item is found and is clearly ahead → a question about it ("requirements") or an application
-   ("apply"), whatever request words were used; when the next item is close behind, the resident
+   ("apply"; a request that also asks what or how, "我要办低保要带啥", is a question); when the next item is close behind, the resident
    chooses between them (``choices``);
 4. no item: a message about something we do not do is `out_of_scope`; one that names no service
    at all (greetings, yes/no, "我要办") is `other`, and the assistant's own dialogue handles it.
@@ -131,7 +131,9 @@ def decide(models: Models | None, items: dict[str, ServiceItemSpec], search: Cat
         rest = cues.without_fact_words(normal) if fact else text
         named_something = any(len(w) > 1 and w not in models.conversation_words for w in models.text.content_words(rest))
         return Understanding("out_of_scope" if named_something else "other", fact=fact)
-    behaviour = "apply" if wanted == "apply" or cues.wants_to_start(normal) else "requirements"
+    # A question about the item stays a question even when the behaviour model reads a request in it.
+    starts = cues.wants_to_start(normal) or (wanted == "apply" and not cues.asks_how(normal))
+    behaviour = "apply" if starts else "requirements"
     scores = dict(found)
     top = [code for code, _ in found[:MAX_CHOICES]]
     close = [code for code in top if best_score - scores[code] < CLOSE_GAP]

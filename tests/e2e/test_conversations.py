@@ -1,6 +1,8 @@
 """Whole conversations through the REST webhook, checked against what the platform stored."""
 from __future__ import annotations
 
+import re
+
 import httpx
 
 from tests.e2e.conftest import (PLATFORM, SERVICE, collect_missing_materials, fresh_id_number, holder_username,
@@ -117,3 +119,19 @@ def test_a_question_at_the_summary_keeps_the_application_and_yes_still_submits(r
     assert len(cases) == 1 and cases[0]["case_no"] in done, resident.transcript
     case = platform_get(f"/api/v1/cases/{cases[0]['case_no']}")
     assert case["service_code"] == "MX-013" and case["materials_have"] == ["户口簿"]
+
+
+def test_asking_about_another_item_after_a_checklist_never_starts_the_first_items_application(resident):
+    """After the 高龄补贴 checklist, a question or a request about another item is about that item:
+    never the 高龄补贴 application the conversation remembered (a wrong application is a wasted trip)."""
+    resident.say("老汉儿满80了，高龄补贴要带些啥子")
+    reply = resident.say("办残疾证要啥子")  # a question: 新办 or 补办, both offered
+    assert "残疾人证新办" in reply and "残疾人证换领" in reply, reply
+    assert "高龄" not in reply and "名字" not in reply, reply
+
+    reply = resident.say("我要办医保")  # a request naming two close items: the resident picks
+    assert "高龄" not in reply and "名字" not in reply, reply
+    pressed = re.search(r"\[城乡居民基本医疗保险参保登记[^\]]*\]\((/[^)]*)\)", reply)
+    assert pressed, reply
+    reply = resident.say(pressed.group(1))
+    assert "帮您申请“城乡居民基本医疗保险参保登记" in reply and "名字" in reply, reply

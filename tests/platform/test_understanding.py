@@ -54,6 +54,17 @@ def test_starting_an_application_names_the_item(read):
     assert (got.behaviour, got.item, got.name) == ("apply", "MX-013", "高龄津贴（高龄老人生活补贴）申请")
 
 
+@pytest.mark.parametrize("text", ["办残疾证要啥子", "我要申请低保要带什么", "我想办医保要啥手续"])
+def test_a_request_that_asks_what_or_how_is_a_question_not_an_application(read, text):
+    # Starting an application would run it on the item the conversation last named, not on this one.
+    assert read(text).behaviour == "requirements", read(text)
+
+
+@pytest.mark.parametrize("text", ["我要办低保，材料都带齐了", "能不能帮我办一下低保", "给我妈报个高龄津贴"])
+def test_a_request_without_a_question_stays_an_application(read, text):
+    assert read(text).behaviour == "apply", read(text)
+
+
 @pytest.mark.parametrize("text", ["我想办护照出国打工", "帮我查一下明天去成都的火车票", "信用卡额度咋个提高",
                                   "帮我查下快递到哪了"])
 def test_something_we_do_not_do_gets_no_item(read, text):

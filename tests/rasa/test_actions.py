@@ -1148,6 +1148,32 @@ async def test_applying_after_a_question_names_the_remembered_item(platform):
     assert msgs[0]["text"].startswith("好的，帮您申请“高龄津贴")
 
 
+def _applying(text: str, remembered: str, name: str) -> Tracker:
+    latest = {"text": text, "intent": {"name": "apply"}, "entities": []}
+    tracker = make_tracker(slots={"service_code": remembered, "service_name": name},
+                           events=[{"event": "user", "text": text, "parse_data": latest},
+                                   {"event": "action", "name": "apply_form"}])
+    tracker.latest_message = latest
+    return tracker
+
+
+@pytest.mark.asyncio
+async def test_applying_for_items_other_than_the_remembered_one_offers_them_not_the_remembered_one(platform):
+    # After the 高龄津贴 checklist, "我要办残疾证" (新办 or 补办) must not start the 高龄津贴 application.
+    msgs, events = await run(ValidateApplyForm(), _applying("我要办残疾证", "MX-013", ITEM["name"]))
+    slots = slot_events(events)
+    assert slots["service_code"] is None
+    assert [c["code"] for c in slots["service_choices"]] == ["MX-019", "MX-020"]
+    assert not any("高龄津贴" in m.get("text", "") for m in msgs)
+
+
+@pytest.mark.asyncio
+async def test_applying_for_the_remembered_items_family_keeps_the_remembered_item(platform):
+    msgs, events = await run(ValidateApplyForm(), _applying("我要办残疾证", "MX-019", "残疾人证新办（残疾评定）"))
+    assert slot_events(events)["service_code"] == "MX-019"
+    assert msgs[0]["text"].startswith("好的，帮您申请“残疾人证新办")
+
+
 def test_a_finished_case_says_when_it_was_done_not_when_it_is_expected():
     from actions import messages
 
