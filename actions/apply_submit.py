@@ -206,7 +206,9 @@ class ActionSubmitCase(Action):
                 dispatcher.utter_message(text=messages.repeat_question(exc.message),
                                          buttons=[{"title": "要，再申请一件", "payload": "/affirm"},
                                                   {"title": "不用了", "payload": "/deny"}])
-                return [SlotSet("confirm_turn", turn), SlotSet("repeat_of", open_case.get("case_no"))]
+                # The platform names the case only to the conversation it is bound to.
+                return [SlotSet("confirm_turn", turn),
+                        SlotSet("repeat_of", open_case.get("case_no") or messages.UNNAMED_CASE)]
             dispatcher.utter_message(text=f"提交没成功：{exc.message}\n要修改信息，点“修改信息”；也可以说“转人工”。",
                                      buttons=[{"title": "修改信息", "payload": "/deny"},
                                               {"title": "转人工", "payload": "/request_human"}])

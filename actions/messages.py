@@ -136,6 +136,12 @@ def repeat_question(platform_says: str) -> str:
     return f"{platform_says}\n一般不用再申请。确实要再申请一件新的吗？要的话说“要”，不用就说“不用了”。"
 
 
+# `repeat_of` when the platform did not say which case is open (not this conversation's case).
+UNNAMED_CASE = "-"
+
+
 def repeat_declined(case_no: str) -> str:
+    if case_no == UNNAMED_CASE:
+        return "好的，不再重复申请。原来那一件还在办，想查进度就说“查进度”。"
     return (f"好的，不再重复申请。原来的办件 {case_no} 还在办，"
             "想查进度就说“我的事办到哪了”。")

@@ -21,7 +21,7 @@ from erma.cases.materials import case_gap, known_materials, material_states, rec
 from erma.cases.lifecycle import transition
 from erma.cases.models import Case, CaseEvent
 from erma.cases.numbers import next_case_no
-from erma.cases.ownership import OPENED, bind
+from erma.cases.ownership import OPENED, bind, is_bound
 from erma.cases.visits import record_visit
 from erma.cases.stages import OPEN_STAGES, STAGE_TEXT, Stage
 from erma.bounds import MAX_LIST_ITEMS, MAX_MATERIAL_NAME
@@ -117,7 +117,7 @@ def create_case(session: Session, body: CaseCreate, principal: Principal,
                                errors=[{"code": e.code, "message": e.message, "field": e.field} for e in errors])
 
     if not body.repeat_confirmed:
-        _refuse_unconfirmed_repeat(session, item, pii.keyed_hash(id_number))
+        _refuse_unconfirmed_repeat(session, item, pii.keyed_hash(id_number), principal, body.conversation_id)
     today = today_local(now)
     case = Case(
         case_no=next_case_no(session, today), idempotency_key=idempotency_key,
@@ -166,14 +166,25 @@ def create_case(session: Session, body: CaseCreate, principal: Principal,
     return case, True
 
 
-def _refuse_unconfirmed_repeat(session: Session, item, id_hash: str) -> None:
-    """The same applicant (ID number) already has an open case for the item: the answer names it, and
-    a new case is opened only when asked again with `repeat_confirmed` (some items allow several)."""
+def _refuse_unconfirmed_repeat(session: Session, item, id_hash: str, principal: Principal,
+                               conversation_id: str | None) -> None:
+    """The same applicant (ID number) already has an open case for the item: the answer says so, and
+    a new case is opened only when asked again with `repeat_confirmed` (some items allow several).
+
+    Staff, and the conversation the case is bound to, are told which case it is. Any other conversation
+    is not: anybody may type somebody else's ID number (erma/cases/ownership.py), so it learns neither
+    the case number nor its stage, and is told how the applicant finds them (a status lookup proves
+    ownership)."""
     open_case = session.scalar(select(Case).where(Case.id_number_hash == id_hash, Case.service_code == item.code,
                                                   Case.stage.in_([s.value for s in OPEN_STAGES]))
                                .order_by(Case.created_at.desc(), Case.id.desc()).limit(1))
     if open_case is None:
         return
+    if principal.role == Role.SERVICE and not is_bound(session, open_case, conversation_id):
+        raise Conflict("open_case_exists",
+                       f"这个身份证号已经有一件“{item.name}”在办。如果是您家的申请，说“查进度”，"
+                       "核对身份证号后六位和手机号后四位就能查到办件号和进度。",
+                       open_case={"service_name": item.name})
     stage_text = STAGE_TEXT[Stage(open_case.stage)]
     raise Conflict("open_case_exists",
                    f"这个身份证号已经有一件“{item.name}”在办：办件号 {open_case.case_no}，{stage_text}。",

@@ -134,16 +134,21 @@ def test_a_repeat_application_is_answered_with_the_open_case(resident):
     id_number = fresh_id_number()
     _apply_for_elderly_allowance(resident, id_number)
     first = resident.cases()[0]["case_no"]
+    # The conversation that opened the case is told which one is open.
+    asked = _apply_for_elderly_allowance(resident, id_number)
+    assert first in asked and "确实要再申请" in asked, resident.transcript
+    resident.say("不用了")
 
+    # Another conversation typing the same ID number is told one is open, not which (anybody may type it).
     again = Resident()
     asked = _apply_for_elderly_allowance(again, id_number)
-    assert first in asked and "确实要再申请" in asked, again.transcript
+    assert "已经有一件" in asked and "确实要再申请" in asked and first not in asked, again.transcript
     assert again.cases() == [], "nothing is opened before the resident says so"
     kept = again.say("不用了")
-    assert first in kept and again.cases() == []
+    assert "不再重复申请" in kept and first not in kept and again.cases() == []
 
     meant = Resident()
-    assert first in _apply_for_elderly_allowance(meant, id_number)
+    assert first not in _apply_for_elderly_allowance(meant, id_number)
     opened = meant.say("要")
     cases = meant.cases()
     assert len(cases) == 1 and cases[0]["case_no"] != first and cases[0]["case_no"] in opened, meant.transcript

@@ -1,5 +1,7 @@
-"""Applying again for an item the same applicant (ID number) already has open: the answer names the
-open case; a new case is opened only when asked again with `repeat_confirmed`."""
+"""Applying again for an item the same applicant (ID number) already has open: the answer says so
+(and names the open case to staff and to the conversation the case is bound to, never to another
+one: anybody may type somebody else's ID number); a new case is opened only when asked again with
+`repeat_confirmed`."""
 from __future__ import annotations
 
 import re
@@ -20,10 +22,10 @@ def _post(client, key: str, **overrides):
                        headers={**SERVICE, "Idempotency-Key": key})
 
 
-def test_an_open_case_for_the_same_id_and_item_is_named_and_nothing_is_opened(client, db):
+def test_an_open_case_for_the_same_id_and_item_is_named_to_its_own_conversation_and_nothing_is_opened(client, db):
     first = _post(client, "repeat-1", service_code="MX-013")
     assert first.status_code == 201, first.text
-    again = _post(client, "repeat-2", service_code="MX-013", conversation_id="conv-2", phone="13900001111")
+    again = _post(client, "repeat-2", service_code="MX-013", phone="13900001111")  # the same conversation
     assert again.status_code == 409, again.text
     error = again.json()["error"]
     assert error["code"] == "open_case_exists"
@@ -54,3 +56,24 @@ def test_a_finished_or_withdrawn_case_does_not_block_a_new_one(client, db):
         case.stage = "withdrawn"
         s.commit()
     assert _post(client, "done-2", service_code="MX-013").status_code == 201
+
+
+def test_another_conversation_typing_the_same_id_number_learns_no_case_number_or_stage(client, db):
+    first = _post(client, "stranger-1", service_code="MX-013")
+    assert first.status_code == 201, first.text
+    again = _post(client, "stranger-2", service_code="MX-013", conversation_id="conv-stranger", phone="13900001111")
+    assert again.status_code == 409, again.text
+    error = again.json()["error"]
+    assert error["code"] == "open_case_exists" and error["open_case"] == {"service_name": error["open_case"]["service_name"]}
+    assert first.json()["case_no"] not in again.text and "审核" not in error["message"]
+    assert "查进度" in error["message"]
+    assert _count(db) == 1
+
+
+def test_staff_are_told_which_case_is_open(client, db, login):
+    first = _post(client, "staff-1", service_code="MX-013")
+    assert first.status_code == 201, first.text
+    body = case_body(repeat_confirmed=False, service_code="MX-013", conversation_id=None)
+    again = client.post("/api/v1/cases", json=body, headers={**login("clerk-weimen"), "Idempotency-Key": "staff-2"})
+    assert again.status_code == 409, again.text
+    assert again.json()["error"]["open_case"]["case_no"] == first.json()["case_no"]

@@ -244,10 +244,11 @@ class FakePlatform:
         if key in self.cases:
             return web.json_response(self.cases[key], status=200)
         if self.open_case and not body.get("repeat_confirmed"):
+            named = (f"办件号 {self.open_case['case_no']}，{self.open_case['stage_text']}。"
+                     if self.open_case.get("case_no") else "如果是您家的申请，说“查进度”。")
             return web.json_response({"error": {
                 "code": "open_case_exists", "open_case": self.open_case,
-                "message": f"这个身份证号已经有一件“{self.open_case['service_name']}”在办：办件号 "
-                           f"{self.open_case['case_no']}，{self.open_case['stage_text']}。"}}, status=409)
+                "message": f"这个身份证号已经有一件“{self.open_case['service_name']}”在办：{named}"}}, status=409)
         case = {"case_no": f"EM-20261126-{len(self.cases) + 1:04d}", "stage": "town_review",
                 "stage_text": "户籍镇审核中", "hukou_town": {"code": "513223114", "name": "赤不苏镇"},
                 "agent": {"name": "尔玛代办员甲", "credential_no": "MXDB-114-01", "phone": "13900000001"},
@@ -1286,6 +1287,20 @@ async def test_no_to_a_second_case_keeps_the_open_one_and_opens_nothing(platform
     values = slot_events(events)
     assert values["repeat_of"] is None and values["id_number"] is None
     assert not any(r["route"] == "cases" for r in platform.requests)
+
+
+@pytest.mark.asyncio
+async def test_an_open_case_the_platform_does_not_name_still_asks_and_no_names_no_case(platform):
+    # Not this conversation's case: the platform says only that one is open (no case number, no stage).
+    platform.open_case = {"service_name": ITEM["name"]}
+    msgs, events = await run(ActionSubmitCase(), make_tracker("对的", "affirm", slots=FILLED))
+    assert "确实要再申请" in texts(msgs) and "EM-" not in texts(msgs)
+    repeat_of = slot_events(events)["repeat_of"]
+    assert repeat_of and not platform.cases
+    msgs, _ = await run(ActionAskCorrection(), make_tracker("不用了", "deny", slots={**FILLED, "repeat_of": repeat_of}))
+    assert "不再重复申请" in texts(msgs) and "EM-" not in texts(msgs) and repeat_of not in texts(msgs)
+    msgs, _ = await run(ActionSubmitCase(), make_tracker("要", "affirm", slots={**FILLED, "repeat_of": repeat_of}))
+    assert platform.requests[-1]["body"]["repeat_confirmed"] is True and "申请已经提交了" in texts(msgs)
 
 
 @pytest.mark.asyncio
