@@ -14,7 +14,15 @@ window.Erma = (function () {
     return "";
   }
 
+  // Signing out ends the session before the browser leaves the page: a poll answered 401 meanwhile must
+  // not replace the sign-out page ("您已退出登录") with a plain sign-in redirect.
+  let signingOut = false;
+  document.addEventListener("submit", (event) => {
+    if (event.target.matches && event.target.matches("form.logout")) signingOut = true;
+  }, true);
+
   function toLogin() {
+    if (signingOut) return;
     const here = location.pathname + location.search;
     location.assign("/staff/login?next=" + encodeURIComponent(here));
   }
