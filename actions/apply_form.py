@@ -140,8 +140,11 @@ class ValidateApplyForm(FormValidationAction):
             if phrase:
                 return {"service_code": phrase}
             remembered = tracker.get_slot("service_code")
-            if text and not text.startswith("/") and (not remembered or await self._names_other_items(text, remembered)):
-                return {"service_code": text}  # the platform's reading decides (choices become buttons)
+            choices = conversation.platform_choices(tracker)
+            if text and not text.startswith("/") and (not remembered or (choices and remembered not in choices)):
+                # No item yet, or "我要办医保" naming items other than the remembered one: the platform's
+                # reading of the text decides (its choices become buttons).
+                return {"service_code": text}
             # The item remembered from the question before: checked again, and named.
             return {"service_code": remembered} if remembered else {}
         if (phrase and not tracker.get_slot("service_code") and self._requested(tracker, "service_code")
@@ -152,17 +155,6 @@ class ValidateApplyForm(FormValidationAction):
             # "残疾证" answering "您要办哪件事？" is the item, though it reads like a material in hand.
             return {"service_code": text}
         return {}
-
-    @staticmethod
-    async def _names_other_items(text: str, remembered: str) -> bool:
-        """Whether "我要办…" names items other than the one remembered from the question before (a close
-        call the platform left to the resident, "办残疾证"): then the remembered item is not the one meant."""
-        try:
-            found = await resolve_text(get_client(), "", text)
-        except (PlatformUnavailable, PlatformError):
-            return False  # the remembered item is checked against the platform next, and its failure said there
-        codes = [found.code] if found.code else [c.get("code") for c in found.choices]
-        return bool(codes) and remembered not in codes
 
     async def validate_service_code(self, value: Any, dispatcher: CollectingDispatcher,
                                     tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:

@@ -34,6 +34,15 @@ def entity(tracker: Tracker, name: str) -> Optional[str]:
     return values[-1] if values else None
 
 
+def platform_choices(tracker: Tracker) -> List[str]:
+    """The item codes the platform's reading of the latest message left to the resident (a close call,
+    "办残疾证": 新办 or 补办); sent by the gateway with the message (``metadata.understanding``)."""
+    metadata: Any = (tracker.latest_message or {}).get("metadata") or {}
+    understanding = metadata.get("understanding") if isinstance(metadata, dict) else None
+    choices = understanding.get("choices") if isinstance(understanding, dict) else None
+    return [str(c.get("code")) for c in choices or [] if isinstance(c, dict) and c.get("code")]
+
+
 def form_is_active(tracker: Tracker) -> bool:
     return (tracker.active_loop or {}).get("name") == APPLY_FORM
 

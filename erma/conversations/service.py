@@ -445,16 +445,19 @@ def receive_resident_message(session: Session, conversation: Conversation, text:
         answer: list[dict] | rasa_client.RasaUnavailable = rasa_client.send_message_blocking(
             conversation.id, step.text, step.metadata)
     except rasa_client.RasaUnavailable as exc:
-        answer = exc
-        if exc.kind in LOST_IN_FLIGHT:
-            try:
-                saved = rasa_client.saved_answer_blocking(conversation.id, step.entry.seq)
-                _log_lost(conversation.id, step.entry.seq, saved)
-                answer = saved if saved is not None else rasa_client.send_message_blocking(
-                    conversation.id, step.text, step.metadata)
-            except rasa_client.RasaUnavailable as again:
-                answer = again
+        answer = _saved_or_asked_blocking(step) if exc.kind in LOST_IN_FLIGHT else exc
     return record_answer(session, step, answer)
+
+
+def _saved_or_asked_blocking(step: Forward) -> list[dict] | rasa_client.RasaUnavailable:
+    """`_saved_or_asked` for the blocking path (the WeChat callback in a worker thread)."""
+    sender, seq = step.conversation.id, step.entry.seq
+    try:
+        saved = rasa_client.saved_answer_blocking(sender, seq)
+        _log_lost(sender, seq, saved)
+        return saved if saved is not None else rasa_client.send_message_blocking(sender, step.text, step.metadata)
+    except rasa_client.RasaUnavailable as exc:
+        return exc
 
 
 # Rasa's answer was lost after the message was sent: the replica died with it (the load balancer's 502) or
@@ -464,22 +467,27 @@ LOST_IN_FLIGHT = frozenset({"unreachable", "http_502"})
 
 
 async def _ask_rasa(step: Forward) -> list[dict] | rasa_client.RasaUnavailable:
-    sender = step.conversation.id
     try:
-        return await rasa_client.send_message(sender, step.text, step.metadata)
+        return await rasa_client.send_message(step.conversation.id, step.text, step.metadata)
     except rasa_client.RasaUnavailable as exc:
-        if exc.kind not in LOST_IN_FLIGHT:
-            return exc
+        return await _saved_or_asked(step) if exc.kind in LOST_IN_FLIGHT else exc
+
+
+async def _saved_or_asked(step: Forward) -> list[dict] | rasa_client.RasaUnavailable:
+    """A message whose answer never came back (lost in flight, or its process died): Rasa's saved turn for
+    it, else Rasa asked once more. When the saved turn cannot be read, the failure is recorded instead:
+    asking blindly could run a saved turn twice."""
+    sender, seq = step.conversation.id, step.entry.seq
     try:
-        saved = await rasa_client.saved_answer(sender, step.entry.seq)
-        _log_lost(sender, step.entry.seq, saved)
+        saved = await rasa_client.saved_answer(sender, seq)
+        _log_lost(sender, seq, saved)
         return saved if saved is not None else await rasa_client.send_message(sender, step.text, step.metadata)
     except rasa_client.RasaUnavailable as exc:
         return exc
 
 
 def _log_lost(sender: str, seq: int, saved: list[dict] | None) -> None:
-    logger.warning("Rasa's answer to message %s of conversation %s was lost in flight: %s", seq, sender,
+    logger.warning("Rasa's answer to message %s of conversation %s never came back: %s", seq, sender,
                    "its saved turn is taken" if saved is not None else "not saved, asked again")
 
 
@@ -553,13 +561,8 @@ async def answer_resident_message(session: Session, find: Callable[[Session], Co
     step = await run_in_threadpool(first_step)
     if isinstance(step, dict) and step["duplicate"] and not step["replies"]:
         step = await _answer_of_repeat(session, step)
-        if isinstance(step, Forward):
-            try:
-                saved = await rasa_client.saved_answer(step.conversation.id, step.entry.seq)
-            except rasa_client.RasaUnavailable:
-                saved = None  # then Rasa itself is asked (and its failure recorded, as for any message)
-            if saved is not None:  # Rasa saved the turn: its answer, without asking twice
-                return await run_in_threadpool(last_step, step, saved)
+        if isinstance(step, Forward):  # the first attempt's process died: Rasa may have saved its turn
+            return await run_in_threadpool(last_step, step, await _saved_or_asked(step))
     if not isinstance(step, Forward):
         return await run_in_threadpool(present, step)
     return await run_in_threadpool(last_step, step, await _ask_rasa(step))

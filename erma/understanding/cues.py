@@ -47,18 +47,17 @@ START = re.compile(r"(?:帮|给|替)(?:我|我们|我家|俺)[^，,。？?]{0,4}
                    r"|申请一下|报个名|报名|wo ?yao|bang ?wo|shen ?qing")
 # A bare order at the start of a short message: "要个轮椅", "办就业创业证", "申公租房", "代交养老保险".
 ORDER = re.compile(r"^(?:我)?(?:要|想)?(?:申请?|办理?|报|领|打|开|预约|补|代交|签|帮补|新办|换)(?!什么|啥|哪)")
-_ASK_WORDS = (r"带|什么|哪些|咋|怎么|如何|够不够|多久|好久|多少|好多|几[张个份天]|哪里|哪点|在哪|条件|资格|要不要"
+# Asking what an item needs or how it goes ("办残疾证要啥子", "我要申请低保要带什么", "医保要啥手续"),
+# whatever request words come with it: a question, answered with the checklist (which offers to start).
+# Starting an application instead would run it on the item the conversation last named, not this one.
+_HOW_WORDS = r"什么|哪些|哪样|怎么|如何|多久|多长时间|多少|好多|几[天个张份样次趟]|要不要|需不需要|条件|资格"
+ASKS_HOW = re.compile(_HOW_WORDS)
+_ASK_WORDS = (_HOW_WORDS + r"|带|咋|够不够|好久|哪里|哪点|在哪"
               r"|[吗不没][？?]?$|[？?]|duojiu|haojiu|zenme|shenme|nali|yao ?sha")
 ASKING = re.compile(_ASK_WORDS + r"|能不能|可不可以|可以不|行不行|得不得")
 # "能不能帮我办一下" is a polite order, not a question — unless it asks what, how or whether.
 POLITE = re.compile(r"(?:能不能|可不可以|麻烦(?:你们|你)?)帮(?:我|忙|下|一下)?|帮我把")
 ASKING_WHAT = re.compile(_ASK_WORDS + r"|本人")
-
-
-# Asking what an item needs or how it goes ("办残疾证要啥子", "我要申请低保要带什么", "医保要啥手续"),
-# whatever request words come with it: a question, answered with the checklist (which offers to start).
-# Starting an application instead would run it on the item the conversation last named, not this one.
-ASKS_HOW = re.compile(r"什么|哪些|哪样|怎么|如何|多久|多长时间|多少|好多|几[天个张份样次趟]|要不要|需不需要|条件|资格")
 
 
 def asks_how(normalized: str) -> bool:

@@ -5,8 +5,8 @@ the resident wants. Then, in this order:
 1. a case reference ("EM-20261103-0042", "受理号…") → a status question;
 2. the behaviour model says status → a status question (about the item, when one is clear);
 3. an item is found and is clearly ahead → a question about it ("requirements") or an application
-   ("apply"; a request that also asks what or how, "我要办低保要带啥", is a question); when the next item is close behind, the resident
-   chooses between them (``choices``);
+   ("apply"; a request that also asks what or how, "我要办低保要带啥", is a question); when the next
+   item is close behind, the resident chooses between them (``choices``);
 4. no item: a message about something we do not do is `out_of_scope`; one that names no service
    at all (greetings, yes/no, "我要办") is `other`, and the assistant's own dialogue handles it.
 """

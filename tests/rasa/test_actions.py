@@ -1150,7 +1150,10 @@ async def test_applying_after_a_question_names_the_remembered_item(platform):
 
 
 def _applying(text: str, remembered: str, name: str) -> Tracker:
-    latest = {"text": text, "intent": {"name": "apply"}, "entities": []}
+    # The gateway's reading of "我要办残疾证": a close call between 新办 and 补办 (erma/understanding).
+    choices = [{"code": "MX-019", "name": CATALOG["MX-019"][0]}, {"code": "MX-020", "name": CATALOG["MX-020"][0]}]
+    latest = {"text": text, "intent": {"name": "apply"}, "entities": [],
+              "metadata": {"understanding": {"behaviour": "apply", "item": None, "choices": choices}}}
     tracker = make_tracker(slots={"service_code": remembered, "service_name": name},
                            events=[{"event": "user", "text": text, "parse_data": latest},
                                    {"event": "action", "name": "apply_form"}])
