@@ -330,7 +330,7 @@ def test_a_slow_answer_goes_out_by_the_customer_service_api(client, db, fake_ras
     monkeypatch.setattr(get_settings(), "wechat_reply_timeout_seconds", 0.3)
 
     def slow(body):
-        time.sleep(1.0)
+        time.sleep(3.0)
         return [{"recipient_id": body["sender"], "text": "办残疾证需要带身份证、户口簿。",
                  "buttons": [{"title": "转人工", "payload": "/request_human"}]}]
 
@@ -339,7 +339,8 @@ def test_a_slow_answer_goes_out_by_the_customer_service_api(client, db, fake_ras
     started = time.monotonic()
     r = post(client, body)
     assert r.status_code == 200 and r.text == "success"
-    assert time.monotonic() - started < 1.0
+    # Not waiting for the answer (3 s): a bound well below it, with room for a loaded machine (1.18 s seen in CI).
+    assert time.monotonic() - started < 2.0
     sent = wait_for(fake_wechat.delivered)
     assert sent == [{"touser": OPENID, "msgtype": "text",
                      "text": {"content": "办残疾证需要带身份证、户口簿。\n1. 转人工\n\n（回复数字即可选择）"}}]
